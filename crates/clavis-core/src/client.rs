@@ -1,0 +1,543 @@
+//! The OAuth client: its fields, the rules that make a client valid, and how an input
+//! (create or partial update) is applied to one.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::scope::is_valid_scope_token;
+use crate::{TenantId, ValidationError};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// A grant type a client may be registered for.
+    GrantType {
+        AuthorizationCode = "authorization_code",
+        ClientCredentials = "client_credentials",
+        RefreshToken = "refresh_token",
+        DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
+        TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
+);
+
+string_enum!(
+    /// A token endpoint authentication method (RFC 7591 names).
+    AuthMethod {
+        ClientSecretBasic = "client_secret_basic",
+        ClientSecretPost = "client_secret_post",
+        ClientSecretJwt = "client_secret_jwt",
+        PrivateKeyJwt = "private_key_jwt",
+        TlsClientAuth = "tls_client_auth",
+        None = "none",
+    }
+);
+
+string_enum!(
+    ClientStatus { Active = "active", Suspended = "suspended" }
+);
+
+string_enum!(
+    FapiProfile { None = "", Fapi1 = "fapi1", Fapi2 = "fapi2" }
+);
+
+impl AuthMethod {
+    /// Methods that authenticate with a shared secret, which a confidential client is issued.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt)
+    }
+}
+
+/// A registered client, as stored. Secrets live apart (see `secret` and the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    /// Internal ULID.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub auth_methods: Vec<AuthMethod>,
+    pub is_confidential: bool,
+    /// A JWK Set as JSON text, or empty.
+    pub jwks: String,
+    pub jwks_uri: String,
+    pub fapi_profile: FapiProfile,
+    pub logo_url: String,
+    pub privacy_policy: String,
+    pub terms_url: String,
+    pub website: String,
+    /// Derived from `redirect_uris` on every write; never set directly.
+    pub cors_origins: Vec<String>,
+    pub secret_last_four: String,
+    pub status: ClientStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// The writable fields of a client, as the authms API's create and update bodies carry
+/// them. `None` means "not given": on update the field keeps its value.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClientInput {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub client_auth_methods: Option<Vec<String>>,
+    pub fapi_profile: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub is_confidential: Option<bool>,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub logo_url: Option<String>,
+    pub privacy_policy: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub terms_url: Option<String>,
+    pub website: Option<String>,
+    /// Update only: `active` or `suspended`.
+    pub status: Option<String>,
+}
+
+pub const MAX_LIST_ITEMS: usize = 100;
+const MAX_URL_LEN: usize = 2000;
+const MAX_JWKS_LEN: usize = 64 * 1024;
+
+impl Client {
+    /// A new client from a create request: `name` and `redirect_uris` are required; the
+    /// rest default (confidential, `client_secret_basic`, `authorization_code` +
+    /// `refresh_token`, scope `openid`).
+    pub fn create(
+        tenant_id: TenantId,
+        id: String,
+        client_id: String,
+        input: &ClientInput,
+        now: i64,
+    ) -> Result<Self, ValidationError> {
+        if input.name.is_none() {
+            return Err(ValidationError::new("name", "is required"));
+        }
+        if input.redirect_uris.is_none() {
+            return Err(ValidationError::new("redirect_uris", "is required"));
+        }
+        if input.status.is_some() {
+            return Err(ValidationError::new("status", "cannot be set on create; a new client is active"));
+        }
+        let mut client = Client {
+            id,
+            tenant_id,
+            client_id,
+            name: String::new(),
+            redirect_uris: vec![],
+            scopes: vec!["openid".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            auth_methods: vec![],
+            is_confidential: true,
+            jwks: String::new(),
+            jwks_uri: String::new(),
+            fapi_profile: FapiProfile::None,
+            logo_url: String::new(),
+            privacy_policy: String::new(),
+            terms_url: String::new(),
+            website: String::new(),
+            cors_origins: vec![],
+            secret_last_four: String::new(),
+            status: ClientStatus::Active,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        client.apply(input)?;
+        Ok(client)
+    }
+
+    /// Applies the fields present in `input`, then checks the whole client. Returns the
+    /// names of the fields whose value changed (for the audit log).
+    pub fn apply(&mut self, input: &ClientInput) -> Result<Vec<&'static str>, ValidationError> {
+        let before = self.clone();
+        if let Some(v) = &input.name {
+            self.name = v.trim().to_owned();
+        }
+        if let Some(v) = &input.redirect_uris {
+            self.redirect_uris = v.clone();
+        }
+        if let Some(v) = &input.scopes {
+            self.scopes = dedupe(v);
+        }
+        if let Some(v) = &input.grant_types {
+            self.grant_types = parse_list(v, "grant_types", GrantType::parse, GrantType::ALL, GrantType::as_str)?;
+        }
+        if let Some(v) = input.is_confidential {
+            self.is_confidential = v;
+        }
+        if let Some(v) = &input.client_auth_methods {
+            self.auth_methods =
+                parse_list(v, "client_auth_methods", AuthMethod::parse, AuthMethod::ALL, AuthMethod::as_str)?;
+        } else if !self.is_confidential {
+            self.auth_methods = vec![AuthMethod::None];
+        } else if self.auth_methods.is_empty() || self.auth_methods == [AuthMethod::None] {
+            self.auth_methods = vec![AuthMethod::ClientSecretBasic];
+        }
+        if let Some(v) = &input.fapi_profile {
+            self.fapi_profile = FapiProfile::parse(v)
+                .ok_or_else(|| ValidationError::new("fapi_profile", "must be one of \"\", \"fapi1\", \"fapi2\""))?;
+        }
+        if let Some(v) = &input.jwks {
+            self.jwks = v.trim().to_owned();
+        }
+        if let Some(v) = &input.jwks_uri {
+            self.jwks_uri = v.trim().to_owned();
+        }
+        for (field, value, target) in [
+            ("logo_url", &input.logo_url, &mut self.logo_url),
+            ("privacy_policy", &input.privacy_policy, &mut self.privacy_policy),
+            ("terms_url", &input.terms_url, &mut self.terms_url),
+            ("website", &input.website, &mut self.website),
+        ] {
+            if let Some(v) = value {
+                let v = v.trim();
+                if !v.is_empty() {
+                    check_web_url(field, v)?;
+                }
+                *target = v.to_owned();
+            }
+        }
+        if let Some(v) = &input.status {
+            self.status = ClientStatus::parse(v)
+                .ok_or_else(|| ValidationError::new("status", "must be \"active\" or \"suspended\""))?;
+        }
+        self.validate()?;
+        self.cors_origins = cors_origins(&self.redirect_uris);
+        Ok(self.changed_fields(&before))
+    }
+
+    /// The rules of DESIGN.md that span several fields.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let name_len = self.name.chars().count();
+        if name_len == 0 || name_len > 255 || self.name.chars().any(char::is_control) {
+            return Err(ValidationError::new("name", "must be 1 to 255 printable characters"));
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(ValidationError::new("redirect_uris", "must contain at least one URI"));
+        }
+        if self.redirect_uris.len() > MAX_LIST_ITEMS {
+            return Err(ValidationError::new("redirect_uris", format!("at most {MAX_LIST_ITEMS} URIs")));
+        }
+        let fapi = self.fapi_profile != FapiProfile::None;
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            check_redirect_uri(uri, fapi).map_err(|m| ValidationError::new(format!("redirect_uris[{i}]"), m))?;
+        }
+        if self.scopes.len() > MAX_LIST_ITEMS {
+            return Err(ValidationError::new("scopes", format!("at most {MAX_LIST_ITEMS} scopes")));
+        }
+        if let Some((i, _)) = self.scopes.iter().enumerate().find(|(_, s)| !is_valid_scope_token(s)) {
+            return Err(ValidationError::new(
+                format!("scopes[{i}]"),
+                "must be 1 to 128 characters, without spaces, quotes or backslashes",
+            ));
+        }
+        let has_method = |m: AuthMethod| self.auth_methods.contains(&m);
+        let has_grant = |g: GrantType| self.grant_types.contains(&g);
+        if self.is_confidential {
+            if has_method(AuthMethod::None) {
+                return Err(ValidationError::new(
+                    "client_auth_methods",
+                    "\"none\" is only for public clients (is_confidential=false)",
+                ));
+            }
+        } else {
+            if self.auth_methods != [AuthMethod::None] {
+                return Err(ValidationError::new("client_auth_methods", "a public client must use [\"none\"]"));
+            }
+            if has_grant(GrantType::ClientCredentials) {
+                return Err(ValidationError::new("grant_types", "client_credentials needs a confidential client"));
+            }
+        }
+        if !self.jwks.is_empty() && !self.jwks_uri.is_empty() {
+            return Err(ValidationError::new("jwks", "jwks and jwks_uri are mutually exclusive"));
+        }
+        if !self.jwks.is_empty() {
+            check_jwks(&self.jwks)?;
+        }
+        if !self.jwks_uri.is_empty() {
+            check_jwks_uri(&self.jwks_uri)?;
+        }
+        if has_method(AuthMethod::PrivateKeyJwt) && self.jwks.is_empty() && self.jwks_uri.is_empty() {
+            return Err(ValidationError::new("jwks", "private_key_jwt needs jwks or jwks_uri"));
+        }
+        if fapi {
+            if !self.is_confidential {
+                return Err(ValidationError::new("fapi_profile", "FAPI clients must be confidential"));
+            }
+            if let Some(m) = self.auth_methods.iter().find(|m| !matches!(m, AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth)) {
+                return Err(ValidationError::new(
+                    "client_auth_methods",
+                    format!("{} is not allowed with a FAPI profile (private_key_jwt or tls_client_auth only)", m.as_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this client holds shared secrets (and so is issued one).
+    pub fn needs_secret(&self) -> bool {
+        self.is_confidential && self.auth_methods.iter().any(|m| m.uses_secret())
+    }
+
+    fn changed_fields(&self, before: &Client) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        macro_rules! cmp {
+            ($($field:ident => $name:literal),+) => { $( if self.$field != before.$field { out.push($name); } )+ };
+        }
+        cmp!(name => "name", redirect_uris => "redirect_uris", scopes => "scopes", grant_types => "grant_types",
+             auth_methods => "client_auth_methods", is_confidential => "is_confidential", jwks => "jwks",
+             jwks_uri => "jwks_uri", fapi_profile => "fapi_profile", logo_url => "logo_url",
+             privacy_policy => "privacy_policy", terms_url => "terms_url", website => "website",
+             status => "status");
+        out
+    }
+}
+
+fn dedupe(v: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for s in v {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+fn parse_list<T: PartialEq + Copy>(
+    raw: &[String],
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>, ValidationError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let v = parse(s).ok_or_else(|| {
+            let allowed: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            ValidationError::new(format!("{field}[{i}]"), format!("unknown value; allowed: {}", allowed.join(", ")))
+        })?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// RFC 6749 §3.1.2 and RFC 8252: absolute, no fragment, no credentials; `https`, or
+/// `http` on a loopback host, or a private-use scheme with a dot (`com.example.app:/cb`).
+pub fn check_redirect_uri(uri: &str, https_only: bool) -> Result<(), String> {
+    if uri.len() > MAX_URL_LEN {
+        return Err(format!("must be at most {MAX_URL_LEN} characters"));
+    }
+    let url = Url::parse(uri).map_err(|_| "must be an absolute URI".to_owned())?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err("must not contain a fragment".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials".into());
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if !https_only && is_loopback_host(&url) => Ok(()),
+        "http" if https_only => Err("must use https with a FAPI profile".into()),
+        "http" => Err("http is allowed only for loopback hosts (localhost, 127.0.0.1, [::1]); use https".into()),
+        "https" => Err("must have a host".into()),
+        _ if https_only => Err("must use https with a FAPI profile".into()),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err("must use https, loopback http, or a private-use scheme such as com.example.app".into()),
+    }
+}
+
+fn check_web_url(field: &str, v: &str) -> Result<(), ValidationError> {
+    let ok = v.len() <= MAX_URL_LEN
+        && Url::parse(v).map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()).unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, "must be an absolute http(s) URL"))
+    }
+}
+
+fn check_jwks_uri(v: &str) -> Result<(), ValidationError> {
+    let url = Url::parse(v).map_err(|_| ValidationError::new("jwks_uri", "must be an absolute URL"))?;
+    let ok = v.len() <= MAX_URL_LEN
+        && url.fragment().is_none()
+        && (url.scheme() == "https" && url.host().is_some() || url.scheme() == "http" && is_loopback_host(&url));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("jwks_uri", "must be an https URL without fragment (http only on loopback)"))
+    }
+}
+
+/// A JWK Set of public keys only: `{"keys":[…]}` with 1–20 keys, each EC/RSA/OKP, with
+/// no private or symmetric members.
+pub fn check_jwks(text: &str) -> Result<(), ValidationError> {
+    let err = |m: &str| ValidationError::new("jwks", m);
+    if text.len() > MAX_JWKS_LEN {
+        return Err(err("must be at most 64 KiB"));
+    }
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| err("must be a JWK Set as a JSON string"))?;
+    let keys = v.get("keys").and_then(|k| k.as_array()).ok_or_else(|| err("must be an object with a \"keys\" array"))?;
+    if keys.is_empty() || keys.len() > 20 {
+        return Err(err("must hold 1 to 20 keys"));
+    }
+    let mut kids = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let field = format!("jwks.keys[{i}]");
+        let obj = key.as_object().ok_or_else(|| ValidationError::new(&field, "must be an object"))?;
+        let s = |name: &str| obj.get(name).and_then(|v| v.as_str());
+        let b64 = |name: &str| {
+            s(name).is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        };
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            if obj.contains_key(private) {
+                return Err(ValidationError::new(&field, format!("must be a public key (has \"{private}\")")));
+            }
+        }
+        let ok = match s("kty") {
+            Some("EC") => matches!(s("crv"), Some("P-256" | "P-384" | "P-521")) && b64("x") && b64("y"),
+            Some("RSA") => b64("n") && b64("e"),
+            Some("OKP") => matches!(s("crv"), Some("Ed25519" | "Ed448")) && b64("x"),
+            _ => false,
+        };
+        if !ok {
+            return Err(ValidationError::new(&field, "must be an EC, RSA or OKP public key with its parameters"));
+        }
+        if let Some(kid) = s("kid") {
+            if kids.contains(&kid) {
+                return Err(ValidationError::new(&field, "duplicate kid"));
+            }
+            kids.push(kid);
+        }
+    }
+    Ok(())
+}
+
+/// The distinct web origins of the redirect URIs (custom schemes have none).
+pub fn cors_origins(redirect_uris: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for uri in redirect_uris {
+        if let Ok(url) = Url::parse(uri) {
+            if matches!(url.scheme(), "http" | "https") {
+                let origin = url.origin().ascii_serialization();
+                if !out.contains(&origin) {
+                    out.push(origin);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> ClientInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn create(json: &str) -> Result<Client, ValidationError> {
+        Client::create(TenantId::default_tenant(), "id".into(), "cid".into(), &input(json), 1)
+    }
+
+    #[test]
+    fn defaults_and_cors_origins() {
+        let c = create(r#"{"name":"App","redirect_uris":["https://a.example/cb","https://a.example/x","http://127.0.0.1:8080/cb"]}"#).unwrap();
+        assert!(c.is_confidential);
+        assert_eq!(c.auth_methods, vec![AuthMethod::ClientSecretBasic]);
+        assert_eq!(c.cors_origins, vec!["https://a.example", "http://127.0.0.1:8080"]);
+        assert!(c.needs_secret());
+        let p = create(r#"{"name":"SPA","redirect_uris":["com.example.app:/cb"],"is_confidential":false}"#).unwrap();
+        assert_eq!(p.auth_methods, vec![AuthMethod::None]);
+        assert!(p.cors_origins.is_empty());
+        assert!(!p.needs_secret());
+    }
+
+    #[test]
+    fn rejects_bad_input_naming_the_field() {
+        let cases = [
+            (r#"{"redirect_uris":["https://a/cb"]}"#, "name"),
+            (r#"{"name":"x"}"#, "redirect_uris"),
+            (r#"{"name":" ","redirect_uris":["https://a/cb"]}"#, "name"),
+            (r#"{"name":"x","redirect_uris":[]}"#, "redirect_uris"),
+            (r#"{"name":"x","redirect_uris":["/relative"]}"#, "redirect_uris[0]"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb","https://a/cb#frag"]}"#, "redirect_uris[1]"),
+            (r#"{"name":"x","redirect_uris":["http://evil.example/cb"]}"#, "redirect_uris[0]"),
+            (r#"{"name":"x","redirect_uris":["javascript:alert(1)"]}"#, "redirect_uris[0]"),
+            (r#"{"name":"x","redirect_uris":["https://u:p@a/cb"]}"#, "redirect_uris[0]"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"grant_types":["implicit"]}"#, "grant_types[0]"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"grant_types":[]}"#, "grant_types"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"client_auth_methods":["magic"]}"#, "client_auth_methods[0]"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"client_auth_methods":["none"]}"#, "client_auth_methods"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"fapi_profile":"fapi3"}"#, "fapi_profile"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"scopes":["a b"]}"#, "scopes[0]"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"jwks":"{\"keys\":[]}","jwks_uri":"https://a/j"}"#, "jwks"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"jwks":"not json"}"#, "jwks"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"jwks_uri":"ftp://a/j"}"#, "jwks_uri"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"client_auth_methods":["private_key_jwt"]}"#, "jwks"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"is_confidential":false,"grant_types":["client_credentials"]}"#, "grant_types"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"fapi_profile":"fapi1"}"#, "client_auth_methods"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"logo_url":"notaurl"}"#, "logo_url"),
+            (r#"{"name":"x","redirect_uris":["https://a/cb"],"status":"active"}"#, "status"),
+        ];
+        for (json, field) in cases {
+            let err = create(json).expect_err(json);
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn jwks_must_be_public_keys() {
+        let public = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}"#;
+        assert!(check_jwks(public).is_ok());
+        let private = public.replace(r#""kid":"k1""#, r#""kid":"k1","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI""#);
+        assert_eq!(check_jwks(&private).unwrap_err().field, "jwks.keys[0]");
+        assert!(check_jwks(r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#).is_err());
+    }
+
+    #[test]
+    fn update_applies_only_present_fields_and_reports_changes() {
+        let mut c = create(r#"{"name":"App","redirect_uris":["https://a.example/cb"]}"#).unwrap();
+        let changed = c.apply(&input(r#"{"name":"App 2","status":"suspended"}"#)).unwrap();
+        assert_eq!(changed, vec!["name", "status"]);
+        assert_eq!(c.redirect_uris, vec!["https://a.example/cb"]);
+        assert_eq!(c.status, ClientStatus::Suspended);
+        let changed = c.apply(&input(r#"{"is_confidential":false,"grant_types":["authorization_code"]}"#)).unwrap();
+        assert_eq!(changed, vec!["grant_types", "client_auth_methods", "is_confidential"]);
+        assert_eq!(c.auth_methods, vec![AuthMethod::None]);
+    }
+}

@@ -1,0 +1,62 @@
+//! Identifiers and random values, all drawn from the operating system's CSPRNG.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::rand::{SecureRandom, SystemRandom};
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    SystemRandom::new().fill(&mut buf).expect("the OS random number generator failed");
+    buf
+}
+
+/// `n` random bytes as unpadded base64url.
+pub fn random_token(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    SystemRandom::new().fill(&mut buf).expect("the OS random number generator failed");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
+/// Sorts by creation time, which gives lists a stable, meaningful order.
+pub fn ulid() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u128)
+        .unwrap_or(0);
+    let rand: [u8; 10] = random_bytes();
+    let mut value: u128 = (millis & ((1 << 48) - 1)) << 80;
+    for (i, b) in rand.iter().enumerate() {
+        value |= (*b as u128) << (72 - 8 * i);
+    }
+    (0..26).map(|i| ALPHABET[((value >> (125 - 5 * i)) & 0x1f) as usize] as char).collect()
+}
+
+/// Server-generated `client_id`: 128 random bits, URL-safe.
+pub fn new_client_id() -> String {
+    random_token(16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulids_are_26_chars_and_time_ordered() {
+        let a = ulid();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ulid();
+        assert_eq!(a.len(), 26);
+        assert!(a < b, "{a} !< {b}");
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn client_ids_are_url_safe_and_distinct() {
+        let a = new_client_id();
+        assert_eq!(a.len(), 22);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a, new_client_id());
+    }
+}

@@ -1,0 +1,28 @@
+//! Clavis domain: the types every layer shares, their validation rules, and the
+//! cryptography of secrets and tokens. Nothing here does I/O.
+
+pub mod client;
+pub mod duration;
+pub mod ids;
+pub mod jose;
+pub mod scope;
+pub mod secret;
+pub mod tenant;
+pub mod time;
+
+pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
+pub use tenant::TenantId;
+
+/// A rule broken by caller input, naming the field so the caller can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
