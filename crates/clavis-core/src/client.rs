@@ -114,6 +114,19 @@ pub struct ClientInput {
     pub status: Option<String>,
 }
 
+impl ClientInput {
+    /// Names of the fields this input sets (for the audit log of a create).
+    pub fn present_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        macro_rules! present {
+            ($($field:ident),+) => { $( if self.$field.is_some() { out.push(stringify!($field)); } )+ };
+        }
+        present!(name, redirect_uris, client_auth_methods, fapi_profile, grant_types, is_confidential, jwks,
+                 jwks_uri, logo_url, privacy_policy, scopes, terms_url, website, status);
+        out
+    }
+}
+
 pub const MAX_LIST_ITEMS: usize = 100;
 const MAX_URL_LEN: usize = 2000;
 const MAX_JWKS_LEN: usize = 64 * 1024;
@@ -174,6 +187,9 @@ impl Client {
             self.name = v.trim().to_owned();
         }
         if let Some(v) = &input.redirect_uris {
+            if v.is_empty() {
+                return Err(ValidationError::new("redirect_uris", "must contain at least one URI"));
+            }
             self.redirect_uris = v.clone();
         }
         if let Some(v) = &input.scopes {
@@ -232,8 +248,8 @@ impl Client {
         if name_len == 0 || name_len > 255 || self.name.chars().any(char::is_control) {
             return Err(ValidationError::new("name", "must be 1 to 255 printable characters"));
         }
-        if self.redirect_uris.is_empty() {
-            return Err(ValidationError::new("redirect_uris", "must contain at least one URI"));
+        if self.redirect_uris.is_empty() && self.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(ValidationError::new("redirect_uris", "must contain at least one URI for authorization_code"));
         }
         if self.redirect_uris.len() > MAX_LIST_ITEMS {
             return Err(ValidationError::new("redirect_uris", format!("at most {MAX_LIST_ITEMS} URIs")));

@@ -1,1 +1,82 @@
+//! Clavis use cases over the store: the client registry (clients, secrets, audit), client
+//! authentication, signing keys and access tokens. No HTTP types appear here; each API
+//! surface maps [`ServiceError`] and [`OAuthError`] to its own wire format.
 
+mod cache;
+mod error;
+mod keys;
+mod registry;
+mod tokens;
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
+pub use error::{OAuthError, ServiceError};
+pub use keys::Keys;
+pub use registry::{Actor, Page};
+pub use tokens::{AccessClaims, IssuedToken, Principal};
+
+use cache::ClientCache;
+use clavis_core::TenantId;
+
+/// Settings the use cases need; the binary fills them from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer base, e.g. `http://127.0.0.1:4444` (no trailing slash).
+    pub public_url: String,
+    pub access_token_ttl_secs: i64,
+    /// How long another node may keep serving a stale client (suspension, deletion,
+    /// rotation made elsewhere). Writes on this node invalidate at once.
+    pub client_cache_ttl_secs: u64,
+    /// Default grace period of a rotated secret.
+    pub rotation_grace_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:4444".into(),
+            access_token_ttl_secs: 3600,
+            client_cache_ttl_secs: 2,
+            rotation_grace_secs: 4 * 3600,
+        }
+    }
+}
+
+/// Everything the HTTP layer calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keys: Keys,
+    clients: Arc<ClientCache>,
+    known_tenants: Arc<RwLock<HashSet<TenantId>>>,
+}
+
+impl Services {
+    pub fn new(settings: Settings, store: Store) -> Self {
+        let keys = Keys::new(store.clone());
+        let clients = Arc::new(ClientCache::new(settings.client_cache_ttl_secs));
+        Self { settings: Arc::new(settings), store, keys, clients, known_tenants: Arc::default() }
+    }
+
+    /// The issuer of `tenant`. The default tenant is also served at the root; `at_root`
+    /// says which of its two issuers a request came through.
+    pub fn issuer(&self, tenant: &TenantId, at_root: bool) -> String {
+        if at_root && tenant.is_default() {
+            self.settings.public_url.clone()
+        } else {
+            format!("{}/t/{}", self.settings.public_url, tenant)
+        }
+    }
+
+    /// The tenant an issuer URL names, if it is one of ours.
+    pub fn tenant_of_issuer(&self, iss: &str) -> Option<TenantId> {
+        let rest = iss.strip_prefix(self.settings.public_url.as_str())?;
+        if rest.is_empty() {
+            return Some(TenantId::default_tenant());
+        }
+        TenantId::parse(rest.strip_prefix("/t/")?)
+    }
+}

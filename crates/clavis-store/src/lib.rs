@@ -1,1 +1,52 @@
+//! Clavis persistence. One [`Store`] serves SQLite and PostgreSQL with the same portable
+//! SQL (runtime queries, `$N` placeholders); the few dialect differences stay in this
+//! crate. Every method that touches tenant data takes the [`TenantId`] first, so no
+//! query can forget the tenant.
 
+mod audit;
+mod clients;
+mod db;
+mod keys;
+mod secrets;
+mod tenants;
+
+pub use audit::AuditEntry;
+pub use clients::ClientFilter;
+pub use db::Store;
+pub use keys::StoredKey;
+pub use secrets::{SecretRecord, SecretStatus};
+
+use clavis_core::TenantId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique key is taken (e.g. a `client_id`).
+    #[error("already exists")]
+    Conflict,
+    /// A rule checked inside the transaction refused the write; the text says which.
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Maps a unique-key violation to [`StoreError::Conflict`] (SQLite reports no constraint
+/// names, so the kind is all we can go by).
+pub(crate) fn on_unique(e: sqlx::Error) -> StoreError {
+    match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Database(e),
+    }
+}
+
+pub(crate) fn tenant_from_row(s: &str) -> Result<TenantId> {
+    TenantId::parse(s).ok_or_else(|| StoreError::Corrupt(format!("tenant id {s:?}")))
+}

@@ -1,0 +1,87 @@
+//! A short-lived cache of clients and their secret hashes for the token endpoint and
+//! admin-token checks, so a token request costs no database round trip.
+//!
+//! Staleness bound: an entry is served for at most `ttl` after it was read. Writes made
+//! through this process invalidate the entry at once; writes made by another node are
+//! seen within `ttl` (default 2 s, `CLAVIS_CLIENT_CACHE_TTL`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use clavis_core::{Client, TenantId};
+use clavis_store::{SecretRecord, Store};
+
+/// Bounds memory: past this many entries the cache starts over.
+const MAX_ENTRIES: usize = 50_000;
+/// `last_used_at` of a secret is written at most this often (seconds).
+pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
+
+pub(crate) struct CachedClient {
+    pub client: Client,
+    pub secrets: Vec<SecretRecord>,
+    fetched: Instant,
+}
+
+type Key = (TenantId, String);
+
+pub(crate) struct ClientCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<Key, Arc<CachedClient>>>,
+    /// secret_id → when its `last_used_at` was last written.
+    touched: Mutex<HashMap<String, i64>>,
+}
+
+impl ClientCache {
+    pub fn new(ttl_secs: u64) -> Self {
+        Self { ttl: Duration::from_secs(ttl_secs), entries: RwLock::default(), touched: Mutex::default() }
+    }
+
+    /// The live client with its secrets, from the cache when fresh enough.
+    pub async fn load(
+        &self,
+        store: &Store,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> clavis_store::Result<Option<Arc<CachedClient>>> {
+        let key = (tenant.clone(), client_id.to_owned());
+        if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
+            if hit.fetched.elapsed() < self.ttl {
+                return Ok(Some(hit.clone()));
+            }
+        }
+        let Some(client) = store.get_client(tenant, client_id).await? else {
+            self.invalidate(tenant, client_id);
+            return Ok(None);
+        };
+        let secrets = store.client_secrets(tenant, client_id).await?;
+        let entry = Arc::new(CachedClient { client, secrets, fetched: Instant::now() });
+        if !self.ttl.is_zero() {
+            let mut map = self.entries.write().expect("cache lock");
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, entry.clone());
+        }
+        Ok(Some(entry))
+    }
+
+    pub fn invalidate(&self, tenant: &TenantId, client_id: &str) {
+        self.entries.write().expect("cache lock").remove(&(tenant.clone(), client_id.to_owned()));
+    }
+
+    /// Whether `last_used_at` of this secret is due a write (and marks it written).
+    pub fn touch_due(&self, secret_id: &str, now: i64) -> bool {
+        let mut map = self.touched.lock().expect("touch lock");
+        match map.get(secret_id) {
+            Some(last) if now - last < TOUCH_INTERVAL_SECS => false,
+            _ => {
+                if map.len() >= MAX_ENTRIES {
+                    map.clear();
+                }
+                map.insert(secret_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}

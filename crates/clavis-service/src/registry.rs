@@ -1,0 +1,309 @@
+//! The client registry: create, read, list, update, delete, clone, and the secrets of a
+//! client. Every write goes to the audit log in the same transaction, and drops the
+//! client from this node's cache.
+
+use clavis_core::{ids, secret, time, AuthMethod, Client, ClientInput, ClientStatus, GrantType, TenantId, ValidationError};
+use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus};
+
+use crate::{ServiceError, Services};
+
+/// Who makes a change, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// At most this many active secrets per client (rotation's expiring ones not counted).
+pub const MAX_ACTIVE_SECRETS: i64 = 2;
+/// The longest grace period a rotation may ask for: 30 days.
+pub const MAX_GRACE_SECS: i64 = 30 * 24 * 3600;
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+fn audit(client_id: &str, actor: &Actor, action: &str, fields: Vec<&str>, detail: String, now: i64) -> AuditEntry {
+    AuditEntry {
+        id: ids::ulid(),
+        client_id: client_id.to_owned(),
+        actor: actor.0.clone(),
+        action: action.to_owned(),
+        changed_fields: fields.into_iter().map(str::to_owned).collect(),
+        detail,
+        created_at: now,
+    }
+}
+
+/// A new secret's record and its value (to be shown once).
+fn new_secret(client_id: &str, description: String, expires_at: Option<i64>, now: i64) -> (SecretRecord, String) {
+    new_secret_with_value(client_id, secret::generate(), description, expires_at, now)
+}
+
+fn new_secret_with_value(
+    client_id: &str,
+    value: String,
+    description: String,
+    expires_at: Option<i64>,
+    now: i64,
+) -> (SecretRecord, String) {
+    let record = SecretRecord {
+        secret_id: ids::ulid(),
+        client_id: client_id.to_owned(),
+        secret_hash: secret::hash(&value),
+        last_four: secret::last_four(&value),
+        description,
+        status: SecretStatus::Active,
+        created_at: now,
+        updated_at: now,
+        expires_at,
+        last_used_at: None,
+    };
+    (record, value)
+}
+
+impl Services {
+    /// Registers a client; returns it and its secret (confidential secret-based clients).
+    pub async fn create_client(&self, t: &TenantId, input: &ClientInput, actor: &Actor) -> Result<(Client, Option<String>)> {
+        let now = time::now_unix();
+        let mut client = Client::create(t.clone(), ids::ulid(), ids::new_client_id(), input, now)?;
+        let fields = input.present_fields();
+        self.insert_new(&mut client, actor, "create", fields, String::new(), now).await
+    }
+
+    async fn insert_new(
+        &self,
+        client: &mut Client,
+        actor: &Actor,
+        action: &str,
+        fields: Vec<&str>,
+        detail: String,
+        now: i64,
+    ) -> Result<(Client, Option<String>)> {
+        let secret = client.needs_secret().then(|| new_secret(&client.client_id, "initial".into(), None, now));
+        if let Some((record, _)) = &secret {
+            client.secret_last_four = record.last_four.clone();
+        }
+        let entry = audit(&client.client_id, actor, action, fields, detail, now);
+        self.store.insert_client(client, secret.as_ref().map(|(r, _)| r), &entry).await?;
+        Ok((client.clone(), secret.map(|(_, v)| v)))
+    }
+
+    pub async fn get_client(&self, t: &TenantId, client_id: &str) -> Result<Client> {
+        self.store.get_client(t, client_id).await?.ok_or(ServiceError::NotFound("client"))
+    }
+
+    pub async fn list_clients(&self, t: &TenantId, filter: &ClientFilter, page: i64, page_size: i64) -> Result<Page<Client>> {
+        let (items, total) = self.store.list_clients(t, filter, page_size, (page - 1) * page_size).await?;
+        Ok(Page { items, total })
+    }
+
+    /// Applies the fields present in `input`; the others keep their values.
+    pub async fn update_client(&self, t: &TenantId, client_id: &str, input: &ClientInput, actor: &Actor) -> Result<Client> {
+        let mut client = self.get_client(t, client_id).await?;
+        let now = time::now_unix();
+        let changed = client.apply(input)?;
+        client.updated_at = now;
+        let entry = audit(client_id, actor, "update", changed, String::new(), now);
+        let result = self.store.update_client(&client, &entry).await;
+        self.clients.invalidate(t, client_id);
+        result?;
+        self.get_client(t, client_id).await
+    }
+
+    pub async fn delete_client(&self, t: &TenantId, client_id: &str, actor: &Actor) -> Result<()> {
+        let now = time::now_unix();
+        let entry = audit(client_id, actor, "delete", vec!["deleted_at"], String::new(), now);
+        let result = self.store.delete_client(t, client_id, now, &entry).await;
+        self.clients.invalidate(t, client_id);
+        Ok(result?)
+    }
+
+    /// A new client with the source's settings, a new id, `client_id` and secret, and
+    /// " (clone)" after its name.
+    pub async fn clone_client(&self, t: &TenantId, client_id: &str, actor: &Actor) -> Result<(Client, Option<String>)> {
+        let source = self.get_client(t, client_id).await?;
+        let now = time::now_unix();
+        let mut name: String = format!("{} (clone)", source.name);
+        if name.chars().count() > 255 {
+            let keep = 255 - " (clone)".len();
+            name = format!("{} (clone)", source.name.chars().take(keep).collect::<String>());
+        }
+        let mut clone = Client {
+            id: ids::ulid(),
+            client_id: ids::new_client_id(),
+            name,
+            secret_last_four: String::new(),
+            status: ClientStatus::Active,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            ..source
+        };
+        clone.validate()?;
+        let detail = format!("cloned from {client_id}");
+        self.insert_new(&mut clone, actor, "clone", vec![], detail, now).await
+    }
+
+    /// Issues a new secret. The others keep verifying for `grace_secs` (default 4 h).
+    pub async fn rotate_secret(&self, t: &TenantId, client_id: &str, grace_secs: Option<i64>, actor: &Actor) -> Result<(String, i64)> {
+        let grace = grace_secs.unwrap_or(self.settings.rotation_grace_secs);
+        if !(0..=MAX_GRACE_SECS).contains(&grace) {
+            return Err(ValidationError::new("grace_period_seconds", format!("must be 0 to {MAX_GRACE_SECS}")).into());
+        }
+        let client = self.confidential_client(t, client_id).await?;
+        let now = time::now_unix();
+        let (record, value) = new_secret(&client.client_id, "rotated".into(), None, now);
+        let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], format!("grace {grace}s"), now);
+        let result = self.store.rotate_secret(t, &record, now + grace, &entry).await;
+        self.clients.invalidate(t, client_id);
+        result?;
+        Ok((value, now))
+    }
+
+    pub async fn list_secrets(&self, t: &TenantId, client_id: &str) -> Result<Vec<SecretRecord>> {
+        self.get_client(t, client_id).await?;
+        Ok(self.store.client_secrets(t, client_id).await?)
+    }
+
+    /// Adds a second active secret (for rolling a secret out before revoking the old one).
+    pub async fn add_secret(
+        &self,
+        t: &TenantId,
+        client_id: &str,
+        description: Option<String>,
+        expires_at: Option<i64>,
+        actor: &Actor,
+    ) -> Result<(SecretRecord, String)> {
+        let description = description.unwrap_or_default();
+        if description.chars().count() > 255 || description.chars().any(char::is_control) {
+            return Err(ValidationError::new("description", "must be at most 255 printable characters").into());
+        }
+        let now = time::now_unix();
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(ValidationError::new("expires_at", "must be in the future").into());
+        }
+        self.confidential_client(t, client_id).await?;
+        let (record, value) = new_secret(client_id, description, expires_at, now);
+        let entry = audit(client_id, actor, "add_secret", vec!["client_secret"], record.secret_id.clone(), now);
+        let result = self.store.add_secret(t, &record, MAX_ACTIVE_SECRETS, &entry).await;
+        self.clients.invalidate(t, client_id);
+        result.map_err(ServiceError::store("client"))?;
+        Ok((record, value))
+    }
+
+    pub async fn delete_secret(&self, t: &TenantId, client_id: &str, secret_id: &str, actor: &Actor) -> Result<()> {
+        self.get_client(t, client_id).await?;
+        let now = time::now_unix();
+        let entry = audit(client_id, actor, "delete_secret", vec!["client_secret"], secret_id.to_owned(), now);
+        let result = self.store.delete_secret(t, client_id, secret_id, now, &entry).await;
+        self.clients.invalidate(t, client_id);
+        match result {
+            Err(clavis_store::StoreError::Refused(m)) => Err(ServiceError::Refused(m.to_owned())),
+            other => other.map_err(ServiceError::store("secret")),
+        }
+    }
+
+    pub async fn list_audit(&self, t: &TenantId, client_id: &str, page: i64, page_size: i64) -> Result<Page<AuditEntry>> {
+        self.get_client(t, client_id).await?;
+        let (items, total) = self.store.list_audit(t, client_id, page_size, (page - 1) * page_size).await?;
+        Ok(Page { items, total })
+    }
+
+    async fn confidential_client(&self, t: &TenantId, client_id: &str) -> Result<Client> {
+        let client = self.get_client(t, client_id).await?;
+        if !client.is_confidential {
+            return Err(ServiceError::Refused("a public client has no secrets".into()));
+        }
+        Ok(client)
+    }
+
+    /// Makes sure `client_id` exists in `t` as a confidential machine client with grant
+    /// `client_credentials`, scope `admin`, and `secret` as its only secret. Used by the
+    /// bootstrap settings; idempotent.
+    pub async fn ensure_admin_client(&self, t: &TenantId, client_id: &str, secret_value: &str, actor: &Actor) -> Result<()> {
+        self.ensure_tenant(t).await?;
+        let now = time::now_unix();
+        match self.store.get_client(t, client_id).await? {
+            None => {
+                let mut client = admin_client(t, client_id.to_owned(), "Bootstrap admin client".into(), now)?;
+                let (record, _) = new_secret_with_value(client_id, secret_value.to_owned(), "bootstrap".into(), None, now);
+                client.secret_last_four = record.last_four.clone();
+                let entry = audit(client_id, actor, "create", vec!["bootstrap"], String::new(), now);
+                match self.store.insert_client(&client, Some(&record), &entry).await {
+                    // Another node bootstrapped it first: fine.
+                    Err(clavis_store::StoreError::Conflict) => Ok(()),
+                    other => Ok(other?),
+                }
+            }
+            Some(mut client) => {
+                let input = ClientInput {
+                    grant_types: Some(union(&client.grant_types.iter().map(|g| g.as_str().to_owned()).collect::<Vec<_>>(), "client_credentials")),
+                    scopes: Some(union(&client.scopes, "admin")),
+                    status: Some("active".into()),
+                    ..Default::default()
+                };
+                let changed = client.apply(&input)?;
+                if !changed.is_empty() {
+                    client.updated_at = now;
+                    let entry = audit(client_id, actor, "update", changed, "bootstrap".into(), now);
+                    self.store.update_client(&client, &entry).await?;
+                }
+                let secrets = self.store.client_secrets(t, client_id).await?;
+                if !secrets.iter().any(|s| s.is_valid_at(now) && secret::verify(secret_value, &s.secret_hash)) {
+                    let (record, _) = new_secret_with_value(client_id, secret_value.to_owned(), "bootstrap".into(), None, now);
+                    let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], "bootstrap, grace 0s".into(), now);
+                    self.store.rotate_secret(t, &record, now, &entry).await?;
+                }
+                self.clients.invalidate(t, client_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates a machine client with scope `admin` and a generated secret (CLI).
+    pub async fn create_admin_client(&self, t: &TenantId, name: &str, actor: &Actor) -> Result<(Client, String)> {
+        self.ensure_tenant(t).await?;
+        let now = time::now_unix();
+        let mut client = admin_client(t, ids::new_client_id(), name.to_owned(), now)?;
+        let (client, secret) = self.insert_new(&mut client, actor, "create", vec!["admin"], String::new(), now).await?;
+        Ok((client, secret.expect("an admin client uses a secret")))
+    }
+}
+
+fn union(list: &[String], extra: &str) -> Vec<String> {
+    let mut v = list.to_vec();
+    if !v.iter().any(|s| s == extra) {
+        v.push(extra.to_owned());
+    }
+    v
+}
+
+fn admin_client(t: &TenantId, client_id: String, name: String, now: i64) -> Result<Client> {
+    let client = Client {
+        id: ids::ulid(),
+        tenant_id: t.clone(),
+        client_id,
+        name,
+        redirect_uris: vec![],
+        scopes: vec!["admin".into()],
+        grant_types: vec![GrantType::ClientCredentials],
+        auth_methods: vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost],
+        is_confidential: true,
+        jwks: String::new(),
+        jwks_uri: String::new(),
+        fapi_profile: clavis_core::FapiProfile::None,
+        logo_url: String::new(),
+        privacy_policy: String::new(),
+        terms_url: String::new(),
+        website: String::new(),
+        cors_origins: vec![],
+        secret_last_four: String::new(),
+        status: ClientStatus::Active,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    client.validate()?;
+    Ok(client)
+}

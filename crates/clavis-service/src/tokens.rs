@@ -1,0 +1,179 @@
+//! Client authentication at the token endpoint, the client_credentials grant, and the
+//! checks an access token passes before it authorizes an admin call.
+
+use clavis_core::jose::UnverifiedJwt;
+use clavis_core::{scope, secret, time, AuthMethod, Client, ClientStatus, GrantType, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::{OAuthError, Services};
+
+/// RFC 9068 access token claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// Who an accepted access token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    pub fn has_scope(&self, s: &str) -> bool {
+        self.scopes.iter().any(|x| x == s)
+    }
+}
+
+/// Leeway for clocks of other nodes when checking `iat`.
+const CLOCK_SKEW_SECS: i64 = 60;
+
+impl Services {
+    /// Authenticates a client by shared secret with `method` (basic or post). Every
+    /// failure is the same `invalid_client`, so callers cannot probe which part was wrong.
+    pub async fn authenticate_client(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+        presented: &str,
+        method: AuthMethod,
+    ) -> Result<Client, OAuthError> {
+        let denied = || OAuthError::InvalidClient("client authentication failed".into());
+        let entry = self.clients.load(&self.store, tenant, client_id).await?.ok_or_else(denied)?;
+        let client = &entry.client;
+        if client.status != ClientStatus::Active || !client.auth_methods.contains(&method) {
+            return Err(denied());
+        }
+        let now = time::now_unix();
+        // Check every candidate, so timing does not tell how many secrets the client has
+        // or which one matched.
+        let mut matched = None;
+        for s in entry.secrets.iter().filter(|s| s.is_valid_at(now)) {
+            if secret::verify(presented, &s.secret_hash) && matched.is_none() {
+                matched = Some(s.secret_id.clone());
+            }
+        }
+        let secret_id = matched.ok_or_else(denied)?;
+        if self.clients.touch_due(&secret_id, now) {
+            let (store, tenant) = (self.store.clone(), tenant.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_secret(&tenant, &secret_id, now).await {
+                    tracing::warn!(error = %e, "could not record secret last_used_at");
+                }
+            });
+        }
+        Ok(client.clone())
+    }
+
+    /// RFC 6749 §4.4: a token for the client itself. Requested scopes must be a subset
+    /// of the registered ones; none requested means all registered.
+    pub async fn grant_client_credentials(
+        &self,
+        tenant: &TenantId,
+        issuer: &str,
+        client: &Client,
+        requested_scope: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        if !client.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(OAuthError::UnauthorizedClient("the client is not registered for client_credentials".into()));
+        }
+        let scopes = match requested_scope {
+            None => client.scopes.clone(),
+            Some(raw) => {
+                let requested = scope::parse_scope_param(raw)
+                    .ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
+                if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
+                    return Err(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client")));
+                }
+                if requested.is_empty() { client.scopes.clone() } else { requested }
+            }
+        };
+        let keys = self.keys.for_tenant(tenant).await?;
+        let now = time::now_unix();
+        let ttl = self.settings.access_token_ttl_secs;
+        let scope = scopes.join(" ");
+        let claims = AccessClaims {
+            iss: issuer.to_owned(),
+            sub: client.client_id.clone(),
+            aud: issuer.to_owned(),
+            client_id: client.client_id.clone(),
+            scope: scope.clone(),
+            iat: now,
+            exp: now + ttl,
+            jti: clavis_core::ids::random_token(16),
+        };
+        Ok(IssuedToken { access_token: keys.signing.sign_access_token(&claims), expires_in: ttl, scope })
+    }
+
+    /// Accepts a bearer access token issued by this server: signature by a key of the
+    /// tenant its issuer names, `at+jwt`, unexpired, and its client still live and active.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Principal, &'static str> {
+        let jwt = UnverifiedJwt::parse(token).map_err(|_| "malformed token")?;
+        if jwt.typ.as_deref() != Some("at+jwt") {
+            return Err("not an access token");
+        }
+        #[derive(Deserialize)]
+        struct Iss {
+            iss: String,
+        }
+        let Iss { iss } = jwt.unverified_claims().map_err(|_| "malformed token")?;
+        let tenant = self.tenant_of_issuer(&iss).ok_or("unknown issuer")?;
+        if !self.tenant_exists(&tenant).await.map_err(|_| "unavailable")? {
+            return Err("unknown issuer");
+        }
+        let keys = self.keys.for_tenant(&tenant).await.map_err(|_| "unavailable")?;
+        let key = keys.find(&jwt.kid).ok_or("unknown signing key")?;
+        let claims: AccessClaims = jwt.verify(key).map_err(|_| "invalid signature")?;
+        let now = time::now_unix();
+        if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS || claims.aud != claims.iss {
+            return Err("expired or not yet valid");
+        }
+        let entry = self
+            .clients
+            .load(&self.store, &tenant, &claims.client_id)
+            .await
+            .map_err(|_| "unavailable")?
+            .ok_or("client no longer exists")?;
+        if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
+            return Err("client is not active");
+        }
+        let scopes = claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Ok(Principal { tenant, client_id: claims.client_id, scopes })
+    }
+
+    /// Whether the tenant exists. Tenants are never removed, so a yes is remembered.
+    pub async fn tenant_exists(&self, tenant: &TenantId) -> clavis_store::Result<bool> {
+        if self.known_tenants.read().expect("tenants lock").contains(tenant) {
+            return Ok(true);
+        }
+        let exists = self.store.tenant_exists(tenant).await?;
+        if exists {
+            self.known_tenants.write().expect("tenants lock").insert(tenant.clone());
+        }
+        Ok(exists)
+    }
+
+    /// Creates the tenant if new (internal API, CLI).
+    pub async fn ensure_tenant(&self, tenant: &TenantId) -> clavis_store::Result<()> {
+        if !self.tenant_exists(tenant).await? {
+            self.store.ensure_tenant(tenant, time::now_unix()).await?;
+            self.known_tenants.write().expect("tenants lock").insert(tenant.clone());
+        }
+        Ok(())
+    }
+}

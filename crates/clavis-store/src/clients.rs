@@ -1,0 +1,256 @@
+use clavis_core::{AuthMethod, Client, ClientStatus, FapiProfile, GrantType, TenantId};
+
+use crate::audit::insert_audit;
+use crate::db::on_pool;
+use crate::secrets::{insert_secret, SecretRecord};
+use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
+
+const COLUMNS: &str = "id, tenant_id, client_id, name, redirect_uris, scopes, grant_types, auth_methods, \
+    is_confidential, jwks, jwks_uri, fapi_profile, logo_url, privacy_policy, terms_url, website, cors_origins, \
+    secret_last_four, status, created_at, updated_at, deleted_at";
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    redirect_uris: String,
+    scopes: String,
+    grant_types: String,
+    auth_methods: String,
+    is_confidential: bool,
+    jwks: String,
+    jwks_uri: String,
+    fapi_profile: String,
+    logo_url: String,
+    privacy_policy: String,
+    terms_url: String,
+    website: String,
+    cors_origins: String,
+    secret_last_four: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+    deleted_at: Option<i64>,
+}
+
+fn strings(json: &str) -> Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("string list {json:?}: {e}")))
+}
+
+fn enums<T>(json: &str, parse: fn(&str) -> Option<T>) -> Result<Vec<T>> {
+    strings(json)?.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("value {s:?}")))).collect()
+}
+
+fn to_json<T: Copy>(v: &[T], name: fn(T) -> &'static str) -> String {
+    serde_json::to_string(&v.iter().map(|x| name(*x)).collect::<Vec<_>>()).expect("strings serialize")
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(r: ClientRow) -> Result<Self> {
+        Ok(Client {
+            tenant_id: tenant_from_row(&r.tenant_id)?,
+            redirect_uris: strings(&r.redirect_uris)?,
+            scopes: strings(&r.scopes)?,
+            grant_types: enums(&r.grant_types, GrantType::parse)?,
+            auth_methods: enums(&r.auth_methods, AuthMethod::parse)?,
+            fapi_profile: FapiProfile::parse(&r.fapi_profile).ok_or_else(|| StoreError::Corrupt(r.fapi_profile.clone()))?,
+            cors_origins: strings(&r.cors_origins)?,
+            status: ClientStatus::parse(&r.status).ok_or_else(|| StoreError::Corrupt(r.status.clone()))?,
+            id: r.id,
+            client_id: r.client_id,
+            name: r.name,
+            is_confidential: r.is_confidential,
+            jwks: r.jwks,
+            jwks_uri: r.jwks_uri,
+            logo_url: r.logo_url,
+            privacy_policy: r.privacy_policy,
+            terms_url: r.terms_url,
+            website: r.website,
+            secret_last_four: r.secret_last_four,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+/// Filters of the client list. Empty strings mean "any".
+#[derive(Debug, Default, Clone)]
+pub struct ClientFilter {
+    /// Case-insensitive (ASCII) substring of the name.
+    pub name: String,
+    pub status: Option<ClientStatus>,
+}
+
+/// Binds every column of a client, in [`COLUMNS`] order, to `$q`.
+macro_rules! bind_client {
+    ($q:expr, $c:expr) => {
+        $q.bind(&$c.id)
+            .bind($c.tenant_id.as_str())
+            .bind(&$c.client_id)
+            .bind(&$c.name)
+            .bind(serde_json::to_string(&$c.redirect_uris).expect("strings serialize"))
+            .bind(serde_json::to_string(&$c.scopes).expect("strings serialize"))
+            .bind(to_json(&$c.grant_types, GrantType::as_str))
+            .bind(to_json(&$c.auth_methods, AuthMethod::as_str))
+            .bind($c.is_confidential)
+            .bind(&$c.jwks)
+            .bind(&$c.jwks_uri)
+            .bind($c.fapi_profile.as_str())
+            .bind(&$c.logo_url)
+            .bind(&$c.privacy_policy)
+            .bind(&$c.terms_url)
+            .bind(&$c.website)
+            .bind(serde_json::to_string(&$c.cors_origins).expect("strings serialize"))
+            .bind(&$c.secret_last_four)
+            .bind($c.status.as_str())
+            .bind($c.created_at)
+            .bind($c.updated_at)
+            .bind($c.deleted_at)
+    };
+}
+
+/// Takes the client's row lock (PostgreSQL) inside a write transaction, and tells
+/// whether the client exists and is not deleted.
+pub(crate) const LOCK_CLIENT: &str =
+    "UPDATE clients SET updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
+
+impl Store {
+    /// Inserts a new client, its first secret (if any) and the audit entry, atomically.
+    pub async fn insert_client(
+        &self,
+        client: &Client,
+        secret: Option<&SecretRecord>,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let t = &client.tenant_id;
+        let sql = format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22)"
+        );
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            bind_client!(sqlx::query(&sql), client).execute(&mut *tx).await.map_err(on_unique)?;
+            if let Some(s) = secret {
+                insert_secret!(&mut *tx, t, s);
+            }
+            insert_audit!(&mut *tx, t, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A live (not deleted) client.
+    pub async fn get_client(&self, tenant: &TenantId, client_id: &str) -> Result<Option<Client>> {
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL");
+        let row: Option<ClientRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(client_id).fetch_optional(pool).await?);
+        row.map(Client::try_from).transpose()
+    }
+
+    /// A page of live clients, newest first, and the total matching the filter.
+    pub async fn list_clients(
+        &self,
+        tenant: &TenantId,
+        filter: &ClientFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Client>, i64)> {
+        let mut cond = String::from("tenant_id = $1 AND deleted_at IS NULL");
+        let mut args: Vec<String> = vec![tenant.as_str().to_owned()];
+        if !filter.name.is_empty() {
+            let escaped = filter.name.to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            args.push(format!("%{escaped}%"));
+            cond.push_str(&format!(" AND LOWER(name) LIKE ${} ESCAPE '\\'", args.len()));
+        }
+        if let Some(status) = filter.status {
+            args.push(status.as_str().to_owned());
+            cond.push_str(&format!(" AND status = ${}", args.len()));
+        }
+        let n = args.len();
+        let rows_sql = format!("SELECT {COLUMNS} FROM clients WHERE {cond} ORDER BY id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
+        let count_sql = format!("SELECT COUNT(*) FROM clients WHERE {cond}");
+        let (rows, total): (Vec<ClientRow>, i64) = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(&rows_sql);
+            let mut c = sqlx::query_scalar(&count_sql);
+            for a in &args {
+                q = q.bind(a);
+                c = c.bind(a);
+            }
+            (q.bind(limit).bind(offset).fetch_all(pool).await?, c.fetch_one(pool).await?)
+        });
+        Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
+    }
+
+    /// Writes the settable columns of a live client (not `secret_last_four`, which
+    /// follows the secrets), and the audit entry. `NotFound` if it was
+    /// deleted meanwhile.
+    pub async fn update_client(&self, client: &Client, audit: &AuditEntry) -> Result<()> {
+        let t = &client.tenant_id;
+        let sql = "UPDATE clients SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6, auth_methods = $7, \
+             is_confidential = $8, jwks = $9, jwks_uri = $10, fapi_profile = $11, logo_url = $12, privacy_policy = $13, \
+             terms_url = $14, website = $15, cors_origins = $16, status = $17, updated_at = $18 \
+             WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(sql)
+                .bind(t.as_str())
+                .bind(&client.client_id)
+                .bind(&client.name)
+                .bind(serde_json::to_string(&client.redirect_uris).expect("strings serialize"))
+                .bind(serde_json::to_string(&client.scopes).expect("strings serialize"))
+                .bind(to_json(&client.grant_types, GrantType::as_str))
+                .bind(to_json(&client.auth_methods, AuthMethod::as_str))
+                .bind(client.is_confidential)
+                .bind(&client.jwks)
+                .bind(&client.jwks_uri)
+                .bind(client.fapi_profile.as_str())
+                .bind(&client.logo_url)
+                .bind(&client.privacy_policy)
+                .bind(&client.terms_url)
+                .bind(&client.website)
+                .bind(serde_json::to_string(&client.cors_origins).expect("strings serialize"))
+                .bind(client.status.as_str())
+                .bind(client.updated_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            if !client.is_confidential {
+                // A public client holds no secrets.
+                sqlx::query("DELETE FROM client_secrets WHERE tenant_id = $1 AND client_id = $2")
+                    .bind(t.as_str()).bind(&client.client_id).execute(&mut *tx).await?;
+                sqlx::query(crate::secrets::REFRESH_LAST_FOUR)
+                    .bind(t.as_str()).bind(&client.client_id).execute(&mut *tx).await?;
+            }
+            insert_audit!(&mut *tx, t, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Soft delete: the row stays (its `client_id` is never reused) with `deleted_at` set;
+    /// every read and every token check treats it as absent from then on.
+    pub async fn delete_client(&self, tenant: &TenantId, client_id: &str, now: i64, audit: &AuditEntry) -> Result<()> {
+        let sql = "UPDATE clients SET deleted_at = $3, updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(sql).bind(tenant.as_str()).bind(client_id).bind(now).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(&mut *tx, tenant, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+use clavis_core::TenantId;
+
+use crate::audit::insert_audit;
+use crate::clients::LOCK_CLIENT;
+use crate::db::on_pool;
+use crate::{AuditEntry, Result, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStatus {
+    /// Current; counts towards the limit of active secrets.
+    Active,
+    /// Replaced by a rotation; verifies until `expires_at` (the grace period).
+    Expiring,
+}
+
+impl SecretStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expiring => "expiring",
+        }
+    }
+}
+
+/// A client secret as stored: its hash, never its value.
+#[derive(Debug, Clone)]
+pub struct SecretRecord {
+    pub secret_id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub last_four: String,
+    pub description: String,
+    pub status: SecretStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl SecretRecord {
+    /// Whether this secret authenticates its client at `now`.
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SecretRow {
+    secret_id: String,
+    client_id: String,
+    secret_hash: String,
+    last_four: String,
+    description: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<SecretRow> for SecretRecord {
+    type Error = StoreError;
+
+    fn try_from(r: SecretRow) -> Result<Self> {
+        let status = match r.status.as_str() {
+            "active" => SecretStatus::Active,
+            "expiring" => SecretStatus::Expiring,
+            other => return Err(StoreError::Corrupt(format!("secret status {other:?}"))),
+        };
+        Ok(SecretRecord {
+            secret_id: r.secret_id,
+            client_id: r.client_id,
+            secret_hash: r.secret_hash,
+            last_four: r.last_four,
+            description: r.description,
+            status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+        })
+    }
+}
+
+pub(crate) const INSERT_SECRET: &str = "INSERT INTO client_secrets (tenant_id, client_id, secret_id, secret_hash, \
+    last_four, description, status, created_at, updated_at, expires_at, last_used_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+macro_rules! insert_secret {
+    ($exec:expr, $tenant:expr, $s:expr) => {
+        sqlx::query($crate::secrets::INSERT_SECRET)
+            .bind($tenant.as_str())
+            .bind(&$s.client_id)
+            .bind(&$s.secret_id)
+            .bind(&$s.secret_hash)
+            .bind(&$s.last_four)
+            .bind(&$s.description)
+            .bind($s.status.as_str())
+            .bind($s.created_at)
+            .bind($s.updated_at)
+            .bind($s.expires_at)
+            .bind($s.last_used_at)
+            .execute($exec)
+            .await?
+    };
+}
+pub(crate) use insert_secret;
+
+/// Sets the client's `secret_last_four` from its newest active secret (`''` if none).
+/// Binds: `$1` tenant, `$2` client_id, `$3` tenant, `$4` client_id.
+pub(crate) const REFRESH_LAST_FOUR: &str = "UPDATE clients SET secret_last_four = COALESCE((SELECT s.last_four \
+    FROM client_secrets s WHERE s.tenant_id = $1 AND s.client_id = $2 AND s.status = 'active' \
+    ORDER BY s.created_at DESC, s.secret_id DESC LIMIT 1), '') WHERE tenant_id = $3 AND client_id = $4";
+
+const SELECT_SECRETS: &str = "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, \
+    updated_at, expires_at, last_used_at FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
+    ORDER BY created_at DESC, secret_id DESC";
+
+const COUNT_ACTIVE: &str = "SELECT COUNT(*) FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
+    AND status = 'active' AND (expires_at IS NULL OR expires_at > $3)";
+
+impl Store {
+    /// All stored secrets of a client, newest first (hashes included: callers verify
+    /// against them; the HTTP layer never shows them).
+    pub async fn client_secrets(&self, tenant: &TenantId, client_id: &str) -> Result<Vec<SecretRecord>> {
+        let rows: Vec<SecretRow> =
+            on_pool!(self, pool => sqlx::query_as(SELECT_SECRETS).bind(tenant.as_str()).bind(client_id).fetch_all(pool).await?);
+        rows.into_iter().map(SecretRecord::try_from).collect()
+    }
+
+    /// Adds `new` as the active secret. Every other secret stops verifying at
+    /// `old_valid_until` (now, for no grace period, deletes them at once).
+    pub async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        new: &SecretRecord,
+        old_valid_until: i64,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let now = new.created_at;
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            lock_client!(&mut *tx, tenant, &new.client_id, now);
+            sqlx::query("DELETE FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 AND expires_at IS NOT NULL AND expires_at <= $3")
+                .bind(tenant.as_str()).bind(&new.client_id).bind(old_valid_until)
+                .execute(&mut *tx).await?;
+            sqlx::query("UPDATE client_secrets SET status = 'expiring', updated_at = $3, \
+                         expires_at = CASE WHEN expires_at IS NULL OR expires_at > $4 THEN $5 ELSE expires_at END \
+                         WHERE tenant_id = $1 AND client_id = $2")
+                .bind(tenant.as_str()).bind(&new.client_id).bind(now).bind(old_valid_until).bind(old_valid_until)
+                .execute(&mut *tx).await?;
+            insert_secret!(&mut *tx, tenant, new);
+            refresh_last_four!(&mut *tx, tenant, &new.client_id);
+            insert_audit!(&mut *tx, tenant, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Adds another active secret, refused when `max_active` are active already.
+    pub async fn add_secret(&self, tenant: &TenantId, new: &SecretRecord, max_active: i64, audit: &AuditEntry) -> Result<()> {
+        let now = new.created_at;
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            lock_client!(&mut *tx, tenant, &new.client_id, now);
+            let active: i64 = sqlx::query_scalar(COUNT_ACTIVE)
+                .bind(tenant.as_str()).bind(&new.client_id).bind(now).fetch_one(&mut *tx).await?;
+            if active >= max_active {
+                return Err(StoreError::Refused("the client already has the maximum number of active secrets"));
+            }
+            insert_secret!(&mut *tx, tenant, new);
+            refresh_last_four!(&mut *tx, tenant, &new.client_id);
+            insert_audit!(&mut *tx, tenant, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes one secret, refused when no active secret would remain.
+    pub async fn delete_secret(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+        secret_id: &str,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            lock_client!(&mut *tx, tenant, client_id, now);
+            let n = sqlx::query("DELETE FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 AND secret_id = $3")
+                .bind(tenant.as_str()).bind(client_id).bind(secret_id).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(StoreError::NotFound);
+            }
+            let active: i64 = sqlx::query_scalar(COUNT_ACTIVE)
+                .bind(tenant.as_str()).bind(client_id).bind(now).fetch_one(&mut *tx).await?;
+            if active == 0 {
+                // Dropping the transaction rolls the delete back.
+                return Err(StoreError::Refused("cannot delete the client's last active secret"));
+            }
+            refresh_last_four!(&mut *tx, tenant, client_id);
+            insert_audit!(&mut *tx, tenant, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records that a secret authenticated a request (callers coalesce these writes).
+    pub async fn touch_secret(&self, tenant: &TenantId, secret_id: &str, at: i64) -> Result<()> {
+        let sql = "UPDATE client_secrets SET last_used_at = $3 WHERE tenant_id = $1 AND secret_id = $2";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => { sqlx::query(sql).bind(tenant.as_str()).bind(secret_id).bind(at).execute(pool).await?; });
+        Ok(())
+    }
+}
+
+/// Locks the live client row for the transaction, or returns `NotFound`.
+macro_rules! lock_client {
+    ($exec:expr, $tenant:expr, $client_id:expr, $now:expr) => {
+        if sqlx::query(LOCK_CLIENT).bind($tenant.as_str()).bind($client_id).bind($now).execute($exec).await?.rows_affected() != 1 {
+            return Err(StoreError::NotFound);
+        }
+    };
+}
+use lock_client;
+
+macro_rules! refresh_last_four {
+    ($exec:expr, $tenant:expr, $client_id:expr) => {
+        sqlx::query(REFRESH_LAST_FOUR)
+            .bind($tenant.as_str())
+            .bind($client_id)
+            .bind($tenant.as_str())
+            .bind($client_id)
+            .execute($exec)
+            .await?
+    };
+}
+use refresh_last_four;
