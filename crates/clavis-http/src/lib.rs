@@ -1,1 +1,38 @@
+//! Clavis HTTP surfaces. Two routers, one per listener:
+//! - [`public_router`]: the OAuth endpoints of every issuer (root = tenant `default`,
+//!   and `/t/{tenant}`);
+//! - [`admin_router`]: the authms admin API (`/admin/oauth/*`) and the internal API
+//!   (`/internal/*`), served only on the admin listener.
+//!
+//! Handlers are thin: extractors authenticate and parse, the handler calls
+//! [`clavis_service::Services`], and each surface maps errors in one place
+//! ([`authms::ApiError`], [`oauth::OAuthResponseError`]).
 
+pub mod authms;
+mod auth;
+pub mod oauth;
+
+use std::sync::Arc;
+
+use axum::Router;
+use clavis_service::Services;
+
+/// Request bodies larger than this are refused with 413 (a JWKS of 20 RSA keys fits).
+pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
+pub const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
+
+/// The state every handler gets through axum's `State`.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    /// Keys accepted in `X-API-Key` on `/internal/*`. Empty: the internal API refuses all.
+    pub internal_api_keys: Arc<Vec<String>>,
+}
+
+pub fn public_router(state: AppState) -> Router {
+    oauth::router().with_state(state)
+}
+
+pub fn admin_router(state: AppState) -> Router {
+    authms::router().with_state(state)
+}

@@ -1,1 +1,108 @@
-fn main() {}
+//! `clavis`: the authorization server and its operator commands.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use clavis::config::{Config, ConfigArgs};
+use clavis_core::TenantId;
+use clavis_service::{Actor, Services, Settings};
+
+#[derive(Parser)]
+#[command(name = "clavis", version, about = "Multi-tenant OAuth 2.0 / OpenID Connect authorization server")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (public and admin listeners).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage clients offline.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (no-op if it exists).
+    Create { tenant: String },
+    /// List tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Create a client and print its id and secret (shown once).
+    Create {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A machine client with grant client_credentials and scope `admin`.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long, default_value = "Admin client")]
+        name: String,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::resolve(&cli.config)?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve => clavis::start(config).await?.run_until_signal().await,
+        Command::Migrate => {
+            clavis::open_store(&config).await?;
+            println!("migrations applied to {}", config.redacted_database_url());
+        }
+        Command::Tenant { command } => {
+            let store = clavis::open_store(&config).await?;
+            match command {
+                TenantCommand::Create { tenant } => {
+                    let t = TenantId::parse(&tenant).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
+                    let created = store.ensure_tenant(&t, clavis_core::time::now_unix()).await?;
+                    println!("{} {t}", if created { "created" } else { "exists" });
+                }
+                TenantCommand::List => {
+                    for t in store.list_tenants().await? {
+                        println!("{t}");
+                    }
+                }
+            }
+        }
+        Command::Client { command: ClientCommand::Create { tenant, admin, name } } => {
+            if !admin {
+                bail!("only --admin clients are created offline; use the admin API for the others");
+            }
+            let t = TenantId::parse(&tenant).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
+            let services = Services::new(Settings::default(), clavis::open_store(&config).await?);
+            let (client, secret) = services
+                .create_admin_client(&t, &name, &Actor("cli".into()))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("client_id={}\nclient_secret={secret}", client.client_id);
+        }
+    }
+    Ok(())
+}

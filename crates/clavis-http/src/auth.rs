@@ -1,0 +1,70 @@
+//! Who is calling the admin listener: an admin access token, or the internal API key.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use clavis_core::TenantId;
+use clavis_service::Principal;
+use subtle::ConstantTimeEq;
+
+use crate::authms::ApiError;
+use crate::AppState;
+
+/// A caller holding a valid access token of this server with scope `admin`. The tenant
+/// of every admin call is the token's tenant: no other tenant is reachable.
+pub struct AdminCaller(pub Principal);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        let token = match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => return Err(ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())),
+        };
+        let principal = state
+            .services
+            .verify_access_token(token)
+            .await
+            .map_err(|why| ApiError::Unauthorized(format!("invalid access token: {why}")))?;
+        if !principal.has_scope("admin") {
+            return Err(ApiError::Forbidden("the access token lacks scope \"admin\"".into()));
+        }
+        Ok(AdminCaller(principal))
+    }
+}
+
+/// A trusted service (tenant-service) with a key from `CLAVIS_INTERNAL_API_KEYS`, acting
+/// for the tenant in `X-Tenant-ID` (created if new).
+pub struct InternalCaller {
+    pub tenant: TenantId,
+}
+
+impl FromRequestParts<AppState> for InternalCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = parts.headers.get("x-api-key").map(|v| v.as_bytes()).unwrap_or_default();
+        // Compare against every key, without stopping early, in constant time per key.
+        let mut ok = subtle::Choice::from(0u8);
+        for key in state.internal_api_keys.iter() {
+            ok |= key.as_bytes().ct_eq(presented);
+        }
+        if presented.is_empty() || !bool::from(ok) {
+            return Err(ApiError::Unauthorized("missing or invalid X-API-Key".into()));
+        }
+        let tenant = parts
+            .headers
+            .get("x-tenant-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID header is required".into()))?;
+        let tenant = TenantId::parse(tenant)
+            .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$".into()))?;
+        state.services.ensure_tenant(&tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(InternalCaller { tenant })
+    }
+}

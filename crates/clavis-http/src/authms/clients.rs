@@ -1,0 +1,167 @@
+//! `/admin/oauth/clients` and `/internal/oauth/clients`.
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use clavis_core::time::rfc3339;
+use clavis_core::{Client, ClientInput, ClientStatus};
+use clavis_service::{Actor, ClientFilter};
+use serde::Serialize;
+
+use super::{check_id, created, ok, query_pairs, ApiError, ApiJson, PageBody, Paging};
+use crate::auth::{AdminCaller, InternalCaller};
+use crate::AppState;
+
+/// `dto.OAuthClientItem`, plus `jwks` (public keys only, checked at write time) so that
+/// what an admin writes can be read back.
+#[derive(Serialize)]
+pub(crate) struct ClientItem {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    grant_types: Vec<&'static str>,
+    client_auth_methods: Vec<&'static str>,
+    is_confidential: bool,
+    jwks: String,
+    jwks_uri: String,
+    fapi_profile: &'static str,
+    logo_url: String,
+    privacy_policy: String,
+    terms_url: String,
+    website: String,
+    cors_origins: Vec<String>,
+    secret_last_four: String,
+    status: &'static str,
+    created_at: String,
+    updated_at: String,
+    deleted_at: Option<String>,
+}
+
+impl From<Client> for ClientItem {
+    fn from(c: Client) -> Self {
+        Self {
+            id: c.id,
+            tenant_id: c.tenant_id.to_string(),
+            client_id: c.client_id,
+            name: c.name,
+            redirect_uris: c.redirect_uris,
+            scopes: c.scopes,
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
+            client_auth_methods: c.auth_methods.iter().map(|m| m.as_str()).collect(),
+            is_confidential: c.is_confidential,
+            jwks: c.jwks,
+            jwks_uri: c.jwks_uri,
+            fapi_profile: c.fapi_profile.as_str(),
+            logo_url: c.logo_url,
+            privacy_policy: c.privacy_policy,
+            terms_url: c.terms_url,
+            website: c.website,
+            cors_origins: c.cors_origins,
+            secret_last_four: c.secret_last_four,
+            status: c.status.as_str(),
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+            deleted_at: c.deleted_at.map(rfc3339),
+        }
+    }
+}
+
+/// `dto.CreateClientResponse` / `dto.CloneClientResponse`: the client and, for a
+/// confidential client, its secret — the only time it is ever shown.
+#[derive(Serialize)]
+struct CreatedClient {
+    #[serde(flatten)]
+    client: ClientItem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+fn created_client((client, secret): (Client, Option<String>)) -> Response {
+    created(CreatedClient { client: client.into(), client_secret: secret })
+}
+
+/// Path parameters; a malformed one reads as "not found" in the envelope.
+pub(crate) struct Ids(pub Vec<String>);
+
+impl FromRequestParts<AppState> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(ids) = Path::<Vec<String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound("not found".into()))?;
+        for id in &ids {
+            check_id(id)?;
+        }
+        Ok(Ids(ids))
+    }
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminCaller(p): AdminCaller,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> Result<Response, ApiError> {
+    Ok(created_client(st.services.create_client(&p.tenant, &input, &Actor(p.client_id)).await?))
+}
+
+pub async fn create_internal(
+    State(st): State<AppState>,
+    caller: InternalCaller,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> Result<Response, ApiError> {
+    Ok(created_client(st.services.create_client(&caller.tenant, &input, &Actor("internal-api".into())).await?))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminCaller(p): AdminCaller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = query_pairs(query.as_deref());
+    let paging = Paging::parse(&params)?;
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let name = get("name");
+    if name.chars().count() > 255 {
+        return Err(ApiError::BadRequest("name: at most 255 characters".into()));
+    }
+    let status = match get("status") {
+        "" => None,
+        s => Some(ClientStatus::parse(s).ok_or_else(|| ApiError::BadRequest("status: must be \"active\" or \"suspended\"".into()))?),
+    };
+    let filter = ClientFilter { name: name.to_owned(), status };
+    let page = st.services.list_clients(&p.tenant, &filter, paging.page, paging.page_size).await?;
+    Ok(ok(PageBody {
+        items: page.items.into_iter().map(ClientItem::from).collect(),
+        total: page.total,
+        page: paging.page,
+        page_size: paging.page_size,
+    }))
+}
+
+pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
+    Ok(ok(ClientItem::from(st.services.get_client(&p.tenant, &ids[0]).await?)))
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    AdminCaller(p): AdminCaller,
+    Ids(ids): Ids,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> Result<Response, ApiError> {
+    let client = st.services.update_client(&p.tenant, &ids[0], &input, &Actor(p.client_id)).await?;
+    Ok(ok(ClientItem::from(client)))
+}
+
+pub async fn delete(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
+    st.services.delete_client(&p.tenant, &ids[0], &Actor(p.client_id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn clone(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
+    Ok(created_client(st.services.clone_client(&p.tenant, &ids[0], &Actor(p.client_id)).await?))
+}

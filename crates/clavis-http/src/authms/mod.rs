@@ -1,0 +1,207 @@
+//! The authms client API (seeds 000–003): `{code,message,data,timestamp}` on every
+//! response, errors without `data`.
+
+mod clients;
+mod secrets;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use clavis_service::ServiceError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{AppState, ADMIN_BODY_LIMIT};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/oauth/clients", post(clients::create).get(clients::list))
+        .route("/admin/oauth/clients/{client_id}", get(clients::get).put(clients::update).delete(clients::delete))
+        .route("/admin/oauth/clients/{client_id}/clone", post(clients::clone))
+        .route("/admin/oauth/clients/{client_id}/rotate-secret", post(secrets::rotate))
+        .route("/admin/oauth/clients/{client_id}/secrets", get(secrets::list).post(secrets::add))
+        .route("/admin/oauth/clients/{client_id}/secrets/{secret_id}", delete(secrets::delete))
+        .route("/admin/oauth/clients/{client_id}/audit", get(secrets::audit))
+        .route("/internal/oauth/clients", post(clients::create_internal))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+}
+
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    code: u16,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    timestamp: String,
+}
+
+fn envelope<T: Serialize>(status: StatusCode, message: &str, data: Option<T>) -> Response {
+    let body = Envelope {
+        code: status.as_u16(),
+        message: message.to_owned(),
+        data,
+        timestamp: clavis_core::time::rfc3339(clavis_core::time::now_unix()),
+    };
+    (status, Json(body)).into_response()
+}
+
+pub(crate) fn ok<T: Serialize>(data: T) -> Response {
+    envelope(StatusCode::OK, "success", Some(data))
+}
+
+pub(crate) fn created<T: Serialize>(data: T) -> Response {
+    envelope(StatusCode::CREATED, "created", Some(data))
+}
+
+/// Every way an authms call can fail, mapped to a status in one place.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    MethodNotAllowed,
+    Conflict(String),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into()),
+            Self::Conflict(m) => (StatusCode::CONFLICT, m),
+            Self::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {ADMIN_BODY_LIMIT} bytes"))
+            }
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into())
+            }
+            Self::Internal(cause) => {
+                // The cause goes to the log only; it may name tables or values.
+                tracing::error!(%cause, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal server error".into())
+            }
+        };
+        let mut resp = envelope::<()>(status, &message, None);
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(v) => ApiError::BadRequest(v.to_string()),
+            ServiceError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Refused(m) => ApiError::BadRequest(m),
+            ServiceError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// A JSON body whose errors name the offending field (`redirect_uris[0]: invalid type…`).
+/// An empty body reads as `{}` when `T` allows it, so optional bodies may be omitted.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })?;
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+        if let Some(ct) = content_type {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if mime != "application/json" && !mime.ends_with("+json") {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let what = match inner.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON".to_owned(),
+                _ => strip_position(&inner.to_string()),
+            };
+            if path == "." || path.is_empty() {
+                ApiError::BadRequest(format!("invalid request body: {what}"))
+            } else {
+                ApiError::BadRequest(format!("{path}: {what}"))
+            }
+        })
+    }
+}
+
+/// `invalid type: integer `5`, expected a string at line 1 column 9` → without position.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// `page` (from 1) and `page_size` (1–100, default 20) from a query string.
+pub(crate) struct Paging {
+    pub page: i64,
+    pub page_size: i64,
+}
+
+pub(crate) const MAX_PAGE_SIZE: i64 = 100;
+
+impl Paging {
+    pub fn parse(params: &[(String, String)]) -> Result<Self, ApiError> {
+        let int = |name: &str, default: i64, max: i64| -> Result<i64, ApiError> {
+            match params.iter().find(|(k, _)| k == name) {
+                None => Ok(default),
+                Some((_, v)) if v.is_empty() => Ok(default),
+                Some((_, v)) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| ApiError::BadRequest(format!("{name}: must be an integer from 1 to {max}"))),
+            }
+        };
+        Ok(Self { page: int("page", 1, 1_000_000)?, page_size: int("page_size", 20, MAX_PAGE_SIZE)? })
+    }
+}
+
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+#[derive(Serialize)]
+pub(crate) struct PageBody<T: Serialize> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+/// Client ids and secret ids are short; anything longer cannot exist.
+pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::NotFound("client not found".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `POST /oauth2/token` (also `/oauth/token`).
+
+use std::borrow::Cow;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use clavis_core::AuthMethod;
+use clavis_service::OAuthError;
+use serde::Serialize;
+
+use super::{Issuer, OAuthResponseError};
+use crate::AppState;
+
+/// A form body as RFC 6749 wants it read: every parameter at most once.
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            if pairs.iter().any(|(name, _)| *name == k) {
+                return Err(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated")));
+            }
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Client credentials from `Authorization: Basic` (form-urlencoded id and secret, RFC
+/// 6749 §2.3.1) or from the body.
+fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a, str>, String, AuthMethod), OAuthError> {
+    let invalid = |m: &str| OAuthError::InvalidClient(m.to_owned());
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| invalid("malformed Authorization header"))?;
+        let encoded = match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => rest.trim(),
+            _ => return Err(invalid("only Basic authentication is accepted in the Authorization header")),
+        };
+        let decoded = B64.decode(encoded).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| invalid("malformed Basic credentials"))?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid("malformed Basic credentials"))?;
+        let id = url_decode(id).ok_or_else(|| invalid("malformed Basic credentials"))?;
+        let secret = url_decode(secret).ok_or_else(|| invalid("malformed Basic credentials"))?;
+        if form.get("client_secret").is_some() {
+            return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
+        }
+        if form.get("client_id").is_some_and(|body_id| body_id != id) {
+            return Err(OAuthError::InvalidRequest("client_id in the body differs from the authenticated client".into()));
+        }
+        return Ok((Cow::Owned(id), secret, AuthMethod::ClientSecretBasic));
+    }
+    match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => Ok((Cow::Borrowed(id), secret.to_owned(), AuthMethod::ClientSecretPost)),
+        _ => Err(invalid("client authentication is required")),
+    }
+}
+
+fn url_decode(s: &str) -> Option<String> {
+    let bytes: Vec<u8> = form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned().into_bytes())?;
+    String::from_utf8(bytes).ok()
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+}
+
+pub async fn token(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+    match issue(&st, &issuer, &headers, &body).await {
+        Ok(resp) => resp,
+        Err(e) => OAuthResponseError(e).into_response(),
+    }
+}
+
+async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let form = Form::parse(headers, body)?;
+    let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
+    let (client_id, secret, method) = client_credentials(headers, &form)?;
+    let client = st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await?;
+    let issued = match grant_type {
+        "client_credentials" => {
+            st.services.grant_client_credentials(&issuer.tenant, &issuer.url, &client, form.get("scope")).await?
+        }
+        other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
+    };
+    let body = TokenResponse {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: &issued.scope,
+    };
+    let mut resp = axum::Json(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}

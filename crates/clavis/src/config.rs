@@ -1,0 +1,241 @@
+//! Configuration: defaults < `clavis.toml` < `CLAVIS_*` environment < command-line flags.
+//! Defaults live in [`Config::resolve`] only.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Settings as flags and environment variables (clap reads both; flags win).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Configuration file; a missing default file is fine.
+    #[arg(long, env = "CLAVIS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Public (OAuth) listener [default: 127.0.0.1:4444].
+    #[arg(long, env = "CLAVIS_PUBLIC_ADDR")]
+    pub public_addr: Option<String>,
+    /// Admin listener [default: 127.0.0.1:4445].
+    #[arg(long, env = "CLAVIS_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
+    /// Issuer base URL [default: http://{public addr}].
+    #[arg(long, env = "CLAVIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Data directory for the default SQLite database [default: ./clavis-data].
+    #[arg(long, env = "CLAVIS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` or `sqlite://…` [default: SQLite in the data directory].
+    #[arg(long, env = "CLAVIS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Comma-separated keys for `X-API-Key` on `/internal/*`.
+    #[arg(long, env = "CLAVIS_INTERNAL_API_KEYS", hide_env_values = true)]
+    pub internal_api_keys: Option<String>,
+    /// Client id of the admin client ensured at start (tenant `default`).
+    #[arg(long, env = "CLAVIS_BOOTSTRAP_CLIENT_ID")]
+    pub bootstrap_client_id: Option<String>,
+    /// Its secret (at least 32 characters).
+    #[arg(long, env = "CLAVIS_BOOTSTRAP_CLIENT_SECRET", hide_env_values = true)]
+    pub bootstrap_client_secret: Option<String>,
+    /// Log filter, e.g. `info` or `clavis=debug` [default: info].
+    #[arg(long, env = "CLAVIS_LOG")]
+    pub log: Option<String>,
+    /// `text` or `json` [default: text].
+    #[arg(long, env = "CLAVIS_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Access token lifetime, e.g. `1h`, `900s` [default: 1h].
+    #[arg(long, env = "CLAVIS_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<String>,
+    /// How stale another node's client changes may be here, e.g. `2s` [default: 2s].
+    #[arg(long, env = "CLAVIS_CLIENT_CACHE_TTL")]
+    pub client_cache_ttl: Option<String>,
+}
+
+/// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    public_addr: Option<String>,
+    admin_addr: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    internal_api_keys: Option<String>,
+    bootstrap_client_id: Option<String>,
+    bootstrap_client_secret: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    access_token_ttl: Option<String>,
+    client_cache_ttl: Option<String>,
+}
+
+/// Resolved configuration. Its `Debug` shows no secrets.
+#[derive(Clone)]
+pub struct Config {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    database_url: Option<String>,
+    pub internal_api_keys: Vec<String>,
+    pub bootstrap: Option<(String, String)>,
+    pub log: String,
+    pub log_json: bool,
+    pub access_token_ttl_secs: i64,
+    pub client_cache_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("public_addr", &self.public_addr)
+            .field("admin_addr", &self.admin_addr)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.redacted_database_url())
+            .field("internal_api_keys", &format!("<{} keys>", self.internal_api_keys.len()))
+            .field("bootstrap_client_id", &self.bootstrap.as_ref().map(|(id, _)| id))
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const MIN_BOOTSTRAP_SECRET_LEN: usize = 32;
+
+impl Config {
+    pub fn resolve(args: &ConfigArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None if Path::new("clavis.toml").exists() => load_file(Path::new("clavis.toml"))?,
+            None => FileConfig::default(),
+        };
+        macro_rules! pick {
+            ($field:ident) => {
+                args.$field.clone().or(file.$field.clone())
+            };
+        }
+        let addr = |v: Option<String>, default: &str, name: &str| -> anyhow::Result<SocketAddr> {
+            let v = v.unwrap_or_else(|| default.to_owned());
+            v.parse().with_context(|| format!("{name}: {v:?} is not an address like 127.0.0.1:4444"))
+        };
+        let duration = |v: Option<String>, default: i64, name: &str| -> anyhow::Result<i64> {
+            match v {
+                None => Ok(default),
+                Some(s) => clavis_core::duration::parse_seconds(&s)
+                    .with_context(|| format!("{name}: {s:?} is not a duration like 1h or 900s")),
+            }
+        };
+        let bootstrap = match (pick!(bootstrap_client_id), pick!(bootstrap_client_secret)) {
+            (None, None) => None,
+            (Some(id), Some(secret)) => {
+                if id.is_empty() || id.len() > 128 {
+                    bail!("CLAVIS_BOOTSTRAP_CLIENT_ID must be 1 to 128 characters");
+                }
+                if secret.len() < MIN_BOOTSTRAP_SECRET_LEN {
+                    bail!("CLAVIS_BOOTSTRAP_CLIENT_SECRET must be at least {MIN_BOOTSTRAP_SECRET_LEN} characters");
+                }
+                Some((id, secret))
+            }
+            _ => bail!("CLAVIS_BOOTSTRAP_CLIENT_ID and CLAVIS_BOOTSTRAP_CLIENT_SECRET go together"),
+        };
+        let access_token_ttl_secs = duration(pick!(access_token_ttl), 3600, "access_token_ttl")?;
+        if !(1..=7 * 24 * 3600).contains(&access_token_ttl_secs) {
+            bail!("access_token_ttl must be between 1s and 168h");
+        }
+        let log_format = pick!(log_format).unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            bail!("log_format must be text or json");
+        }
+        Ok(Self {
+            public_addr: addr(pick!(public_addr), "127.0.0.1:4444", "public_addr")?,
+            admin_addr: addr(pick!(admin_addr), "127.0.0.1:4445", "admin_addr")?,
+            public_url: pick!(public_url).filter(|s| !s.is_empty()),
+            data_dir: pick!(data_dir).unwrap_or_else(|| PathBuf::from("./clavis-data")),
+            database_url: pick!(database_url).filter(|s| !s.is_empty()),
+            internal_api_keys: pick!(internal_api_keys)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            bootstrap,
+            log: pick!(log).unwrap_or_else(|| "info".into()),
+            log_json: log_format == "json",
+            access_token_ttl_secs,
+            client_cache_ttl_secs: duration(pick!(client_cache_ttl), 2, "client_cache_ttl")? as u64,
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()))
+    }
+
+    /// The database URL without its password, for logs and errors.
+    pub fn redacted_database_url(&self) -> String {
+        let url = self.database_url();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let creds = &url[s + 3..at];
+                match creds.split_once(':') {
+                    Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                    None => url,
+                }
+            }
+            _ => url,
+        }
+    }
+
+    /// Overrides the database (tests).
+    pub fn with_database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_redaction() {
+        let c = Config::resolve(&ConfigArgs { config: Some("/nonexistent".into()), ..Default::default() });
+        assert!(c.is_err(), "an explicitly named missing file is an error");
+        let c = Config::resolve(&ConfigArgs::default()).unwrap();
+        assert_eq!(c.public_addr.to_string(), "127.0.0.1:4444");
+        assert_eq!(c.admin_addr.to_string(), "127.0.0.1:4445");
+        assert_eq!(c.database_url(), "sqlite://./clavis-data/clavis.db");
+        assert_eq!(c.access_token_ttl_secs, 3600);
+        let c = c.with_database_url("postgres://clavis:hunter2@db:5432/clavis");
+        assert_eq!(c.redacted_database_url(), "postgres://clavis:***@db:5432/clavis");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn flags_beat_file_and_short_bootstrap_secrets_are_refused() {
+        let dir = std::env::temp_dir().join(format!("clavis-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("clavis.toml");
+        std::fs::write(&file, "public_addr = \"127.0.0.1:7000\"\nadmin_addr = \"127.0.0.1:7001\"\n").unwrap();
+        let args = ConfigArgs { config: Some(file.clone()), admin_addr: Some("127.0.0.1:9001".into()), ..Default::default() };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.public_addr.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.admin_addr.to_string(), "127.0.0.1:9001");
+        std::fs::write(&file, "no_such_key = 1\n").unwrap();
+        assert!(Config::resolve(&args).is_err());
+        let args = ConfigArgs {
+            bootstrap_client_id: Some("admin".into()),
+            bootstrap_client_secret: Some("short".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,109 @@
+//! The Clavis server as a library: configuration, and starting both listeners. The
+//! `clavis` binary and the integration tests both start servers through [`start`].
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clavis_core::TenantId;
+use clavis_http::AppState;
+use clavis_service::{Actor, Services, Settings, Store};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub public_url: String,
+    pub services: Services,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Opens the database (creating and migrating it), then returns a connected store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&url).await.with_context(|| format!("connecting to {}", config.redacted_database_url()))?;
+    store.migrate().await.context("running migrations")?;
+    store.ensure_tenant(&TenantId::default_tenant(), clavis_core::time::now_unix()).await?;
+    Ok(store)
+}
+
+/// Binds both listeners, prepares the database and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let store = open_store(&config).await?;
+    let public = tokio::net::TcpListener::bind(config.public_addr)
+        .await
+        .with_context(|| format!("binding public listener {}", config.public_addr))?;
+    let admin = tokio::net::TcpListener::bind(config.admin_addr)
+        .await
+        .with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{public_addr}"));
+    let settings = Settings {
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        access_token_ttl_secs: config.access_token_ttl_secs,
+        client_cache_ttl_secs: config.client_cache_ttl_secs,
+        ..Settings::default()
+    };
+    let services = Services::new(settings, store);
+    if let Some((id, secret)) = &config.bootstrap {
+        services
+            .ensure_admin_client(&TenantId::default_tenant(), id, secret, &Actor("bootstrap".into()))
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap client: {e}"))?;
+    }
+    let state = AppState { services: services.clone(), internal_api_keys: Arc::new(config.internal_api_keys.clone()) };
+    let (stop, stopped) = watch::channel(false);
+    let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
+    let tasks = vec![
+        serve(public, clavis_http::public_router(state.clone())),
+        serve(admin, clavis_http::admin_router(state)),
+    ];
+    tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.store.backend(), "clavis listening");
+    Ok(Server { public_addr, admin_addr, public_url, services, stop, tasks })
+}
+
+impl Server {
+    /// Stops accepting connections, finishes in-flight requests, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.services.store.close().await;
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
