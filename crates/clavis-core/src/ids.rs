@@ -18,17 +18,28 @@ pub fn random_token(n: usize) -> String {
 }
 
 /// A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
-/// Sorts by creation time, which gives lists a stable, meaningful order.
+/// Sorts by creation time, which gives lists a stable, meaningful order. Within one
+/// process ids are strictly increasing: in the same millisecond the previous id's random
+/// part is incremented (the ULID spec's monotonic mode).
 pub fn ulid() -> String {
+    use std::sync::Mutex;
+    static LAST: Mutex<u128> = Mutex::new(0);
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u128)
+        .map(|d| d.as_millis())
         .unwrap_or(0);
     let rand: [u8; 10] = random_bytes();
     let mut value: u128 = (millis & ((1 << 48) - 1)) << 80;
     for (i, b) in rand.iter().enumerate() {
         value |= (*b as u128) << (72 - 8 * i);
+    }
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if value >> 80 <= *last >> 80 {
+            value = *last + 1;
+        }
+        *last = value;
     }
     (0..26).map(|i| ALPHABET[((value >> (125 - 5 * i)) & 0x1f) as usize] as char).collect()
 }
@@ -43,9 +54,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ulids_are_26_chars_and_time_ordered() {
+    fn ulids_are_26_chars_and_strictly_increasing() {
         let a = ulid();
-        std::thread::sleep(std::time::Duration::from_millis(2));
         let b = ulid();
         assert_eq!(a.len(), 26);
         assert!(a < b, "{a} !< {b}");

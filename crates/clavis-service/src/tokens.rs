@@ -69,13 +69,12 @@ impl Services {
             }
         }
         let secret_id = matched.ok_or_else(denied)?;
+        // Once a minute per secret at most, so awaiting it costs nothing measurable and
+        // `last_used_at` is written before the response.
         if self.clients.touch_due(&secret_id, now) {
-            let (store, tenant) = (self.store.clone(), tenant.clone());
-            tokio::spawn(async move {
-                if let Err(e) = store.touch_secret(&tenant, &secret_id, now).await {
-                    tracing::warn!(error = %e, "could not record secret last_used_at");
-                }
-            });
+            if let Err(e) = self.store.touch_secret(tenant, &secret_id, now).await {
+                tracing::warn!(error = %e, "could not record secret last_used_at");
+            }
         }
         Ok(client.clone())
     }

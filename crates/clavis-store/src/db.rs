@@ -111,3 +111,11 @@ mod tests {
         assert!(!list("sqlite").is_empty());
     }
 }
+
+impl Store {
+    /// Runs one statement outside any transaction (tests and operators: `CREATE DATABASE`).
+    pub async fn execute_raw(&self, sql: &str) -> Result<()> {
+        on_pool!(self, pool => { sqlx::raw_sql(sql).execute(pool).await?; });
+        Ok(())
+    }
+}

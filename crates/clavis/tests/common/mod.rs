@@ -1,0 +1,227 @@
+//! Black-box test harness: every test starts the real server in-process on ephemeral
+//! loopback ports, with a fresh database (SQLite file, or a new PostgreSQL database when
+//! `CLAVIS_TEST_DB` is a `postgres://` server URL), and talks HTTP to it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use clavis::config::{Config, ConfigArgs};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const ADMIN_ID: &str = "test-admin";
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789abcdefghij";
+pub const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789";
+
+/// Everything the server logged during this test process.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        // Debug level: a secret must not leak even in the most verbose logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=debug,hyper=info,h2=info")
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init();
+        buf
+    })
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(b)?;
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct TestApp {
+    pub public: String,
+    pub admin: String,
+    pub http: reqwest::Client,
+    pub server: Option<clavis::Server>,
+    /// Admin token of tenant `default` (the bootstrap client).
+    pub admin_token: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn random_name() -> String {
+    clavis_core::ids::ulid().to_ascii_lowercase()
+}
+
+/// A database URL for a fresh database of the configured kind.
+async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("CLAVIS_TEST_DB") {
+        Ok(url) if url.starts_with("postgres") => {
+            let name = format!("clavis_test_{}", random_name());
+            let server = clavis_service::Store::connect(&url).await.expect("CLAVIS_TEST_DB must be reachable");
+            server.execute_raw(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            server.close().await;
+            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.join("clavis.db").display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+        log_buffer();
+        let dir = std::env::temp_dir().join(format!("clavis-test-{}", random_name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = ConfigArgs {
+            config: Some(write_empty_config(&dir)),
+            public_addr: Some("127.0.0.1:0".into()),
+            admin_addr: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.clone()),
+            internal_api_keys: Some(format!("other-key-0123456789,{INTERNAL_KEY}")),
+            bootstrap_client_id: Some(ADMIN_ID.into()),
+            bootstrap_client_secret: Some(ADMIN_SECRET.into()),
+            ..Default::default()
+        };
+        tweak(&mut args);
+        let config = Config::resolve(&args).unwrap().with_database_url(fresh_database(&dir).await);
+        let server = clavis::start(config).await.expect("server starts");
+        let mut app = TestApp {
+            public: format!("http://{}", server.public_addr),
+            admin: format!("http://{}", server.admin_addr),
+            http: reqwest::Client::new(),
+            server: Some(server),
+            admin_token: String::new(),
+            _dir: TempDir(dir),
+        };
+        app.admin_token = app.token_ok("", ADMIN_ID, ADMIN_SECRET, None).await["access_token"].as_str().unwrap().to_owned();
+        app
+    }
+
+    /// The token endpoint of a tenant (`""` = the root issuer).
+    pub fn token_url(&self, tenant: &str) -> String {
+        if tenant.is_empty() {
+            format!("{}/oauth2/token", self.public)
+        } else {
+            format!("{}/t/{tenant}/oauth2/token", self.public)
+        }
+    }
+
+    /// client_credentials with client_secret_basic.
+    pub async fn token(&self, tenant: &str, id: &str, secret: &str, scope: Option<&str>) -> (StatusCode, Value) {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let resp = self.http.post(self.token_url(tenant)).basic_auth(id, Some(secret)).form(&form).send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn token_ok(&self, tenant: &str, id: &str, secret: &str, scope: Option<&str>) -> Value {
+        let (status, body) = self.token(tenant, id, secret, scope).await;
+        assert_eq!(status, StatusCode::OK, "token for {id}: {body}");
+        body
+    }
+
+    /// An admin call with `token`; returns status and JSON body (Null when empty).
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.admin)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, path, &self.admin_token, body).await
+    }
+
+    /// Creates a client through the authms API as the default tenant's admin.
+    pub async fn create_client(&self, body: Value) -> Value {
+        let (status, resp) = self.admin(Method::POST, "/admin/oauth/clients", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{resp}");
+        resp["data"].clone()
+    }
+
+    /// A confidential client_credentials client with scopes read and write.
+    pub async fn machine_client(&self) -> (String, String) {
+        let c = self
+            .create_client(json!({
+                "name": "machine", "redirect_uris": ["https://app.example.com/cb"],
+                "grant_types": ["client_credentials"], "scopes": ["read", "write"],
+                "client_auth_methods": ["client_secret_basic", "client_secret_post"],
+            }))
+            .await;
+        (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned())
+    }
+
+    /// An admin client and token for another tenant, created through the internal API.
+    pub async fn tenant_admin(&self, tenant: &str) -> String {
+        let resp = self
+            .http
+            .post(format!("{}/internal/oauth/clients", self.admin))
+            .header("X-API-Key", INTERNAL_KEY)
+            .header("X-Tenant-ID", tenant)
+            .json(&json!({"name": "tenant admin", "redirect_uris": ["https://t.example/cb"],
+                          "grant_types": ["client_credentials"], "scopes": ["admin"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.unwrap();
+        let (id, secret) = (body["data"]["client_id"].as_str().unwrap(), body["data"]["client_secret"].as_str().unwrap());
+        self.token_ok(tenant, id, secret, None).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {
+    // An explicit (empty) config file, so a developer's ./clavis.toml cannot leak in.
+    let path = dir.join("clavis.toml");
+    std::fs::write(&path, "").unwrap();
+    path
+}
+
+/// The claims of a JWT, without verification (tests verify separately).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+pub fn header(token: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+}

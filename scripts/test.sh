@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole Clavis test suite, as CI runs it:
+#   1. unit and integration tests (cargo nextest) on SQLite,
+#   2. the integration tests again on PostgreSQL,
+#   3. interoperability tests with third-party client libraries (Python, in a venv),
+#      on SQLite and on PostgreSQL.
+# PostgreSQL: uses $CLAVIS_PG_URL (a server URL whose user may CREATE DATABASE) if set,
+# otherwise starts a throwaway local cluster and removes it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${CLAVIS_PG_URL:-}" ]; then
+  eval "$(scripts/pg-throwaway.sh)"
+  trap 'scripts/pg-throwaway.sh stop "$CLAVIS_PG_DIR"' EXIT
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  run_tests() { cargo nextest run --workspace --no-fail-fast "$@"; }
+else
+  run_tests() { cargo test --workspace --no-fail-fast "$@"; }
+fi
+
+echo "== Rust tests on SQLite"
+CLAVIS_TEST_DB=sqlite run_tests
+
+echo "== Rust integration tests on PostgreSQL"
+CLAVIS_TEST_DB="$CLAVIS_PG_URL" run_tests -p clavis --test '*'
+
+echo "== Interoperability tests (Python client libraries)"
+cargo build -p clavis --bin clavis
+python3 -m venv .venv >/dev/null
+.venv/bin/pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
+export CLAVIS_BIN="$PWD/target/debug/clavis"
+echo "-- on SQLite"
+CLAVIS_TEST_DB=sqlite .venv/bin/python -m pytest -q tests/interop
+echo "-- on PostgreSQL"
+CLAVIS_TEST_DB="$CLAVIS_PG_URL" .venv/bin/python -m pytest -q tests/interop
