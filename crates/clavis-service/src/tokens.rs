@@ -54,6 +54,9 @@ impl Services {
         method: AuthMethod,
     ) -> Result<Client, OAuthError> {
         let denied = || OAuthError::InvalidClient("client authentication failed".into());
+        if client_id.is_empty() || client_id.len() > 128 || client_id.chars().any(char::is_control) {
+            return Err(denied());
+        }
         let entry = self.clients.load(&self.store, tenant, client_id).await?.ok_or_else(denied)?;
         let client = &entry.client;
         if client.status != ClientStatus::Active || !client.auth_methods.contains(&method) {

@@ -126,8 +126,8 @@ pub async fn list(
     let paging = Paging::parse(&params)?;
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let name = get("name");
-    if name.chars().count() > 255 {
-        return Err(ApiError::BadRequest("name: at most 255 characters".into()));
+    if name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("name: at most 255 printable characters".into()));
     }
     let status = match get("status") {
         "" => None,

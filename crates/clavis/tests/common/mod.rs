@@ -59,6 +59,7 @@ pub struct TestApp {
     pub server: Option<clavis::Server>,
     /// Admin token of tenant `default` (the bootstrap client).
     pub admin_token: String,
+    config: Config,
     _dir: TempDir,
 }
 
@@ -110,13 +111,14 @@ impl TestApp {
         };
         tweak(&mut args);
         let config = Config::resolve(&args).unwrap().with_database_url(fresh_database(&dir).await);
-        let server = clavis::start(config).await.expect("server starts");
+        let server = clavis::start(config.clone()).await.expect("server starts");
         let mut app = TestApp {
             public: format!("http://{}", server.public_addr),
             admin: format!("http://{}", server.admin_addr),
             http: reqwest::Client::new(),
             server: Some(server),
             admin_token: String::new(),
+            config,
             _dir: TempDir(dir),
         };
         app.admin_token = app.token_ok("", ADMIN_ID, ADMIN_SECRET, None).await["access_token"].as_str().unwrap().to_owned();
@@ -200,6 +202,16 @@ impl TestApp {
         let body: Value = resp.json().await.unwrap();
         let (id, secret) = (body["data"]["client_id"].as_str().unwrap(), body["data"]["client_secret"].as_str().unwrap());
         self.token_ok(tenant, id, secret, None).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server and starts it again on the same database and addresses.
+    pub async fn restart(&mut self) {
+        let old = self.server.take().expect("running");
+        let mut config = self.config.clone();
+        config.public_addr = old.public_addr;
+        config.admin_addr = old.admin_addr;
+        old.shutdown().await;
+        self.server = Some(clavis::start(config).await.expect("server restarts"));
     }
 
     pub async fn shutdown(mut self) {
