@@ -76,7 +76,7 @@ fn random_name() -> String {
 }
 
 /// A database URL for a fresh database of the configured kind.
-async fn fresh_database(dir: &std::path::Path) -> String {
+pub async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("CLAVIS_TEST_DB") {
         Ok(url) if url.starts_with("postgres") => {
             let name = format!("clavis_test_{}", random_name());
