@@ -15,8 +15,10 @@ use serde_json::{json, Value};
 pub struct SigningKey {
     kid: String,
     pair: EcdsaKeyPair,
-    /// `base64url(header) + "."` for at+jwt tokens, computed once per key.
+    /// `base64url(header) + "."` for at+jwt tokens and for plain JWTs (ID tokens),
+    /// computed once per key.
     at_jwt_prefix: String,
+    jwt_prefix: String,
     rng: SystemRandom,
 }
 
@@ -46,7 +48,9 @@ impl SigningKey {
         let kid = thumbprint(pair.public_key().as_ref());
         let header = json!({"alg": "ES256", "kid": kid, "typ": "at+jwt"});
         let at_jwt_prefix = format!("{}.", B64.encode(header.to_string()));
-        Ok(Self { kid, pair, at_jwt_prefix, rng })
+        let header = json!({"alg": "ES256", "kid": kid, "typ": "JWT"});
+        let jwt_prefix = format!("{}.", B64.encode(header.to_string()));
+        Ok(Self { kid, pair, at_jwt_prefix, jwt_prefix, rng })
     }
 
     pub fn kid(&self) -> &str {
@@ -59,9 +63,18 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with header `{"alg":"ES256","kid":…,"typ":"at+jwt"}`.
     pub fn sign_access_token<C: Serialize>(&self, claims: &C) -> String {
+        self.sign(&self.at_jwt_prefix, claims)
+    }
+
+    /// Signs `claims` with header `{"alg":"ES256","kid":…,"typ":"JWT"}` (ID tokens).
+    pub fn sign_jwt<C: Serialize>(&self, claims: &C) -> String {
+        self.sign(&self.jwt_prefix, claims)
+    }
+
+    fn sign<C: Serialize>(&self, prefix: &str, claims: &C) -> String {
         let payload = serde_json::to_vec(claims).expect("claims serialize");
-        let mut out = String::with_capacity(self.at_jwt_prefix.len() + payload.len() * 4 / 3 + 90);
-        out.push_str(&self.at_jwt_prefix);
+        let mut out = String::with_capacity(prefix.len() + payload.len() * 4 / 3 + 90);
+        out.push_str(prefix);
         B64.encode_string(&payload, &mut out);
         let sig = self.pair.sign(&self.rng, out.as_bytes()).expect("ECDSA signing failed");
         out.push('.');
@@ -108,6 +121,17 @@ impl PublicJwk {
     fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.point).verify(message, signature).is_ok()
     }
+}
+
+/// `at_hash` / `c_hash` of OpenID Connect for ES256: the left half of SHA-256, base64url.
+pub fn half_hash(value: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, value.as_bytes());
+    B64.encode(&d.as_ref()[..16])
+}
+
+/// RFC 7636 S256: `base64url(SHA-256(verifier))`.
+pub fn pkce_s256(verifier: &str) -> String {
+    B64.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
 }
 
 /// RFC 7638 thumbprint of a P-256 public key, used as its `kid`.
@@ -213,6 +237,13 @@ mod tests {
         let evil = B64.encode(br#"{"sub":"admin","exp":99}"#);
         let tampered = format!("{}.{}.{}", parts[0], evil, parts[2]);
         assert_eq!(UnverifiedJwt::parse(&tampered).unwrap().verify::<Claims>(&jwk), Err(JwtError::BadSignature));
+    }
+
+    #[test]
+    fn pkce_matches_rfc7636_example() {
+        // RFC 7636 appendix B.
+        assert_eq!(pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(half_hash("abc").len(), 22);
     }
 
     #[test]

@@ -13,28 +13,48 @@ use crate::AppState;
 /// of every admin call is the token's tenant: no other tenant is reachable.
 pub struct AdminCaller(pub Principal);
 
+/// Why an admin call was refused; each API surface words it its own way.
+pub enum AdminAuthError {
+    Unauthorized(String),
+    Forbidden(String),
+}
+
+impl From<AdminAuthError> for ApiError {
+    fn from(e: AdminAuthError) -> Self {
+        match e {
+            AdminAuthError::Unauthorized(m) => ApiError::Unauthorized(m),
+            AdminAuthError::Forbidden(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer` for an access token with scope `admin`.
+pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principal, AdminAuthError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AdminAuthError::Unauthorized("missing bearer token".into()))?;
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(AdminAuthError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())),
+    };
+    let principal = state
+        .services
+        .verify_access_token(token)
+        .await
+        .map_err(|why| AdminAuthError::Unauthorized(format!("invalid access token: {why}")))?;
+    if !principal.has_scope("admin") {
+        return Err(AdminAuthError::Forbidden("the access token lacks scope \"admin\"".into()));
+    }
+    Ok(principal)
+}
+
 impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
-        let token = match header.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Err(ApiError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())),
-        };
-        let principal = state
-            .services
-            .verify_access_token(token)
-            .await
-            .map_err(|why| ApiError::Unauthorized(format!("invalid access token: {why}")))?;
-        if !principal.has_scope("admin") {
-            return Err(ApiError::Forbidden("the access token lacks scope \"admin\"".into()));
-        }
-        Ok(AdminCaller(principal))
+        Ok(AdminCaller(admin_principal(parts, state).await?))
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod authms;
 mod auth;
+pub mod hydra;
 pub mod oauth;
 
 use std::sync::Arc;
@@ -34,5 +35,8 @@ pub fn public_router(state: AppState) -> Router {
 }
 
 pub fn admin_router(state: AppState) -> Router {
-    authms::router().with_state(state)
+    authms::router()
+        .merge(hydra::router())
+        .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .with_state(state)
 }

@@ -49,12 +49,25 @@ pub enum OAuthError {
     UnsupportedGrantType(String),
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
+    #[error("unsupported_response_type: {0}")]
+    UnsupportedResponseType(String),
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    #[error("login_required: {0}")]
+    LoginRequired(String),
+    #[error("consent_required: {0}")]
+    ConsentRequired(String),
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(String),
+    /// An error a login/consent app chose when rejecting (code and description are its own).
+    #[error("{0}: {1}")]
+    Custom(String, String),
     #[error("server_error")]
     ServerError(String),
 }
 
 impl OAuthError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
@@ -62,6 +75,12 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::AccessDenied(_) => "access_denied",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::Custom(code, _) => code,
             Self::ServerError(_) => "server_error",
         }
     }
@@ -74,7 +93,13 @@ impl OAuthError {
             | Self::InvalidGrant(m)
             | Self::UnauthorizedClient(m)
             | Self::UnsupportedGrantType(m)
-            | Self::InvalidScope(m) => m,
+            | Self::InvalidScope(m)
+            | Self::UnsupportedResponseType(m)
+            | Self::AccessDenied(m)
+            | Self::LoginRequired(m)
+            | Self::ConsentRequired(m)
+            | Self::UnsupportedTokenType(m)
+            | Self::Custom(_, m) => m,
         }
     }
 }

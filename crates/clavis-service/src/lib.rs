@@ -4,6 +4,8 @@
 
 mod cache;
 mod error;
+mod flows;
+mod grants;
 mod keys;
 mod registry;
 mod tokens;
@@ -13,6 +15,8 @@ use std::sync::{Arc, RwLock};
 
 pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
 pub use error::{OAuthError, ServiceError};
+pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
+pub use grants::{Introspection, TokenSet};
 pub use keys::Keys;
 pub use registry::{Actor, Page};
 pub use tokens::{AccessClaims, IssuedToken, Principal};
@@ -31,6 +35,16 @@ pub struct Settings {
     pub client_cache_ttl_secs: u64,
     /// Default grace period of a rotated secret.
     pub rotation_grace_secs: i64,
+    /// Where users are sent to log in / consent / log out (the login & consent app);
+    /// `None` until configured.
+    pub login_url: Option<String>,
+    pub consent_url: Option<String>,
+    pub logout_url: Option<String>,
+    pub auth_code_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    /// How long a login/consent flow may take from start to code.
+    pub flow_ttl_secs: i64,
 }
 
 impl Default for Settings {
@@ -40,6 +54,13 @@ impl Default for Settings {
             access_token_ttl_secs: 3600,
             client_cache_ttl_secs: 2,
             rotation_grace_secs: 4 * 3600,
+            login_url: None,
+            consent_url: None,
+            logout_url: None,
+            auth_code_ttl_secs: 600,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            id_token_ttl_secs: 3600,
+            flow_ttl_secs: 3600,
         }
     }
 }

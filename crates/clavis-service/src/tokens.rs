@@ -4,6 +4,7 @@
 use clavis_core::jose::UnverifiedJwt;
 use clavis_core::{scope, secret, time, AuthMethod, Client, ClientStatus, GrantType, TenantId};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{OAuthError, Services};
 
@@ -12,12 +13,16 @@ use crate::{OAuthError, Services};
 pub struct AccessClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    /// The issuer (a string), or the granted audiences (an array).
+    pub aud: Value,
     pub client_id: String,
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// Claims the consent app added for access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<Value>,
 }
 
 pub struct IssuedToken {
@@ -61,6 +66,10 @@ impl Services {
         let client = &entry.client;
         if client.status != ClientStatus::Active || !client.auth_methods.contains(&method) {
             return Err(denied());
+        }
+        if method == AuthMethod::None {
+            // A public client: identified, not authenticated (PKCE protects its codes).
+            return Ok(client.clone());
         }
         let now = time::now_unix();
         // Check every candidate, so timing does not tell how many secrets the client has
@@ -112,19 +121,32 @@ impl Services {
         let claims = AccessClaims {
             iss: issuer.to_owned(),
             sub: client.client_id.clone(),
-            aud: issuer.to_owned(),
+            aud: Value::String(issuer.to_owned()),
             client_id: client.client_id.clone(),
             scope: scope.clone(),
             iat: now,
             exp: now + ttl,
             jti: clavis_core::ids::random_token(16),
+            ext: None,
         };
         Ok(IssuedToken { access_token: keys.signing.sign_access_token(&claims), expires_in: ttl, scope })
     }
 
-    /// Accepts a bearer access token issued by this server: signature by a key of the
-    /// tenant its issuer names, `at+jwt`, unexpired, and its client still live and active.
+    /// Accepts a bearer access token for the admin API: see [`Services::check_access_token`].
     pub async fn verify_access_token(&self, token: &str) -> Result<Principal, &'static str> {
+        let (tenant, claims) = self.check_access_token(token, None).await?;
+        let scopes = claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Ok(Principal { tenant, client_id: claims.client_id, scopes })
+    }
+
+    /// Checks an access token issued by this server: signature by a key of the tenant its
+    /// issuer names (and that tenant is `expected`, if given), `at+jwt`, unexpired, not
+    /// revoked, and its client still live and active.
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+        expected: Option<&TenantId>,
+    ) -> Result<(TenantId, AccessClaims), &'static str> {
         let jwt = UnverifiedJwt::parse(token).map_err(|_| "malformed token")?;
         if jwt.typ.as_deref() != Some("at+jwt") {
             return Err("not an access token");
@@ -135,6 +157,9 @@ impl Services {
         }
         let Iss { iss } = jwt.unverified_claims().map_err(|_| "malformed token")?;
         let tenant = self.tenant_of_issuer(&iss).ok_or("unknown issuer")?;
+        if expected.is_some_and(|e| *e != tenant) {
+            return Err("token of another tenant");
+        }
         if !self.tenant_exists(&tenant).await.map_err(|_| "unavailable")? {
             return Err("unknown issuer");
         }
@@ -142,7 +167,7 @@ impl Services {
         let key = keys.find(&jwt.kid).ok_or("unknown signing key")?;
         let claims: AccessClaims = jwt.verify(key).map_err(|_| "invalid signature")?;
         let now = time::now_unix();
-        if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS || claims.aud != claims.iss {
+        if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
             return Err("expired or not yet valid");
         }
         let entry = self
@@ -154,8 +179,10 @@ impl Services {
         if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
             return Err("client is not active");
         }
-        let scopes = claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        Ok(Principal { tenant, client_id: claims.client_id, scopes })
+        if self.store.is_revoked(&tenant, &claims.jti).await.map_err(|_| "unavailable")? {
+            return Err("revoked");
+        }
+        Ok((tenant, claims))
     }
 
     /// Whether the tenant exists. Tenants are never removed, so a yes is remembered.

@@ -6,6 +6,7 @@
 mod audit;
 mod clients;
 mod db;
+mod grants;
 mod keys;
 mod secrets;
 mod tenants;
@@ -13,6 +14,7 @@ mod tenants;
 pub use audit::AuditEntry;
 pub use clients::ClientFilter;
 pub use db::Store;
+pub use grants::{CodeRow, FlowHandle, FlowRow, RefreshRow, SessionRow, Spend};
 pub use keys::StoredKey;
 pub use secrets::{SecretRecord, SecretStatus};
 

@@ -49,6 +49,18 @@ pub struct ConfigArgs {
     /// How stale another node's client changes may be here, e.g. `2s` [default: 2s].
     #[arg(long, env = "CLAVIS_CLIENT_CACHE_TTL")]
     pub client_cache_ttl: Option<String>,
+    /// The login app: `/oauth2/auth` sends users here with `login_challenge`.
+    #[arg(long, env = "CLAVIS_LOGIN_URL")]
+    pub login_url: Option<String>,
+    /// The consent app: users arrive with `consent_challenge`.
+    #[arg(long, env = "CLAVIS_CONSENT_URL")]
+    pub consent_url: Option<String>,
+    /// The logout page of the login app.
+    #[arg(long, env = "CLAVIS_LOGOUT_URL")]
+    pub logout_url: Option<String>,
+    /// Refresh token lifetime, e.g. `720h` [default: 720h].
+    #[arg(long, env = "CLAVIS_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<String>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -67,6 +79,10 @@ struct FileConfig {
     log_format: Option<String>,
     access_token_ttl: Option<String>,
     client_cache_ttl: Option<String>,
+    login_url: Option<String>,
+    consent_url: Option<String>,
+    logout_url: Option<String>,
+    refresh_token_ttl: Option<String>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -83,6 +99,10 @@ pub struct Config {
     pub log_json: bool,
     pub access_token_ttl_secs: i64,
     pub client_cache_ttl_secs: u64,
+    pub login_url: Option<String>,
+    pub consent_url: Option<String>,
+    pub logout_url: Option<String>,
+    pub refresh_token_ttl_secs: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -164,6 +184,10 @@ impl Config {
             log_json: log_format == "json",
             access_token_ttl_secs,
             client_cache_ttl_secs: duration(pick!(client_cache_ttl), 2, "client_cache_ttl")? as u64,
+            login_url: app_url(pick!(login_url), "login_url")?,
+            consent_url: app_url(pick!(consent_url), "consent_url")?,
+            logout_url: app_url(pick!(logout_url), "logout_url")?,
+            refresh_token_ttl_secs: duration(pick!(refresh_token_ttl), 30 * 24 * 3600, "refresh_token_ttl")?,
         })
     }
 
@@ -192,6 +216,15 @@ impl Config {
     pub fn with_database_url(mut self, url: impl Into<String>) -> Self {
         self.database_url = Some(url.into());
         self
+    }
+}
+
+/// An absolute http(s) URL of the login/consent app, or nothing.
+fn app_url(v: Option<String>, name: &str) -> anyhow::Result<Option<String>> {
+    match v.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.starts_with("https://") || s.starts_with("http://") => Ok(Some(s)),
+        Some(s) => bail!("{name}: {s:?} must be an absolute http(s) URL"),
     }
 }
 

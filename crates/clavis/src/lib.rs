@@ -54,6 +54,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         public_url: public_url.trim_end_matches('/').to_owned(),
         access_token_ttl_secs: config.access_token_ttl_secs,
         client_cache_ttl_secs: config.client_cache_ttl_secs,
+        login_url: config.login_url.clone(),
+        consent_url: config.consent_url.clone(),
+        logout_url: config.logout_url.clone(),
+        refresh_token_ttl_secs: config.refresh_token_ttl_secs,
         ..Settings::default()
     };
     let services = Services::new(settings, store);

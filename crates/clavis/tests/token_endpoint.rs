@@ -184,9 +184,18 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["issuer"], issuer.as_str());
             assert_eq!(v["token_endpoint"], format!("{issuer}/oauth2/token"));
             assert_eq!(v["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
-            assert_eq!(v["grant_types_supported"], json!(["client_credentials"]));
-            assert_eq!(v["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
-            assert!(v.get("authorization_endpoint").is_none(), "not implemented yet");
+            assert_eq!(v["authorization_endpoint"], format!("{issuer}/oauth2/auth"));
+            assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
+            assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
+            assert_eq!(v["grant_types_supported"], json!(["authorization_code", "client_credentials", "refresh_token"]));
+            assert_eq!(v["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post", "none"]));
+            assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
+            assert_eq!(v["response_types_supported"], json!(["code"]));
+            assert_eq!(v["authorization_response_iss_parameter_supported"], true);
+            for missing in ["userinfo_endpoint", "end_session_endpoint", "device_authorization_endpoint",
+                            "pushed_authorization_request_endpoint", "registration_endpoint"] {
+                assert!(v.get(missing).is_none(), "{missing} is not implemented yet");
+            }
         }
     }
     let resp = app.http.get(format!("{}/t/nosuchtenant/.well-known/openid-configuration", app.public)).send().await.unwrap();

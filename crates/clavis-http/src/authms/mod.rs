@@ -5,7 +5,7 @@ mod clients;
 mod secrets;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -28,7 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/internal/oauth/clients", post(clients::create_internal))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
 }
 
 #[derive(Serialize)]

@@ -15,13 +15,29 @@ fn metadata(issuer: &Issuer) -> Value {
     let url = &issuer.url;
     json!({
         "issuer": url,
+        "authorization_endpoint": format!("{url}/oauth2/auth"),
         "token_endpoint": format!("{url}/oauth2/token"),
+        "introspection_endpoint": format!("{url}/oauth2/introspect"),
+        "revocation_endpoint": format!("{url}/oauth2/revoke"),
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
-        "grant_types_supported": [GrantType::ClientCredentials.as_str()],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "response_types_supported": [],
-        "scopes_supported": [],
+        "grant_types_supported": [
+            GrantType::AuthorizationCode.as_str(), GrantType::ClientCredentials.as_str(), GrantType::RefreshToken.as_str(),
+        ],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": ["openid", "offline_access"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
         "access_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
     })
 }
 

@@ -1,7 +1,9 @@
 //! The public OAuth endpoints of every issuer: the default tenant at the root, every
 //! tenant at `/t/{tenant}`. Errors are RFC 6749 §5.2 bodies.
 
+mod authorize;
 mod discovery;
+mod lifecycle;
 mod token;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams};
@@ -22,8 +24,14 @@ fn issuer_routes() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/oauth-authorization-server", get(discovery::authorization_server))
         .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/oauth2/auth", get(authorize::authorize).post(authorize::authorize))
+        .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
         .route("/oauth2/token", post(token::token))
         .route("/oauth/token", post(token::token))
+        .route("/oauth2/introspect", post(lifecycle::introspect))
+        .route("/oauth/introspect", post(lifecycle::introspect))
+        .route("/oauth2/revoke", post(lifecycle::revoke))
+        .route("/oauth/revoke", post(lifecycle::revoke))
 }
 
 pub fn router() -> Router<AppState> {

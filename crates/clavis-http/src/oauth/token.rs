@@ -8,18 +8,18 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use clavis_core::AuthMethod;
-use clavis_service::OAuthError;
+use clavis_core::{AuthMethod, Client};
+use clavis_service::{OAuthError, TokenSet};
 use serde::Serialize;
 
 use super::{Issuer, OAuthResponseError};
 use crate::AppState;
 
 /// A form body as RFC 6749 wants it read: every parameter at most once.
-struct Form(Vec<(String, String)>);
+pub(crate) struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
@@ -35,7 +35,7 @@ impl Form {
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 }
@@ -64,8 +64,16 @@ fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a
     }
     match (form.get("client_id"), form.get("client_secret")) {
         (Some(id), Some(secret)) => Ok((Cow::Borrowed(id), secret.to_owned(), AuthMethod::ClientSecretPost)),
+        // A public client identifies itself only (RFC 6749 §2.3, method "none").
+        (Some(id), None) => Ok((Cow::Borrowed(id), String::new(), AuthMethod::None)),
         _ => Err(invalid("client authentication is required")),
     }
+}
+
+/// Authenticates the client of a token, introspection or revocation request.
+pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Client, OAuthError> {
+    let (client_id, secret, method) = client_credentials(headers, form)?;
+    st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await
 }
 
 fn url_decode(s: &str) -> Option<String> {
@@ -79,6 +87,10 @@ struct TokenResponse<'a> {
     token_type: &'static str,
     expires_in: i64,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
 }
 
 pub async fn token(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
@@ -91,19 +103,26 @@ pub async fn token(State(st): State<AppState>, issuer: Issuer, headers: HeaderMa
 async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
     let form = Form::parse(headers, body)?;
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
-    let (client_id, secret, method) = client_credentials(headers, &form)?;
-    let client = st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await?;
-    let issued = match grant_type {
+    let client = authenticate(st, issuer, headers, &form).await?;
+    let (t, s) = (&issuer.tenant, &st.services);
+    let tokens = match grant_type {
         "client_credentials" => {
-            st.services.grant_client_credentials(&issuer.tenant, &issuer.url, &client, form.get("scope")).await?
+            let issued = s.grant_client_credentials(t, &issuer.url, &client, form.get("scope")).await?;
+            TokenSet { access_token: issued.access_token, expires_in: issued.expires_in, scope: issued.scope, id_token: None, refresh_token: None }
         }
+        "authorization_code" => {
+            s.grant_authorization_code(t, &client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?
+        }
+        "refresh_token" => s.grant_refresh_token(t, &client, form.get("refresh_token"), form.get("scope")).await?,
         other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
     };
     let body = TokenResponse {
-        access_token: &issued.access_token,
+        access_token: &tokens.access_token,
         token_type: "Bearer",
-        expires_in: issued.expires_in,
-        scope: &issued.scope,
+        expires_in: tokens.expires_in,
+        scope: &tokens.scope,
+        id_token: tokens.id_token.as_deref(),
+        refresh_token: tokens.refresh_token.as_deref(),
     };
     let mut resp = axum::Json(body).into_response();
     let h = resp.headers_mut();

@@ -1,0 +1,112 @@
+//! Ory Hydra-compatible admin endpoints: the login and consent requests of the
+//! authorization flow (`/admin/oauth2/auth/requests/*`). Errors use Hydra's body
+//! `{"error","error_description"}`.
+
+mod login_consent;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::body::Bytes;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use clavis_service::{Principal, ServiceError};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::auth::{admin_principal, AdminAuthError};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/oauth2/auth/requests/login", get(login_consent::get_login))
+        .route("/admin/oauth2/auth/requests/login/accept", put(login_consent::accept_login))
+        .route("/admin/oauth2/auth/requests/login/reject", put(login_consent::reject_login))
+        .route("/admin/oauth2/auth/requests/consent", get(login_consent::get_consent))
+        .route("/admin/oauth2/auth/requests/consent/accept", put(login_consent::accept_consent))
+        .route("/admin/oauth2/auth/requests/consent/reject", put(login_consent::reject_consent))
+}
+
+/// Hydra's error body, with its status.
+pub struct HydraError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl HydraError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into() }
+    }
+
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+}
+
+impl IntoResponse for HydraError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(cause = %self.description, "internal error");
+        }
+        let description = if self.status == StatusCode::INTERNAL_SERVER_ERROR { "internal server error".into() } else { self.description };
+        let body = json!({"error": self.error, "error_description": description, "status_code": self.status.as_u16()});
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<ServiceError> for HydraError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(v) => Self::bad_request(v.to_string()),
+            ServiceError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Refused(m) => Self::bad_request(m),
+            ServiceError::Internal(m) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", m),
+        }
+    }
+}
+
+/// An admin caller, as on the authms API, refused in Hydra's error format.
+pub struct HydraAdmin(pub Principal);
+
+impl FromRequestParts<AppState> for HydraAdmin {
+    type Rejection = HydraError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HydraError> {
+        admin_principal(parts, state).await.map(HydraAdmin).map_err(|e| match e {
+            AdminAuthError::Unauthorized(m) => HydraError::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
+            AdminAuthError::Forbidden(m) => HydraError::new(StatusCode::FORBIDDEN, "forbidden", m),
+        })
+    }
+}
+
+/// A JSON body; an empty body reads as `{}`.
+pub struct HydraJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for HydraJson<T> {
+    type Rejection = HydraError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HydraError> {
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            HydraError::new(e.status(), "invalid_request", "could not read the request body")
+        })?;
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| HydraError::bad_request("malformed JSON"))?;
+        if value.to_string().contains("\\u0000") {
+            return Err(HydraError::bad_request("strings must not contain NUL characters"));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(HydraJson)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                HydraError::bad_request(format!("{path}: {}", e.into_inner()))
+            })
+    }
+}

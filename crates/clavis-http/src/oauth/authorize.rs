@@ -1,0 +1,87 @@
+//! `GET|POST /oauth2/auth` (also `/oauth/authorize`): the browser's side of the
+//! authorization code flow. See `clavis_service::flows` for the steps.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use clavis_core::TenantId;
+use clavis_service::{AuthorizeError, AuthorizeStep};
+use serde_json::json;
+
+use super::Issuer;
+use crate::AppState;
+
+/// The login session cookie of a tenant.
+fn cookie_name(t: &TenantId) -> String {
+    format!("clavis_session_{t}")
+}
+
+fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub async fn authorize(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // OIDC allows POST with a form body; it means the same as the GET query.
+    let raw: Vec<u8> = if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or("").as_bytes().to_vec() };
+    let params: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let public = st.services.settings.public_url.as_str();
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+    let request_url = format!("{public}{}?{query}", uri.path());
+    let name = cookie_name(&issuer.tenant);
+    let cookie = read_cookie(&headers, &name);
+    match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie).await {
+        Ok(AuthorizeStep { location, set_session }) => {
+            let mut resp = redirect(&location);
+            if let Some((value, max_age)) = set_session {
+                let secure = if public.starts_with("https://") { "; Secure" } else { "" };
+                let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+                let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}");
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
+        Err(AuthorizeError::Redirect(location)) => redirect(&location),
+        Err(AuthorizeError::Page(e)) => {
+            let status = if e.code() == "server_error" {
+                tracing::error!(error = %e, "authorization endpoint failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let body = json!({"error": e.code(), "error_description": e.description()});
+            let mut resp = (status, Json(body)).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            resp.headers_mut().insert(header::LOCATION, v);
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(_) => (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request", "error_description": "unusable redirect"}))).into_response(),
+    }
+}

@@ -1,0 +1,71 @@
+//! Introspection (RFC 7662) and revocation (RFC 7009).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use clavis_service::OAuthError;
+
+use super::token::{authenticate, Form};
+use super::{Issuer, OAuthResponseError};
+use crate::AppState;
+
+/// The caller of introspection: a client of this tenant, or an admin token of it.
+async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<(), OAuthError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    if let Some(token) = bearer {
+        let p = st.services.verify_access_token(token).await.map_err(|_| OAuthError::InvalidClient("invalid bearer token".into()))?;
+        if p.tenant != issuer.tenant || !p.has_scope("admin") {
+            return Err(OAuthError::InvalidClient("the bearer token may not introspect here".into()));
+        }
+        return Ok(());
+    }
+    let client = authenticate(st, issuer, headers, form).await?;
+    if !client.is_confidential {
+        return Err(OAuthError::InvalidClient("public clients may not introspect".into()));
+    }
+    Ok(())
+}
+
+pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let form = Form::parse(&headers, &body)?;
+        introspection_caller(&st, &issuer, &headers, &form).await?;
+        let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+        st.services.introspect(&issuer.tenant, token).await
+    }
+    .await;
+    match result {
+        Ok(i) => no_store(Json(i).into_response()),
+        Err(e) => OAuthResponseError(e).into_response(),
+    }
+}
+
+pub async fn revoke(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let form = Form::parse(&headers, &body)?;
+        let client = authenticate(&st, &issuer, &headers, &form).await?;
+        let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+        match form.get("token_type_hint") {
+            None | Some("access_token") | Some("refresh_token") => {}
+            Some(other) => return Err(OAuthError::UnsupportedTokenType(format!("token_type_hint {other:?} is not supported"))),
+        }
+        st.services.revoke(&issuer.tenant, &client, token).await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => OAuthResponseError(e).into_response(),
+    }
+}
+
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,652 @@
+//! The authorization endpoint and the login/consent hand-off, in Ory Hydra's model:
+//!
+//! 1. `GET /oauth2/auth` validates the request and sends the browser to the login app
+//!    with a `login_challenge`.
+//! 2. The login app reads the request (`GET …/login`), authenticates the user, and
+//!    accepts (`PUT …/login/accept`): it gets `redirect_to` = the authorization URL plus a
+//!    single-use `login_verifier`.
+//! 3. Back at `/oauth2/auth`, the verifier opens the consent step: the browser goes to
+//!    the consent app with a `consent_challenge`; accepting returns a `consent_verifier`.
+//! 4. With the consent verifier, `/oauth2/auth` issues the code and redirects to the client.
+//!
+//! Each step is a compare-and-set on the flow's state, so a challenge or verifier works
+//! once. Handles are random 256-bit values stored as hashes.
+
+use clavis_core::{ids, scope, secret, time, Client, ClientStatus, FapiProfile, GrantType, TenantId, ValidationError};
+use clavis_store::{FlowHandle, FlowRow, SessionRow};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::grants::GrantData;
+use crate::{OAuthError, ServiceError, Services};
+
+/// A validated authorization request, kept with its flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was in the request (then the token request must repeat it).
+    pub redirect_uri_given: bool,
+    pub scope: Vec<String>,
+    pub audience: Vec<String>,
+    pub state: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub acr_values: Vec<String>,
+    pub ui_locales: Vec<String>,
+    pub display: Option<String>,
+    pub request_url: String,
+    pub issuer: String,
+}
+
+/// The login app's `PUT …/login/accept` body (Hydra's `AcceptOAuth2LoginRequest`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoginAccept {
+    pub subject: String,
+    #[serde(default)]
+    pub remember: bool,
+    /// Seconds; 0 = for the browser session.
+    #[serde(default)]
+    pub remember_for: i64,
+    #[serde(default)]
+    pub acr: String,
+    #[serde(default)]
+    pub amr: Vec<String>,
+    #[serde(default)]
+    pub context: Value,
+}
+
+/// The consent app's `PUT …/consent/accept` body (Hydra's `AcceptOAuth2ConsentRequest`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConsentAccept {
+    #[serde(default)]
+    pub grant_scope: Vec<String>,
+    #[serde(default)]
+    pub grant_access_token_audience: Vec<String>,
+    #[serde(default)]
+    pub remember: bool,
+    #[serde(default)]
+    pub remember_for: i64,
+    #[serde(default)]
+    pub session: ConsentSession,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConsentSession {
+    /// Extra claims for access tokens (under `ext`).
+    #[serde(default)]
+    pub access_token: Value,
+    /// Extra claims for ID tokens and userinfo.
+    #[serde(default)]
+    pub id_token: Value,
+}
+
+/// Hydra's `RejectOAuth2Request`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RejectRequest {
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+    #[serde(default)]
+    pub error_hint: Option<String>,
+    #[serde(default)]
+    pub error_debug: Option<String>,
+    #[serde(default)]
+    pub status_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ExistingSession {
+    sid: String,
+    subject: String,
+    auth_time: i64,
+    acr: String,
+    amr: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoginDone {
+    subject: String,
+    remember: bool,
+    remember_for: i64,
+    acr: String,
+    amr: Vec<String>,
+    context: Value,
+    auth_time: i64,
+    sid: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FlowData {
+    request: AuthRequest,
+    session: Option<ExistingSession>,
+    login_skip: bool,
+    login: Option<LoginDone>,
+    consent_skip: bool,
+    consent: Option<ConsentAccept>,
+}
+
+/// Flow states, in order.
+const LOGIN: &str = "login";
+const LOGIN_DONE: &str = "login_done";
+const CONSENT: &str = "consent";
+const CONSENT_DONE: &str = "consent_done";
+const FINISHED: &str = "finished";
+const REJECTED: &str = "rejected";
+
+/// Where `/oauth2/auth` sends the browser next.
+#[derive(Debug)]
+pub struct AuthorizeStep {
+    pub location: String,
+    /// A new login session to remember in a cookie: its value and max-age (None = for
+    /// the browser session).
+    pub set_session: Option<(String, Option<i64>)>,
+}
+
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: show the error, never redirect.
+    Page(OAuthError),
+    /// Redirect the error to the client (RFC 6749 §4.1.2.1).
+    Redirect(String),
+}
+
+impl From<clavis_store::StoreError> for AuthorizeError {
+    fn from(e: clavis_store::StoreError) -> Self {
+        AuthorizeError::Page(OAuthError::ServerError(e.to_string()))
+    }
+}
+
+/// Hydra's `OAuth2LoginRequest`.
+#[derive(Debug, Serialize)]
+pub struct LoginRequestView {
+    pub challenge: String,
+    pub client: Value,
+    pub request_url: String,
+    pub requested_scope: Vec<String>,
+    pub requested_access_token_audience: Vec<String>,
+    pub skip: bool,
+    pub subject: String,
+    pub oidc_context: Value,
+    pub session_id: String,
+}
+
+/// Hydra's `OAuth2ConsentRequest`.
+#[derive(Debug, Serialize)]
+pub struct ConsentRequestView {
+    pub challenge: String,
+    pub client: Value,
+    pub request_url: String,
+    pub requested_scope: Vec<String>,
+    pub requested_access_token_audience: Vec<String>,
+    pub skip: bool,
+    pub subject: String,
+    pub oidc_context: Value,
+    pub context: Value,
+    pub login_challenge: String,
+    pub login_session_id: String,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+/// Appends query parameters to a URL that may already have a query.
+fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    match Url::parse(base) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => base.to_owned(),
+    }
+}
+
+fn error_redirect(req_redirect: &str, state: &str, issuer: &str, e: &OAuthError) -> AuthorizeError {
+    let mut params = vec![("error", e.code()), ("error_description", e.description())];
+    if !state.is_empty() {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    AuthorizeError::Redirect(with_params(req_redirect, &params))
+}
+
+/// A view of a client for the login and consent apps (Hydra's field names).
+pub(crate) fn client_view(c: &Client) -> Value {
+    json!({
+        "client_id": c.client_id,
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types": ["code"],
+        "scope": c.scopes.join(" "),
+        "token_endpoint_auth_method": c.auth_methods.first().map(|m| m.as_str()).unwrap_or("client_secret_basic"),
+        "logo_uri": c.logo_url,
+        "policy_uri": c.privacy_policy,
+        "tos_uri": c.terms_url,
+        "client_uri": c.website,
+        "metadata": {},
+        "created_at": time::rfc3339(c.created_at),
+        "updated_at": time::rfc3339(c.updated_at),
+    })
+}
+
+fn new_handle() -> (String, String) {
+    let value = ids::random_token(32);
+    let hash = secret::hash(&value);
+    (value, hash)
+}
+
+/// The PKCE code challenge shape of RFC 7636 (43–128 unreserved characters).
+fn is_pkce_value(s: &str) -> bool {
+    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+impl Services {
+    /// `GET /oauth2/auth`: a new authorization request, or a return with a verifier.
+    pub async fn authorize(
+        &self,
+        t: &TenantId,
+        issuer: &str,
+        params: &[(String, String)],
+        request_url: &str,
+        session_cookie: Option<&str>,
+    ) -> Result<AuthorizeStep, AuthorizeError> {
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, _) in params {
+            if seen.contains(&k.as_str()) {
+                return Err(AuthorizeError::Page(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated"))));
+            }
+            seen.push(k);
+        }
+        let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        if let Some(v) = get("login_verifier") {
+            return self.after_login(t, v).await;
+        }
+        if let Some(v) = get("consent_verifier") {
+            return self.after_consent(t, v).await;
+        }
+        let now = time::now_unix();
+        let page = |m: &str| AuthorizeError::Page(OAuthError::InvalidRequest(m.to_owned()));
+
+        // Until the client and redirect URI are known good, errors are shown, not redirected.
+        let client_id = get("client_id").ok_or_else(|| page("client_id is required"))?;
+        if client_id.len() > 128 || client_id.chars().any(char::is_control) {
+            return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into())));
+        }
+        let entry = self.clients.load(&self.store, t, client_id).await?;
+        let client = match entry {
+            Some(e) if e.client.status == ClientStatus::Active => e.client.clone(),
+            _ => return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into()))),
+        };
+        let redirect_uri = match get("redirect_uri") {
+            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(_) => return Err(page("redirect_uri does not match any registered redirect URI")),
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => return Err(page("redirect_uri is required: the client has several")),
+        };
+        let state = get("state").unwrap_or("");
+        let fail = |e: OAuthError| error_redirect(&redirect_uri, state, issuer, &e);
+
+        match get("response_type") {
+            Some("code") => {}
+            Some(other) => return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {other:?} is not supported; use code")))),
+            None => return Err(fail(OAuthError::InvalidRequest("response_type is required".into()))),
+        }
+        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
+        }
+        if state.is_empty() {
+            return Err(fail(OAuthError::InvalidRequest("state is required".into())));
+        }
+        if state.len() > 1024 {
+            return Err(fail(OAuthError::InvalidRequest("state is too long".into())));
+        }
+        let requested = scope::parse_scope_param(get("scope").unwrap_or(""))
+            .ok_or_else(|| fail(OAuthError::InvalidScope("the scope parameter is malformed".into())))?;
+        if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
+            return Err(fail(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client"))));
+        }
+        let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+            (None, None) => None,
+            (Some(c), Some("S256")) if is_pkce_value(c) => Some(c.to_owned()),
+            (Some(_), Some("S256")) => return Err(fail(OAuthError::InvalidRequest("code_challenge is malformed".into()))),
+            (Some(_), None | Some("plain")) => {
+                return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256 (plain is not accepted)".into())))
+            }
+            (Some(_), Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256".into()))),
+            (None, Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method without code_challenge".into()))),
+        };
+        if code_challenge.is_none() && (!client.is_confidential || client.fapi_profile != FapiProfile::None) {
+            return Err(fail(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required for this client".into())));
+        }
+        let prompt: Vec<String> = get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        if let Some(p) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
+            return Err(fail(OAuthError::InvalidRequest(format!("prompt {p:?} is not supported"))));
+        }
+        if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+            return Err(fail(OAuthError::InvalidRequest("prompt=none cannot be combined".into())));
+        }
+        let max_age = match get("max_age") {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthError::InvalidRequest("max_age must be a non-negative integer".into())))?),
+        };
+        let nonce = get("nonce").map(str::to_owned);
+        if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
+            return Err(fail(OAuthError::InvalidRequest("nonce is too long".into())));
+        }
+        let audience: Vec<String> = get("audience").unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+
+        let session = match session_cookie {
+            Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?.map(|s| {
+                let data: Value = serde_json::from_str(&s.data).unwrap_or_default();
+                ExistingSession {
+                    sid: s.sid,
+                    subject: s.subject,
+                    auth_time: s.authenticated_at,
+                    acr: data["acr"].as_str().unwrap_or_default().to_owned(),
+                    amr: serde_json::from_value(data["amr"].clone()).unwrap_or_default(),
+                }
+            }),
+            None => None,
+        };
+        let fresh_enough = |s: &ExistingSession| max_age.is_none_or(|m| now - s.auth_time <= m);
+        let login_skip = session.as_ref().is_some_and(fresh_enough) && !prompt.iter().any(|p| p == "login");
+        if prompt.iter().any(|p| p == "none") && !login_skip {
+            return Err(fail(OAuthError::LoginRequired("the user is not logged in".into())));
+        }
+        let Some(login_url) = self.settings.login_url.clone() else {
+            return Err(fail(OAuthError::ServerError("no login URL is configured (CLAVIS_LOGIN_URL)".into())));
+        };
+        let request = AuthRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri,
+            redirect_uri_given: get("redirect_uri").is_some(),
+            scope: requested,
+            audience,
+            state: state.to_owned(),
+            nonce,
+            code_challenge,
+            prompt,
+            max_age,
+            login_hint: get("login_hint").map(str::to_owned),
+            acr_values: words("acr_values"),
+            ui_locales: words("ui_locales"),
+            display: get("display").map(str::to_owned),
+            request_url: request_url.to_owned(),
+            issuer: issuer.to_owned(),
+        };
+        let data = FlowData { request, session, login_skip, login: None, consent_skip: false, consent: None };
+        let (challenge, challenge_hash) = new_handle();
+        let row = FlowRow {
+            id: ids::ulid(),
+            client_id: client.client_id.clone(),
+            login_challenge: challenge_hash,
+            login_verifier: None,
+            consent_challenge: None,
+            consent_verifier: None,
+            state: LOGIN.into(),
+            data: serde_json::to_string(&data).expect("flow serializes"),
+            created_at: now,
+            expires_at: now + self.settings.flow_ttl_secs,
+        };
+        self.store.insert_flow(t, &row).await?;
+        Ok(AuthorizeStep { location: with_params(&login_url, &[("login_challenge", &challenge)]), set_session: None })
+    }
+
+    async fn flow(&self, t: &TenantId, by: FlowHandle, handle: &str) -> Result<(FlowRow, FlowData), ServiceError> {
+        if handle.len() > 128 {
+            return Err(ServiceError::NotFound("request"));
+        }
+        let row = self
+            .store
+            .find_flow(t, by, &secret::hash(handle), time::now_unix())
+            .await?
+            .ok_or(ServiceError::NotFound("request"))?;
+        let data: FlowData = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(format!("flow data: {e}")))?;
+        Ok((row, data))
+    }
+
+    async fn advance(&self, t: &TenantId, from: &str, mut row: FlowRow, to: &str, data: &FlowData) -> Result<(), ServiceError> {
+        row.state = to.to_owned();
+        row.data = serde_json::to_string(data).expect("flow serializes");
+        if self.store.advance_flow(t, from, &row).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::Conflict("the request has already been handled".into()))
+        }
+    }
+
+    fn oidc_context(req: &AuthRequest) -> Value {
+        json!({
+            "acr_values": req.acr_values, "display": req.display.clone().unwrap_or_default(),
+            "login_hint": req.login_hint.clone().unwrap_or_default(), "ui_locales": req.ui_locales,
+            "id_token_hint_claims": {},
+        })
+    }
+
+    async fn flow_client(&self, t: &TenantId, client_id: &str) -> Result<Client, ServiceError> {
+        self.store.get_client(t, client_id).await?.ok_or(ServiceError::NotFound("client"))
+    }
+
+    pub async fn login_request(&self, t: &TenantId, challenge: &str) -> Result<LoginRequestView, ServiceError> {
+        let (row, data) = self.flow(t, FlowHandle::LoginChallenge, challenge).await?;
+        let client = self.flow_client(t, &row.client_id).await?;
+        let session = data.session.as_ref().filter(|_| data.login_skip);
+        Ok(LoginRequestView {
+            challenge: challenge.to_owned(),
+            client: client_view(&client),
+            request_url: data.request.request_url.clone(),
+            requested_scope: data.request.scope.clone(),
+            requested_access_token_audience: data.request.audience.clone(),
+            skip: data.login_skip,
+            subject: session.map(|s| s.subject.clone()).unwrap_or_default(),
+            oidc_context: Self::oidc_context(&data.request),
+            session_id: session.map(|s| s.sid.clone()).unwrap_or_default(),
+        })
+    }
+
+    pub async fn accept_login(&self, t: &TenantId, challenge: &str, body: LoginAccept) -> Result<String, ServiceError> {
+        let (mut row, mut data) = self.flow(t, FlowHandle::LoginChallenge, challenge).await?;
+        if row.state != LOGIN {
+            return Err(ServiceError::Conflict("the login request has already been handled".into()));
+        }
+        if body.subject.is_empty() || body.subject.len() > 255 || body.subject.chars().any(char::is_control) {
+            return Err(ValidationError::new("subject", "must be 1 to 255 printable characters").into());
+        }
+        if body.remember_for < 0 {
+            return Err(ValidationError::new("remember_for", "must not be negative").into());
+        }
+        let now = time::now_unix();
+        let (auth_time, sid) = match (&data.session, data.login_skip) {
+            (Some(s), true) => {
+                if s.subject != body.subject {
+                    return Err(ValidationError::new("subject", "does not match the subject of the existing session").into());
+                }
+                (s.auth_time, s.sid.clone())
+            }
+            _ => (now, ids::ulid()),
+        };
+        data.login = Some(LoginDone {
+            subject: body.subject,
+            remember: body.remember,
+            remember_for: body.remember_for,
+            acr: body.acr,
+            amr: body.amr,
+            context: if body.context.is_null() { json!({}) } else { body.context },
+            auth_time,
+            sid,
+        });
+        let (verifier, verifier_hash) = new_handle();
+        row.login_verifier = Some(verifier_hash);
+        let request_url = data.request.request_url.clone();
+        self.advance(t, LOGIN, row, LOGIN_DONE, &data).await?;
+        Ok(with_params(&request_url, &[("login_verifier", &verifier)]))
+    }
+
+    pub async fn reject_login(&self, t: &TenantId, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
+        let (row, data) = self.flow(t, FlowHandle::LoginChallenge, challenge).await?;
+        if row.state != LOGIN {
+            return Err(ServiceError::Conflict("the login request has already been handled".into()));
+        }
+        self.advance(t, LOGIN, row, REJECTED, &data).await?;
+        Ok(Self::rejection(&data.request, &body))
+    }
+
+    fn rejection(req: &AuthRequest, body: &RejectRequest) -> String {
+        let code = body.error.clone().filter(|e| !e.is_empty() && e.len() <= 64).unwrap_or_else(|| "access_denied".into());
+        let description = body.error_description.clone().unwrap_or_else(|| "the request was rejected".into());
+        let e = OAuthError::Custom(code, description);
+        match error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e) {
+            AuthorizeError::Redirect(url) => url,
+            AuthorizeError::Page(_) => unreachable!("error_redirect always redirects"),
+        }
+    }
+
+    /// Back from the login app: open the consent step.
+    async fn after_login(&self, t: &TenantId, verifier: &str) -> Result<AuthorizeStep, AuthorizeError> {
+        let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the login verifier is invalid or was used".into()));
+        let (mut row, mut data) = self.flow(t, FlowHandle::LoginVerifier, verifier).await.map_err(|_| not_found())?;
+        if row.state != LOGIN_DONE {
+            return Err(not_found());
+        }
+        let req = data.request.clone();
+        let fail = |e: OAuthError| error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e);
+        let login = data.login.clone().ok_or_else(not_found)?;
+        let now = time::now_unix();
+        let mut set_session = None;
+        if login.remember && !data.login_skip {
+            let (cookie, cookie_hash) = new_handle();
+            // A browser-session cookie still needs a bound in the database.
+            let lifetime = if login.remember_for > 0 { login.remember_for } else { 30 * 24 * 3600 };
+            let session = SessionRow {
+                id_hash: cookie_hash,
+                sid: login.sid.clone(),
+                subject: login.subject.clone(),
+                authenticated_at: login.auth_time,
+                data: json!({"acr": login.acr, "amr": login.amr}).to_string(),
+                expires_at: now + lifetime,
+            };
+            self.store.insert_session(t, &session).await?;
+            set_session = Some((cookie, (login.remember_for > 0).then_some(login.remember_for)));
+        }
+        let remembered = self.store.find_consent(t, &login.subject, &req.client_id, now).await?;
+        let covers = remembered
+            .and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok())
+            .is_some_and(|c| req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a)));
+        data.consent_skip = covers && !req.prompt.iter().any(|p| p == "consent");
+        if req.prompt.iter().any(|p| p == "none") && !data.consent_skip {
+            return Err(fail(OAuthError::ConsentRequired("the user has not consented to this client".into())));
+        }
+        let Some(consent_url) = self.settings.consent_url.clone() else {
+            return Err(fail(OAuthError::ServerError("no consent URL is configured (CLAVIS_CONSENT_URL)".into())));
+        };
+        let (challenge, challenge_hash) = new_handle();
+        row.consent_challenge = Some(challenge_hash);
+        self.advance(t, LOGIN_DONE, row, CONSENT, &data).await.map_err(|_| not_found())?;
+        Ok(AuthorizeStep { location: with_params(&consent_url, &[("consent_challenge", &challenge)]), set_session })
+    }
+
+    pub async fn consent_request(&self, t: &TenantId, challenge: &str) -> Result<ConsentRequestView, ServiceError> {
+        let (row, data) = self.flow(t, FlowHandle::ConsentChallenge, challenge).await?;
+        let client = self.flow_client(t, &row.client_id).await?;
+        let login = data.login.clone().ok_or(ServiceError::NotFound("request"))?;
+        Ok(ConsentRequestView {
+            challenge: challenge.to_owned(),
+            client: client_view(&client),
+            request_url: data.request.request_url.clone(),
+            requested_scope: data.request.scope.clone(),
+            requested_access_token_audience: data.request.audience.clone(),
+            skip: data.consent_skip,
+            subject: login.subject,
+            oidc_context: Self::oidc_context(&data.request),
+            context: login.context,
+            login_challenge: String::new(),
+            login_session_id: login.sid,
+            acr: login.acr,
+            amr: login.amr,
+        })
+    }
+
+    pub async fn accept_consent(&self, t: &TenantId, challenge: &str, body: ConsentAccept) -> Result<String, ServiceError> {
+        let (mut row, mut data) = self.flow(t, FlowHandle::ConsentChallenge, challenge).await?;
+        if row.state != CONSENT {
+            return Err(ServiceError::Conflict("the consent request has already been handled".into()));
+        }
+        if let Some(s) = body.grant_scope.iter().find(|s| !data.request.scope.contains(s)) {
+            return Err(ValidationError::new("grant_scope", format!("{s:?} was not requested")).into());
+        }
+        for (field, v) in [("session.access_token", &body.session.access_token), ("session.id_token", &body.session.id_token)] {
+            if !(v.is_null() || v.is_object()) {
+                return Err(ValidationError::new(field, "must be an object").into());
+            }
+        }
+        if body.remember_for < 0 {
+            return Err(ValidationError::new("remember_for", "must not be negative").into());
+        }
+        let now = time::now_unix();
+        let login = data.login.clone().ok_or(ServiceError::NotFound("request"))?;
+        if body.remember {
+            let until = if body.remember_for > 0 { now + body.remember_for } else { i64::MAX / 2 };
+            let grant = serde_json::to_string(&body).expect("consent serializes");
+            self.store.upsert_consent(t, &login.subject, &row.client_id, &grant, now, until).await?;
+        }
+        data.consent = Some(body);
+        let (verifier, verifier_hash) = new_handle();
+        row.consent_verifier = Some(verifier_hash);
+        let request_url = data.request.request_url.clone();
+        self.advance(t, CONSENT, row, CONSENT_DONE, &data).await?;
+        Ok(with_params(&request_url, &[("consent_verifier", &verifier)]))
+    }
+
+    pub async fn reject_consent(&self, t: &TenantId, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
+        let (row, data) = self.flow(t, FlowHandle::ConsentChallenge, challenge).await?;
+        if row.state != CONSENT {
+            return Err(ServiceError::Conflict("the consent request has already been handled".into()));
+        }
+        self.advance(t, CONSENT, row, REJECTED, &data).await?;
+        Ok(Self::rejection(&data.request, &body))
+    }
+
+    /// Back from the consent app: issue the code and send the browser to the client.
+    async fn after_consent(&self, t: &TenantId, verifier: &str) -> Result<AuthorizeStep, AuthorizeError> {
+        let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the consent verifier is invalid or was used".into()));
+        let (row, data) = self.flow(t, FlowHandle::ConsentVerifier, verifier).await.map_err(|_| not_found())?;
+        if row.state != CONSENT_DONE {
+            return Err(not_found());
+        }
+        let (login, consent) = (data.login.clone().ok_or_else(not_found)?, data.consent.clone().ok_or_else(not_found)?);
+        self.advance(t, CONSENT_DONE, row.clone(), FINISHED, &data).await.map_err(|_| not_found())?;
+        let req = &data.request;
+        let grant = GrantData {
+            issuer: req.issuer.clone(),
+            subject: login.subject,
+            scope: consent.grant_scope.clone(),
+            audience: consent.grant_access_token_audience.clone(),
+            auth_time: login.auth_time,
+            acr: login.acr,
+            amr: login.amr,
+            sid: login.sid,
+            access_claims: consent.session.access_token.clone(),
+            id_claims: consent.session.id_token.clone(),
+            redirect_uri: req.redirect_uri_given.then(|| req.redirect_uri.clone()),
+            code_challenge: req.code_challenge.clone(),
+            nonce: req.nonce.clone(),
+            issued_jti: None,
+            family_id: None,
+        };
+        let code = self.new_code(t, &row.client_id, &grant).await?;
+        let scope = consent.grant_scope.join(" ");
+        let location = with_params(&req.redirect_uri, &[("code", &code), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)]);
+        Ok(AuthorizeStep { location, set_session: None })
+    }
+}

@@ -1,0 +1,437 @@
+//! The authorization code flow end to end over HTTP: this test plays the browser and the
+//! login & consent app (through the Hydra-compatible admin API).
+
+mod common;
+
+use base64::Engine;
+use common::{claims, header, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const LOGIN_URL: &str = "https://login.example/login";
+const CONSENT_URL: &str = "https://login.example/consent";
+const REDIRECT: &str = "https://app.example.com/callback";
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(|a| {
+        a.login_url = Some(LOGIN_URL.into());
+        a.consent_url = Some(CONSENT_URL.into());
+    })
+    .await
+}
+
+/// A user agent that does not follow redirects and keeps one session cookie.
+struct Browser {
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self { http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(), cookie: None }
+    }
+
+    /// GETs `url`; returns the status and the `Location` it redirects to.
+    async fn get(&mut self, url: &str) -> (StatusCode, String, Value) {
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.unwrap();
+        if let Some(set) = resp.headers().get("set-cookie") {
+            let set = set.to_str().unwrap();
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        let status = resp.status();
+        let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, location, body)
+    }
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).unwrap();
+    parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn pkce() -> (String, String) {
+    let verifier = clavis_core::ids::random_token(32);
+    (verifier.clone(), clavis_core::jose::pkce_s256(&verifier))
+}
+
+/// A web client: confidential, authorization_code + refresh_token, openid/offline_access/profile.
+async fn web_client(app: &TestApp, confidential: bool) -> (String, Option<String>) {
+    let c = app
+        .create_client(json!({
+            "name": "web", "redirect_uris": [REDIRECT, "https://app.example.com/other"],
+            "grant_types": ["authorization_code", "refresh_token"], "is_confidential": confidential,
+            "scopes": ["openid", "offline_access", "profile"],
+        }))
+        .await;
+    (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().map(str::to_owned))
+}
+
+fn auth_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid offline_access profile")
+        .append_pair("state", "state-1234567890");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+/// Logs in as `subject` and consents to everything requested; returns the client redirect.
+async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, subject: &str, remember: bool) -> String {
+    let (s, to_login, body) = browser.get(start).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    assert!(to_login.starts_with(LOGIN_URL), "{to_login}");
+    let challenge = param(&to_login, "login_challenge").unwrap();
+    let (s, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={challenge}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let (s, accepted) = app
+        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"),
+               Some(json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "urn:loa:2", "amr": ["pwd"]})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{accepted}");
+    let (s, to_consent, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    assert!(to_consent.starts_with(CONSENT_URL), "{to_consent}");
+    let challenge = param(&to_consent, "consent_challenge").unwrap();
+    let (s, consent) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={challenge}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{consent}");
+    assert_eq!(consent["subject"], subject);
+    let (s, accepted) = app
+        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={challenge}"),
+               Some(json!({"grant_scope": consent["requested_scope"], "remember": remember, "remember_for": 3600,
+                           "session": {"id_token": {"email": "alice@example.com", "sub": "forged"},
+                                       "access_token": {"tier": "gold"}}})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{accepted}");
+    let (s, to_client, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    to_client
+}
+
+async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = app.http.post(app.token_url(""));
+    let mut pairs: Vec<(&str, &str)> = form.to_vec();
+    match secret {
+        Some(s) => req = req.basic_auth(client_id, Some(s)),
+        None => pairs.push(("client_id", client_id)),
+    }
+    let resp = req.form(&pairs).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+async fn introspect(app: &TestApp, token: &str) -> Value {
+    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
+        .form(&[("token", token)]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let start = auth_url(&app, &client_id, &[("nonce", "n-0S6_WzA2Mj"), ("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let back = login_and_consent(&app, &mut browser, &start, "alice", false).await;
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("state-1234567890"));
+    assert_eq!(param(&back, "iss").as_deref(), Some(app.public.as_str()), "RFC 9207");
+    assert_eq!(param(&back, "scope").as_deref(), Some("openid offline_access profile"));
+    let code = param(&back, "code").unwrap();
+
+    let (s, tokens) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let at = claims(access);
+    assert_eq!((at["sub"].as_str(), at["client_id"].as_str()), (Some("alice"), Some(client_id.as_str())));
+    assert_eq!(at["ext"], json!({"tier": "gold"}));
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(header(id_token)["alg"], "ES256");
+    let id = claims(id_token);
+    assert_eq!(id["iss"], app.public.as_str());
+    assert_eq!(id["sub"], "alice", "the consent session cannot override sub");
+    assert_eq!(id["aud"], json!([client_id]));
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(id["acr"], "urn:loa:2");
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["email"], "alice@example.com");
+    assert!(id["auth_time"].as_i64().unwrap() <= id["iat"].as_i64().unwrap());
+    let digest = ring::digest::digest(&ring::digest::SHA256, access.as_bytes());
+    assert_eq!(id["at_hash"], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]));
+    assert!(tokens["refresh_token"].as_str().unwrap().len() >= 43);
+
+    let i = introspect(&app, access).await;
+    assert_eq!((i["active"].as_bool(), i["sub"].as_str(), i["token_use"].as_str()), (Some(true), Some("alice"), Some("access_token")));
+    let i = introspect(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((i["active"].as_bool(), i["token_use"].as_str()), (Some(true), Some("refresh_token")));
+}
+
+#[tokio::test]
+async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let code = param(&login_and_consent(&app, &mut browser, &start, "bob", false).await, "code").unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", verifier.as_str())];
+    let (s, first) = exchange(&app, &client_id, Some(&secret), &form).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, again) = exchange(&app, &client_id, Some(&secret), &form).await;
+    assert_eq!((s, again["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(introspect(&app, first["access_token"].as_str().unwrap()).await["active"], false);
+    assert_eq!(introspect(&app, first["refresh_token"].as_str().unwrap()).await["active"], false);
+    let (s, r) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())]).await;
+    assert_eq!((s, r["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+#[tokio::test]
+async fn pkce_is_enforced() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let mut browser = Browser::new();
+
+    // plain is refused at the authorization endpoint, redirected with state and iss.
+    let (s, loc, _) = browser.get(&auth_url(&app, &client_id, &[("code_challenge", &"a".repeat(43)), ("code_challenge_method", "plain")])).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.starts_with(REDIRECT));
+    assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&loc, "state").as_deref(), Some("state-1234567890"));
+
+    // Wrong verifier, then no verifier.
+    let (_, challenge) = pkce();
+    for (verifier, why) in [(Some(pkce().0), "mismatch"), (None, "missing")] {
+        let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+        let code = param(&login_and_consent(&app, &mut browser, &start, "carol", false).await, "code").unwrap();
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT)];
+        if let Some(v) = &verifier {
+            form.push(("code_verifier", v));
+        }
+        let (s, body) = exchange(&app, &client_id, Some(&secret), &form).await;
+        assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{why}");
+    }
+
+    // Downgrade: no challenge at /auth, a verifier at /token.
+    let code = param(&login_and_consent(&app, &mut browser, &auth_url(&app, &client_id, &[]), "carol", false).await, "code").unwrap();
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &pkce().0)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "downgrade");
+
+    // Public clients must use PKCE.
+    let (public_id, none) = web_client(&app, false).await;
+    assert!(none.is_none());
+    let (s, loc, _) = browser.get(&auth_url(&app, &public_id, &[])).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request"));
+    // …and then redeem with their client_id alone.
+    let (verifier, challenge) = pkce();
+    let start = auth_url(&app, &public_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let code = param(&login_and_consent(&app, &mut browser, &start, "dave", false).await, "code").unwrap();
+    let (s, tokens) = exchange(&app, &public_id, None, &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+}
+
+#[tokio::test]
+async fn redirect_uris_must_match_exactly() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let mut browser = Browser::new();
+    for bad in ["https://app.example.com/callback/", "https://app.example.com/callback?x=1", "https://evil.example/callback",
+                "https://APP.example.com/callback"] {
+        let url = auth_url(&app, &client_id, &[]).replace(&urlencode(REDIRECT), &urlencode(bad));
+        let (s, loc, body) = browser.get(&url).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: never redirect to an unregistered URI");
+        assert!(loc.is_empty());
+        assert_eq!(body["error"], "invalid_request");
+    }
+    let (s, _, body) = browser.get(&auth_url(&app, "no-such-client", &[])).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client")));
+    // The token request must repeat the redirect URI the authorization request used.
+    let (verifier, challenge) = pkce();
+    let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let code = param(&login_and_consent(&app, &mut browser, &start, "erin", false).await, "code").unwrap();
+    let (s, body) = exchange(&app, &client_id, secret.as_deref(), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", "https://app.example.com/other"), ("code_verifier", &verifier)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let code = param(&login_and_consent(&app, &mut browser, &start, "frank", false).await, "code").unwrap();
+    let (_, t0) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let r0 = t0["refresh_token"].as_str().unwrap().to_owned();
+
+    let (s, t1) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r0), ("scope", "openid offline_access")]).await;
+    assert_eq!(s, StatusCode::OK, "{t1}");
+    assert_eq!(t1["scope"], "openid offline_access", "narrowed");
+    let r1 = t1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r0, r1);
+    assert_eq!(claims(t1["id_token"].as_str().unwrap())["sub"], "frank");
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile email")]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+
+    // Replaying r0: the family dies, r1 included, and the access tokens issued with it.
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r0)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (s, _) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(introspect(&app, t1["access_token"].as_str().unwrap()).await["active"], false);
+
+    // Another client cannot use someone else's refresh token.
+    let (other, other_secret) = web_client(&app, true).await;
+    let (s, body) = exchange(&app, &other, other_secret.as_deref(), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+#[tokio::test]
+async fn rejection_prompt_none_and_remembered_sessions() {
+    let app = spawn().await;
+    let (client_id, _) = web_client(&app, true).await;
+    let (_, challenge) = pkce();
+    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let mut browser = Browser::new();
+
+    // prompt=none without a session: login_required, redirected.
+    let (_, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("prompt", "none")])).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(param(&loc, "iss").as_deref(), Some(app.public.as_str()));
+
+    // The login app rejects: access_denied at the client.
+    let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &pk)).await;
+    let c = param(&to_login, "login_challenge").unwrap();
+    let (s, r) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/reject?login_challenge={c}"),
+                           Some(json!({"error": "access_denied", "error_description": "wrong password"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let to = r["redirect_to"].as_str().unwrap();
+    assert!(to.starts_with(REDIRECT));
+    assert_eq!(param(to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(to, "state").as_deref(), Some("state-1234567890"));
+    // A handled challenge cannot be handled again.
+    let (s, _) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "x"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Remember login and consent: the next flow skips both, and prompt=none works.
+    login_and_consent(&app, &mut browser, &auth_url(&app, &client_id, &pk), "grace", true).await;
+    assert!(browser.cookie.is_some(), "a session cookie was set");
+    let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &pk)).await;
+    let c = param(&to_login, "login_challenge").unwrap();
+    let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
+    assert_eq!((login["skip"].as_bool(), login["subject"].as_str()), (Some(true), Some("grace")));
+    let (s, _) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "mallory"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a skipped login cannot change the subject");
+    let (_, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("prompt", "none")])).await;
+    assert!(loc.starts_with(LOGIN_URL), "prompt=none with a session goes on: {loc}");
+    // prompt=login forces a fresh login.
+    let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("prompt", "login")])).await;
+    let c = param(&to_login, "login_challenge").unwrap();
+    let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
+    assert_eq!(login["skip"], false);
+}
+
+#[tokio::test]
+async fn challenges_are_tenant_scoped_and_single_use() {
+    let app = spawn().await;
+    let (client_id, _) = web_client(&app, true).await;
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new();
+    let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let c = param(&to_login, "login_challenge").unwrap();
+    let other = app.tenant_admin("other").await;
+    let (s, body) = app.call(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), &other, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"].is_string(), "Hydra error body");
+    for path in ["login?login_challenge=nope", "consent?consent_challenge=nope", "login"] {
+        let (s, _) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/{path}"), None).await;
+        assert!(s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST, "{path}: {s}");
+    }
+    let (s, _) = app.call(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), "", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A verifier works once.
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "ivy"}))).await;
+    let back = accepted["redirect_to"].as_str().unwrap();
+    let (s, _, _) = browser.get(back).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, body) = browser.get(back).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn revocation_is_for_the_owning_client_only() {
+    let app = spawn().await;
+    let (id_a, secret_a) = app.machine_client().await;
+    let (id_b, secret_b) = app.machine_client().await;
+    let token = app.token_ok("", &id_a, &secret_a, None).await["access_token"].as_str().unwrap().to_owned();
+    let revoke = |id: &str, secret: &str| {
+        app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(id, Some(secret)).form(&[("token", token.as_str())]).send()
+    };
+    let resp = revoke(&id_b, &secret_b).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    assert_eq!(introspect(&app, &token).await["active"], true);
+    let resp = revoke(&id_a, "wrong").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = revoke(&id_a, &secret_a).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &token).await["active"], false);
+    // Unknown tokens are fine (RFC 7009 §2.2).
+    let resp = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(&id_a, Some(&secret_a))
+        .form(&[("token", "garbage")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn introspection_needs_a_caller_of_the_same_tenant() {
+    let app = spawn().await;
+    let (id, secret) = app.machine_client().await;
+    let token = app.token_ok("", &id, &secret, None).await["access_token"].as_str().unwrap().to_owned();
+    let url = format!("{}/oauth2/introspect", app.public);
+    let resp = app.http.post(&url).form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A client of the tenant may introspect.
+    let resp = app.http.post(&url).basic_auth(&id, Some(&secret)).form(&[("token", token.as_str())]).send().await.unwrap();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["active"].as_bool(), v["client_id"].as_str(), v["scope"].as_str()), (Some(true), Some(id.as_str()), Some("read write")));
+    // Another tenant's admin: refused; the token at another tenant's endpoint: inactive.
+    let other = app.tenant_admin("other").await;
+    let resp = app.http.post(&url).bearer_auth(&other).form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app.http.post(format!("{}/t/other/oauth2/introspect", app.public)).bearer_auth(&other)
+        .form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"active": false}));
+    let resp = app.http.post(&url).bearer_auth(&app.admin_token).form(&[("token", "")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "token is required");
+    for junk in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+        let v = introspect(&app, junk).await;
+        assert_eq!(v, json!({"active": false}), "{junk:?}");
+    }
+    // A deleted client's tokens are inactive.
+    app.admin(Method::DELETE, &format!("/admin/oauth/clients/{id}"), None).await;
+    assert_eq!(introspect(&app, &token).await["active"], false);
+}
