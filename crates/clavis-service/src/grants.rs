@@ -236,7 +236,14 @@ impl Services {
         };
         let access_token = keys.signing.sign_access_token(&claims);
 
-        let id_token = grant.scope.iter().any(|s| s == "openid").then(|| {
+        let openid = grant.scope.iter().any(|s| s == "openid");
+        if openid {
+            let mut userinfo: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
+            userinfo.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
+            let data = Value::Object(userinfo).to_string();
+            self.store.insert_userinfo(t, &jti, &grant.subject, &client.client_id, &data, now + ttl).await?;
+        }
+        let id_token = openid.then(|| {
             let mut c: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
             c.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
             c.insert("iss".into(), json!(grant.issuer));
@@ -357,6 +364,19 @@ impl Services {
             }
         }
         Ok(Introspection::default())
+    }
+
+    /// OpenID Connect UserInfo: the subject and the ID token claims of the consent
+    /// session, for an active access token with scope `openid`.
+    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Value, &'static str> {
+        let (_, c) = self.check_access_token(token, Some(t)).await?;
+        if !c.scope.split(' ').any(|s| s == "openid") {
+            return Err("the access token lacks scope openid");
+        }
+        let data = self.store.find_userinfo(t, &c.jti).await.map_err(|_| "unavailable")?.ok_or("no user behind this token")?;
+        let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
+        claims.insert("sub".into(), json!(c.sub));
+        Ok(Value::Object(claims))
     }
 
     /// RFC 7009: the owning client revokes a refresh token (with its family and their

@@ -218,6 +218,22 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Keeps what `/userinfo` answers for an access token.
+    pub async fn insert_userinfo(&self, tenant: &TenantId, jti: &str, subject: &str, client_id: &str, data: &str, expires_at: i64) -> Result<()> {
+        let sql = "INSERT INTO userinfo_claims (tenant_id, jti, subject, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(tenant.as_str()).bind(jti).bind(subject).bind(client_id).bind(data).bind(expires_at)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn find_userinfo(&self, tenant: &TenantId, jti: &str) -> Result<Option<String>> {
+        let sql = "SELECT data FROM userinfo_claims WHERE tenant_id = $1 AND jti = $2";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(jti).fetch_optional(pool).await?))
+    }
+
     pub async fn insert_session(&self, tenant: &TenantId, s: &SessionRow) -> Result<()> {
         let sql = "INSERT INTO login_sessions (tenant_id, id_hash, sid, subject, authenticated_at, data, expires_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7)";

@@ -173,6 +173,15 @@ async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
     assert_eq!(id["at_hash"], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]));
     assert!(tokens["refresh_token"].as_str().unwrap().len() >= 43);
 
+    let resp = app.http.get(format!("{}/userinfo", app.public)).bearer_auth(access).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"sub": "alice", "email": "alice@example.com"}));
+    let resp = app.http.get(format!("{}/userinfo", app.public)).bearer_auth(&app.admin_token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "no openid scope");
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    let resp = app.http.get(format!("{}/t/other/userinfo", app.public)).bearer_auth(access).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no such tenant");
+
     let i = introspect(&app, access).await;
     assert_eq!((i["active"].as_bool(), i["sub"].as_str(), i["token_use"].as_str()), (Some(true), Some("alice"), Some("access_token")));
     let i = introspect(&app, tokens["refresh_token"].as_str().unwrap()).await;

@@ -5,6 +5,7 @@ mod authorize;
 mod discovery;
 mod lifecycle;
 mod token;
+mod userinfo;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -31,6 +32,7 @@ fn issuer_routes() -> Router<AppState> {
         .route("/oauth2/introspect", post(lifecycle::introspect))
         .route("/oauth/introspect", post(lifecycle::introspect))
         .route("/oauth2/revoke", post(lifecycle::revoke))
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth/revoke", post(lifecycle::revoke))
 }
 
