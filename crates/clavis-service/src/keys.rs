@@ -12,6 +12,17 @@ use clavis_store::{Store, StoreError, StoredKey};
 
 /// Key sets are re-read at least this often, so a key added on another node is seen.
 const KEY_SET_TTL: Duration = Duration::from_secs(60);
+/// How often a token with an unknown `kid` may trigger a re-read of the key set.
+const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
+
+/// A key as listed: `status` is `active` (signs), `verify` (published) or `retired`.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub status: String,
+    pub created_at: i64,
+}
 
 pub struct TenantKeys {
     /// The key new tokens are signed with.
@@ -39,32 +50,75 @@ impl Keys {
                 return Ok(k.clone());
             }
         }
+        self.reload(tenant).await
+    }
+
+    /// The public key `kid` of the tenant. An unknown kid re-reads the key set (at most
+    /// every few seconds), so a key rotated on another node verifies here too.
+    pub async fn find(&self, tenant: &TenantId, kid: &str) -> Result<Option<PublicJwk>, StoreError> {
+        let keys = self.for_tenant(tenant).await?;
+        if let Some(k) = keys.find(kid) {
+            return Ok(Some(k.clone()));
+        }
+        if keys.loaded.elapsed() < UNKNOWN_KID_RELOAD {
+            return Ok(None);
+        }
+        Ok(self.reload(tenant).await?.find(kid).cloned())
+    }
+
+    async fn reload(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
         let mut stored = self.store.active_signing_keys(tenant).await?;
         if stored.is_empty() {
-            let (key, pkcs8) = SigningKey::generate();
-            let record = StoredKey {
-                kid: key.kid().to_owned(),
-                alg: "ES256".into(),
-                private_pkcs8: B64.encode(pkcs8),
-                public_jwk: key.public_jwk().to_json().to_string(),
-                status: "active".into(),
-                created_at: clavis_core::time::now_unix(),
-            };
-            self.store.insert_signing_key(tenant, &record).await?;
+            self.store.insert_signing_key(tenant, &new_key()).await?;
             // Another node may have raced us: the oldest key wins everywhere.
             stored = self.store.active_signing_keys(tenant).await?;
         }
-        let loaded = Self::load(&stored)?;
-        let loaded = Arc::new(loaded);
+        let loaded = Arc::new(Self::load(&stored)?);
         self.cache.write().expect("keys lock").insert(tenant.clone(), loaded.clone());
         Ok(loaded)
     }
 
+    /// A new signing key; the previous ones keep verifying until retired. Returns its kid.
+    pub async fn rotate(&self, tenant: &TenantId) -> Result<String, StoreError> {
+        let key = new_key();
+        self.store.rotate_signing_key(tenant, &key).await?;
+        self.reload(tenant).await?;
+        Ok(key.kid)
+    }
+
+    /// Stops publishing a verify-only key; the signing key cannot be retired.
+    pub async fn retire(&self, tenant: &TenantId, kid: &str) -> Result<(), crate::ServiceError> {
+        let keys = self.store.list_signing_keys(tenant).await?;
+        match keys.iter().find(|k| k.kid == kid) {
+            None => return Err(crate::ServiceError::NotFound("key")),
+            Some(k) if k.status == "active" => {
+                return Err(crate::ServiceError::Refused("the signing key cannot be retired; rotate first".into()))
+            }
+            Some(k) if k.status == "retired" => return Ok(()),
+            Some(_) => {}
+        }
+        self.store.retire_signing_key(tenant, kid).await?;
+        self.reload(tenant).await?;
+        Ok(())
+    }
+
+    /// The tenant's keys without their private parts: `(kid, alg, status, created_at)`.
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<KeyInfo>, StoreError> {
+        self.for_tenant(tenant).await?;
+        Ok(self
+            .store
+            .list_signing_keys(tenant)
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo { kid: k.kid, alg: k.alg, status: k.status, created_at: k.created_at })
+            .collect())
+    }
+
     fn load(stored: &[StoredKey]) -> Result<TenantKeys, StoreError> {
         let corrupt = |kid: &str| StoreError::Corrupt(format!("signing key {kid}"));
-        let first = stored.first().ok_or_else(|| corrupt("(none)"))?;
-        let pkcs8 = B64.decode(&first.private_pkcs8).map_err(|_| corrupt(&first.kid))?;
-        let signing = SigningKey::from_pkcs8(&pkcs8).map_err(|_| corrupt(&first.kid))?;
+        let signer = stored.iter().find(|k| k.status == "active").ok_or_else(|| corrupt("(no active key)"))?;
+        let pkcs8 = B64.decode(&signer.private_pkcs8).map_err(|_| corrupt(&signer.kid))?;
+        let signing = SigningKey::from_pkcs8(&pkcs8).map_err(|_| corrupt(&signer.kid))?;
         let public = stored
             .iter()
             .map(|k| {
@@ -72,6 +126,18 @@ impl Keys {
             })
             .collect::<Result<_, _>>()?;
         Ok(TenantKeys { signing, public, loaded: Instant::now() })
+    }
+}
+
+fn new_key() -> StoredKey {
+    let (key, pkcs8) = SigningKey::generate();
+    StoredKey {
+        kid: key.kid().to_owned(),
+        alg: "ES256".into(),
+        private_pkcs8: B64.encode(pkcs8),
+        public_jwk: key.public_jwk().to_json().to_string(),
+        status: "active".into(),
+        created_at: clavis_core::time::now_unix(),
     }
 }
 

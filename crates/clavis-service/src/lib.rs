@@ -17,7 +17,7 @@ pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Sto
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};
-pub use keys::Keys;
+pub use keys::{KeyInfo, Keys};
 pub use registry::{Actor, Page};
 pub use tokens::{AccessClaims, IssuedToken, Principal};
 

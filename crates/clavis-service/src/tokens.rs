@@ -163,9 +163,8 @@ impl Services {
         if !self.tenant_exists(&tenant).await.map_err(|_| "unavailable")? {
             return Err("unknown issuer");
         }
-        let keys = self.keys.for_tenant(&tenant).await.map_err(|_| "unavailable")?;
-        let key = keys.find(&jwt.kid).ok_or("unknown signing key")?;
-        let claims: AccessClaims = jwt.verify(key).map_err(|_| "invalid signature")?;
+        let key = self.keys.find(&tenant, &jwt.kid).await.map_err(|_| "unavailable")?.ok_or("unknown signing key")?;
+        let claims: AccessClaims = jwt.verify(&key).map_err(|_| "invalid signature")?;
         let now = time::now_unix();
         if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
             return Err("expired or not yet valid");

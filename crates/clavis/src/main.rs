@@ -31,6 +31,32 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Manage a tenant's signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List keys (kid, status, created).
+    List {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Start signing with a new key; the old ones keep verifying until retired.
+    Rotate {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Stop publishing a verify-only key.
+    Retire {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[arg(long)]
+        kid: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +114,28 @@ async fn main() -> anyhow::Result<()> {
                     for t in store.list_tenants().await? {
                         println!("{t}");
                     }
+                }
+            }
+        }
+        Command::Keys { command } => {
+            let services = Services::new(Settings::default(), clavis::open_store(&config).await?);
+            let tenant_arg = match &command {
+                KeysCommand::List { tenant } | KeysCommand::Rotate { tenant } | KeysCommand::Retire { tenant, .. } => tenant,
+            };
+            let t = TenantId::parse(tenant_arg).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
+            if !services.tenant_exists(&t).await? {
+                bail!("no tenant {t}");
+            }
+            match command {
+                KeysCommand::List { .. } => {
+                    for k in services.keys.list(&t).await? {
+                        println!("{}\t{}\t{}\t{}", k.kid, k.alg, k.status, clavis_core::time::rfc3339(k.created_at));
+                    }
+                }
+                KeysCommand::Rotate { .. } => println!("kid={}", services.keys.rotate(&t).await?),
+                KeysCommand::Retire { kid, .. } => {
+                    services.keys.retire(&t, &kid).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("retired {kid}");
                 }
             }
         }

@@ -132,8 +132,17 @@ async fn offline_admin_client_works_against_the_server() {
     let (id, secret) = (get("client_id"), get("client_secret"));
     assert!(secret.len() >= 43);
 
+    let out = ws.clavis(&["keys", "rotate", "--tenant", "acme"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kid = String::from_utf8(out.stdout).unwrap().trim().strip_prefix("kid=").unwrap().to_owned();
+    let out = ws.clavis(&["keys", "list", "--tenant", "acme"]).output().unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.lines().any(|l| l.starts_with(&kid) && l.contains("active")), "{listed}");
+
     let server = serve(&ws, &[]);
     let t = token(&format!("{}/t/acme/oauth2/token", server.public), &id, &secret).await;
+    let at_kid = common::header(t["access_token"].as_str().unwrap())["kid"].as_str().unwrap().to_owned();
+    assert_eq!(at_kid, kid, "signed with the rotated key");
     let resp = reqwest::Client::new()
         .get(format!("{}/admin/oauth/clients", server.admin))
         .bearer_auth(t["access_token"].as_str().unwrap())

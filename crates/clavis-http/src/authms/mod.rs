@@ -2,6 +2,7 @@
 //! response, errors without `data`.
 
 mod clients;
+mod keys;
 mod secrets;
 
 use axum::body::Bytes;
@@ -25,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/oauth/clients/{client_id}/secrets", get(secrets::list).post(secrets::add))
         .route("/admin/oauth/clients/{client_id}/secrets/{secret_id}", delete(secrets::delete))
         .route("/admin/oauth/clients/{client_id}/audit", get(secrets::audit))
+        .route("/admin/oauth/keys", get(keys::list))
+        .route("/admin/oauth/keys/rotate", post(keys::rotate))
+        .route("/admin/oauth/keys/{kid}", delete(keys::retire))
         .route("/internal/oauth/clients", post(clients::create_internal))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

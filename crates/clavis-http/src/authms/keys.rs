@@ -1,0 +1,54 @@
+//! `/admin/oauth/keys`: the admin's tenant's signing keys (never their private parts).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use clavis_core::time::rfc3339;
+use clavis_service::KeyInfo;
+use serde::Serialize;
+
+use super::clients::Ids;
+use super::{created, ok, ApiError};
+use crate::auth::AdminCaller;
+use crate::AppState;
+
+#[derive(Serialize)]
+struct KeyItem {
+    kid: String,
+    alg: String,
+    status: String,
+    created_at: String,
+}
+
+impl From<KeyInfo> for KeyItem {
+    fn from(k: KeyInfo) -> Self {
+        Self { kid: k.kid, alg: k.alg, status: k.status, created_at: rfc3339(k.created_at) }
+    }
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<KeyItem>,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
+    let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
+    Ok(ok(KeyList { keys: keys.into_iter().map(KeyItem::from).collect() }))
+}
+
+/// A new signing key; the previous ones stay in the JWKS (status `verify`) until retired.
+pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
+    let kid = st.services.keys.rotate(&p.tenant).await.map_err(internal)?;
+    let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
+    let key = keys.into_iter().find(|k| k.kid == kid).ok_or_else(|| internal("rotated key not found"))?;
+    Ok(created(KeyItem::from(key)))
+}
+
+pub async fn retire(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
+    st.services.keys.retire(&p.tenant, &ids[0]).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

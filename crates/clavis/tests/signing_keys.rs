@@ -1,0 +1,53 @@
+//! Key rotation: the JWKS keeps old public keys until they are retired, so tokens issued
+//! before a rotation keep verifying.
+
+mod common;
+
+use common::{header, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+async fn jwks_kids(app: &TestApp, issuer_path: &str) -> Vec<String> {
+    let v: Value = app.http.get(format!("{}{issuer_path}/.well-known/jwks.json", app.public)).send().await.unwrap().json().await.unwrap();
+    v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn rotate_then_retire() {
+    let app = TestApp::spawn().await;
+    let old_token = app.admin_token.clone();
+    let k1 = header(&old_token)["kid"].as_str().unwrap().to_owned();
+    let (s, keys) = app.admin(Method::GET, "/admin/oauth/keys", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(keys["data"]["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["data"]["keys"][0]["status"], "active");
+    assert!(!keys.to_string().contains("private"), "no key material");
+
+    let (s, rotated) = app.admin(Method::POST, "/admin/oauth/keys/rotate", None).await;
+    assert_eq!(s, StatusCode::CREATED, "{rotated}");
+    let k2 = rotated["data"]["kid"].as_str().unwrap().to_owned();
+    assert_ne!(k1, k2);
+    assert_eq!(jwks_kids(&app, "").await.len(), 2, "both published");
+    // Old tokens still authorize; new ones are signed with the new key.
+    let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &old_token, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let new_token = app.token_ok("", common::ADMIN_ID, common::ADMIN_SECRET, None).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(header(&new_token)["kid"], k2.as_str());
+
+    let (s, body) = app.call(Method::DELETE, &format!("/admin/oauth/keys/{k2}"), &new_token, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the signing key stays: {body}");
+    let (s, _) = app.call(Method::DELETE, &format!("/admin/oauth/keys/{k1}"), &new_token, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(jwks_kids(&app, "").await, vec![k2.clone()]);
+    let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &old_token, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "tokens of a retired key no longer verify");
+    let (s, _) = app.call(Method::DELETE, "/admin/oauth/keys/no-such-kid", &new_token, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Other tenants are untouched.
+    let other = app.tenant_admin("other").await;
+    let (_, keys) = app.call(Method::GET, "/admin/oauth/keys", &other, None).await;
+    let kids: Vec<&str> = keys["data"]["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 1);
+    assert!(!kids.contains(&k1.as_str()) && !kids.contains(&k2.as_str()));
+}
