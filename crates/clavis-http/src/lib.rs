@@ -31,7 +31,7 @@ pub struct AppState {
 }
 
 pub fn public_router(state: AppState) -> Router {
-    oauth::router().with_state(state)
+    oauth::router(state.clone()).with_state(state)
 }
 
 pub fn admin_router(state: AppState) -> Router {

@@ -30,11 +30,18 @@ pub(crate) struct ClientCache {
     entries: RwLock<HashMap<Key, Arc<CachedClient>>>,
     /// secret_id → when its `last_used_at` was last written.
     touched: Mutex<HashMap<String, i64>>,
+    /// tenant → the CORS origins of its clients, and when they were read.
+    origins: RwLock<HashMap<TenantId, (Arc<Vec<String>>, Instant)>>,
 }
 
 impl ClientCache {
     pub fn new(ttl_secs: u64) -> Self {
-        Self { ttl: Duration::from_secs(ttl_secs), entries: RwLock::default(), touched: Mutex::default() }
+        Self {
+            ttl: Duration::from_secs(ttl_secs),
+            entries: RwLock::default(),
+            touched: Mutex::default(),
+            origins: RwLock::default(),
+        }
     }
 
     /// The live client with its secrets, from the cache when fresh enough.
@@ -68,6 +75,25 @@ impl ClientCache {
 
     pub fn invalidate(&self, tenant: &TenantId, client_id: &str) {
         self.entries.write().expect("cache lock").remove(&(tenant.clone(), client_id.to_owned()));
+        self.origins.write().expect("cache lock").remove(tenant);
+    }
+
+    /// The CORS origins of a tenant's clients (same staleness bound as clients).
+    pub async fn origins(&self, store: &Store, tenant: &TenantId) -> clavis_store::Result<Arc<Vec<String>>> {
+        if let Some((list, at)) = self.origins.read().expect("cache lock").get(tenant) {
+            if at.elapsed() < self.ttl {
+                return Ok(list.clone());
+            }
+        }
+        let list = Arc::new(store.tenant_cors_origins(tenant).await?);
+        if !self.ttl.is_zero() {
+            let mut map = self.origins.write().expect("cache lock");
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(tenant.clone(), (list.clone(), Instant::now()));
+        }
+        Ok(list)
     }
 
     /// Whether `last_used_at` of this secret is due a write (and marks it written).

@@ -92,6 +92,18 @@ impl Services {
         }
     }
 
+    /// Whether a browser at `origin` may call the tenant's public endpoints: it must be
+    /// the origin of a redirect URI of one of the tenant's active clients.
+    pub async fn cors_allowed(&self, tenant: &TenantId, origin: &str) -> bool {
+        match self.clients.origins(&self.store, tenant).await {
+            Ok(list) => list.iter().any(|o| o == origin),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read CORS origins");
+                false
+            }
+        }
+    }
+
     /// The tenant an issuer URL names, if it is one of ours.
     pub fn tenant_of_issuer(&self, iss: &str) -> Option<TenantId> {
         let rest = iss.strip_prefix(self.settings.public_url.as_str())?;

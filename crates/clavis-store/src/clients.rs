@@ -187,6 +187,21 @@ impl Store {
         Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
     }
 
+    /// The distinct CORS origins of the tenant's live, active clients.
+    pub async fn tenant_cors_origins(&self, tenant: &TenantId) -> Result<Vec<String>> {
+        let sql = "SELECT cors_origins FROM clients WHERE tenant_id = $1 AND deleted_at IS NULL AND status = 'active'";
+        let rows: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).fetch_all(pool).await?);
+        let mut out: Vec<String> = Vec::new();
+        for row in rows {
+            for origin in strings(&row)? {
+                if !out.contains(&origin) {
+                    out.push(origin);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes the settable columns of a live client (not `secret_last_four`, which
     /// follows the secrets), and the audit entry. `NotFound` if it was
     /// deleted meanwhile.

@@ -2,6 +2,7 @@
 //! tenant at `/t/{tenant}`. Errors are RFC 6749 §5.2 bodies.
 
 mod authorize;
+mod cors;
 mod discovery;
 mod lifecycle;
 mod token;
@@ -36,13 +37,14 @@ fn issuer_routes() -> Router<AppState> {
         .route("/oauth/revoke", post(lifecycle::revoke))
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(issuer_routes())
         .nest("/t/{tenant}", issuer_routes())
         .route("/health/alive", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state, cors::cors))
 }
 
 fn not_found() -> Response {
