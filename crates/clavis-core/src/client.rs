@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use url::Url;
 
+use crate::client_extras::{AccessTokenStrategy, ClientExtras};
 use crate::scope::is_valid_scope_token;
 use crate::{TenantId, ValidationError};
 
@@ -91,6 +92,8 @@ pub struct Client {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Settings beyond the seed fields (see `client_extras`).
+    pub extras: ClientExtras,
 }
 
 /// The writable fields of a client, as the authms API's create and update bodies carry
@@ -112,6 +115,12 @@ pub struct ClientInput {
     pub website: Option<String>,
     /// Update only: `active` or `suspended`.
     pub status: Option<String>,
+    /// Clavis extensions (not in the seeds): where RP-initiated logout may return to,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `jwt` (default) or `opaque`,
+    pub access_token_strategy: Option<String>,
+    /// and per-grant token lifespans with Hydra's names and Go durations.
+    pub token_lifespans: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ClientInput {
@@ -122,7 +131,8 @@ impl ClientInput {
             ($($field:ident),+) => { $( if self.$field.is_some() { out.push(stringify!($field)); } )+ };
         }
         present!(name, redirect_uris, client_auth_methods, fapi_profile, grant_types, is_confidential, jwks,
-                 jwks_uri, logo_url, privacy_policy, scopes, terms_url, website, status);
+                 jwks_uri, logo_url, privacy_policy, scopes, terms_url, website, status, post_logout_redirect_uris,
+                 access_token_strategy, token_lifespans);
         out
     }
 }
@@ -174,6 +184,7 @@ impl Client {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            extras: ClientExtras::default(),
         };
         client.apply(input)?;
         Ok(client)
@@ -237,6 +248,19 @@ impl Client {
             self.status = ClientStatus::parse(v)
                 .ok_or_else(|| ValidationError::new("status", "must be \"active\" or \"suspended\""))?;
         }
+        if let Some(v) = &input.post_logout_redirect_uris {
+            self.extras.post_logout_redirect_uris = v.clone();
+        }
+        if let Some(v) = &input.access_token_strategy {
+            self.extras.access_token_strategy = match v.as_str() {
+                "jwt" => AccessTokenStrategy::Jwt,
+                "opaque" => AccessTokenStrategy::Opaque,
+                _ => return Err(ValidationError::new("access_token_strategy", "must be \"jwt\" or \"opaque\"")),
+            };
+        }
+        if let Some(v) = &input.token_lifespans {
+            self.extras.lifespans.apply(v, "token_lifespans")?;
+        }
         self.validate()?;
         self.cors_origins = cors_origins(&self.redirect_uris);
         Ok(self.changed_fields(&before))
@@ -257,6 +281,13 @@ impl Client {
         let fapi = self.fapi_profile != FapiProfile::None;
         for (i, uri) in self.redirect_uris.iter().enumerate() {
             check_redirect_uri(uri, fapi).map_err(|m| ValidationError::new(format!("redirect_uris[{i}]"), m))?;
+        }
+        let logout_uris = &self.extras.post_logout_redirect_uris;
+        if logout_uris.len() > MAX_LIST_ITEMS {
+            return Err(ValidationError::new("post_logout_redirect_uris", format!("at most {MAX_LIST_ITEMS} URIs")));
+        }
+        for (i, uri) in logout_uris.iter().enumerate() {
+            check_redirect_uri(uri, fapi).map_err(|m| ValidationError::new(format!("post_logout_redirect_uris[{i}]"), m))?;
         }
         if self.scopes.len() > MAX_LIST_ITEMS {
             return Err(ValidationError::new("scopes", format!("at most {MAX_LIST_ITEMS} scopes")));
@@ -325,6 +356,15 @@ impl Client {
              jwks_uri => "jwks_uri", fapi_profile => "fapi_profile", logo_url => "logo_url",
              privacy_policy => "privacy_policy", terms_url => "terms_url", website => "website",
              status => "status");
+        if self.extras.post_logout_redirect_uris != before.extras.post_logout_redirect_uris {
+            out.push("post_logout_redirect_uris");
+        }
+        if self.extras.access_token_strategy != before.extras.access_token_strategy {
+            out.push("access_token_strategy");
+        }
+        if self.extras.lifespans != before.extras.lifespans {
+            out.push("token_lifespans");
+        }
         out
     }
 }

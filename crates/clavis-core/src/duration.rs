@@ -34,9 +34,21 @@ pub fn parse_seconds(s: &str) -> Option<i64> {
     (total.is_finite() && total < i64::MAX as f64).then_some(total as i64)
 }
 
+/// Seconds as Go prints a `time.Duration`: `1h30m0s`, `5m0s`, `45s`, `0s`.
+pub fn format_go(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_seconds;
+    use super::{format_go, parse_seconds};
 
     #[test]
     fn parses_go_durations() {
@@ -46,6 +58,9 @@ mod tests {
         assert_eq!(parse_seconds("90s"), Some(90));
         assert_eq!(parse_seconds("1.5h"), Some(5400));
         assert_eq!(parse_seconds("1500ms"), Some(1));
+        assert_eq!(format_go(5400), "1h30m0s");
+        assert_eq!(format_go(300), "5m0s");
+        assert_eq!(format_go(7), "7s");
         for bad in ["", "h", "1x", "-5", "1h-3m", "abc"] {
             assert_eq!(parse_seconds(bad), None, "{bad}");
         }

@@ -2,6 +2,7 @@
 //! cryptography of secrets and tokens. Nothing here does I/O.
 
 pub mod client;
+pub mod client_extras;
 pub mod duration;
 pub mod ids;
 pub mod jose;
@@ -11,6 +12,7 @@ pub mod tenant;
 pub mod time;
 
 pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
+pub use client_extras::{AccessTokenStrategy, ClientExtras, Lifespans};
 pub use tenant::TenantId;
 
 /// A rule broken by caller input, naming the field so the caller can fix it.

@@ -214,11 +214,26 @@ impl Services {
         client: &Client,
         grant: &GrantData,
         family: Option<String>,
-        with_nonce: bool,
+        from_code: bool,
     ) -> Result<(TokenSet, (String, i64), Option<String>), OAuthError> {
         let keys = self.keys.for_tenant(t).await?;
         let now = time::now_unix();
-        let ttl = self.settings.access_token_ttl_secs;
+        let l = &client.extras.lifespans;
+        let s = &self.settings;
+        let (ttl, id_ttl, refresh_ttl) = if from_code {
+            (
+                l.authorization_code_grant_access_token.unwrap_or(s.access_token_ttl_secs),
+                l.authorization_code_grant_id_token.unwrap_or(s.id_token_ttl_secs),
+                l.authorization_code_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
+            )
+        } else {
+            (
+                l.refresh_token_grant_access_token.unwrap_or(s.access_token_ttl_secs),
+                l.refresh_token_grant_id_token.unwrap_or(s.id_token_ttl_secs),
+                l.refresh_token_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
+            )
+        };
+        let with_nonce = from_code;
         let scope = grant.scope.join(" ");
         let jti = ids::random_token(16);
         let aud = if grant.audience.is_empty() { json!(grant.issuer) } else { json!(grant.audience) };
@@ -234,7 +249,7 @@ impl Services {
             jti: jti.clone(),
             ext,
         };
-        let access_token = keys.signing.sign_access_token(&claims);
+        let access_token = self.mint_access_token(t, client, &claims).await?;
 
         let openid = grant.scope.iter().any(|s| s == "openid");
         if openid {
@@ -250,7 +265,7 @@ impl Services {
             c.insert("sub".into(), json!(grant.subject));
             c.insert("aud".into(), json!([client.client_id]));
             c.insert("iat".into(), json!(now));
-            c.insert("exp".into(), json!(now + self.settings.id_token_ttl_secs));
+            c.insert("exp".into(), json!(now + id_ttl));
             c.insert("auth_time".into(), json!(grant.auth_time));
             c.insert("at_hash".into(), json!(half_hash(&access_token)));
             c.insert("sid".into(), json!(grant.sid));
@@ -285,7 +300,7 @@ impl Services {
                 subject: grant.subject.clone(),
                 data: serde_json::to_string(&data).expect("grant serializes"),
                 created_at: now,
-                expires_at: now + self.settings.refresh_token_ttl_secs,
+                expires_at: now + refresh_ttl,
                 used_at: None,
                 revoked_at: None,
             };

@@ -303,6 +303,7 @@ fn admin_client(t: &TenantId, client_id: String, name: String, now: i64) -> Resu
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        extras: Default::default(),
     };
     client.validate()?;
     Ok(client)

@@ -2,7 +2,7 @@
 //! checks an access token passes before it authorizes an admin call.
 
 use clavis_core::jose::UnverifiedJwt;
-use clavis_core::{scope, secret, time, AuthMethod, Client, ClientStatus, GrantType, TenantId};
+use clavis_core::{scope, secret, time, AccessTokenStrategy, AuthMethod, Client, ClientStatus, GrantType, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -114,9 +114,8 @@ impl Services {
                 if requested.is_empty() { client.scopes.clone() } else { requested }
             }
         };
-        let keys = self.keys.for_tenant(tenant).await?;
         let now = time::now_unix();
-        let ttl = self.settings.access_token_ttl_secs;
+        let ttl = client.extras.lifespans.client_credentials_grant_access_token.unwrap_or(self.settings.access_token_ttl_secs);
         let scope = scopes.join(" ");
         let claims = AccessClaims {
             iss: issuer.to_owned(),
@@ -129,7 +128,26 @@ impl Services {
             jti: clavis_core::ids::random_token(16),
             ext: None,
         };
-        Ok(IssuedToken { access_token: keys.signing.sign_access_token(&claims), expires_in: ttl, scope })
+        Ok(IssuedToken { access_token: self.mint_access_token(tenant, client, &claims).await?, expires_in: ttl, scope })
+    }
+
+    /// The access token for `claims` in the client's format: a signed JWT, or an opaque
+    /// handle `{tenant}~{random}` whose claims are stored (hashed handle) until expiry.
+    pub(crate) async fn mint_access_token(
+        &self,
+        tenant: &TenantId,
+        client: &Client,
+        claims: &AccessClaims,
+    ) -> Result<String, clavis_store::StoreError> {
+        match client.extras.access_token_strategy {
+            AccessTokenStrategy::Jwt => Ok(self.keys.for_tenant(tenant).await?.signing.sign_access_token(claims)),
+            AccessTokenStrategy::Opaque => {
+                let token = format!("{tenant}~{}", clavis_core::ids::random_token(32));
+                let json = serde_json::to_string(claims).expect("claims serialize");
+                self.store.insert_opaque_token(tenant, &secret::hash(&token), &json, claims.exp).await?;
+                Ok(token)
+            }
+        }
     }
 
     /// Accepts a bearer access token for the admin API: see [`Services::check_access_token`].
@@ -147,6 +165,44 @@ impl Services {
         token: &str,
         expected: Option<&TenantId>,
     ) -> Result<(TenantId, AccessClaims), &'static str> {
+        let (tenant, claims) = match token.split_once('~') {
+            Some((tenant, handle)) if handle.len() <= 64 => {
+                let tenant = TenantId::parse(tenant).ok_or("malformed token")?;
+                if expected.is_some_and(|e| *e != tenant) {
+                    return Err("token of another tenant");
+                }
+                let json = self
+                    .store
+                    .find_opaque_token(&tenant, &secret::hash(token))
+                    .await
+                    .map_err(|_| "unavailable")?
+                    .ok_or("unknown token")?;
+                let claims: AccessClaims = serde_json::from_str(&json).map_err(|_| "unavailable")?;
+                (tenant, claims)
+            }
+            Some(_) => return Err("malformed token"),
+            None => self.verify_jwt_access_token(token, expected).await?,
+        };
+        let now = time::now_unix();
+        if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
+            return Err("expired or not yet valid");
+        }
+        let entry = self
+            .clients
+            .load(&self.store, &tenant, &claims.client_id)
+            .await
+            .map_err(|_| "unavailable")?
+            .ok_or("client no longer exists")?;
+        if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
+            return Err("client is not active");
+        }
+        if self.store.is_revoked(&tenant, &claims.jti).await.map_err(|_| "unavailable")? {
+            return Err("revoked");
+        }
+        Ok((tenant, claims))
+    }
+
+    async fn verify_jwt_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), &'static str> {
         let jwt = UnverifiedJwt::parse(token).map_err(|_| "malformed token")?;
         if jwt.typ.as_deref() != Some("at+jwt") {
             return Err("not an access token");
@@ -165,22 +221,6 @@ impl Services {
         }
         let key = self.keys.find(&tenant, &jwt.kid).await.map_err(|_| "unavailable")?.ok_or("unknown signing key")?;
         let claims: AccessClaims = jwt.verify(&key).map_err(|_| "invalid signature")?;
-        let now = time::now_unix();
-        if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
-            return Err("expired or not yet valid");
-        }
-        let entry = self
-            .clients
-            .load(&self.store, &tenant, &claims.client_id)
-            .await
-            .map_err(|_| "unavailable")?
-            .ok_or("client no longer exists")?;
-        if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
-            return Err("client is not active");
-        }
-        if self.store.is_revoked(&tenant, &claims.jti).await.map_err(|_| "unavailable")? {
-            return Err("revoked");
-        }
         Ok((tenant, claims))
     }
 

@@ -7,7 +7,7 @@ use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, tenant_id, client_id, name, redirect_uris, scopes, grant_types, auth_methods, \
     is_confidential, jwks, jwks_uri, fapi_profile, logo_url, privacy_policy, terms_url, website, cors_origins, \
-    secret_last_four, status, created_at, updated_at, deleted_at";
+    secret_last_four, status, created_at, updated_at, deleted_at, extra";
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -33,6 +33,7 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
+    extra: String,
 }
 
 fn strings(json: &str) -> Result<Vec<String>> {
@@ -74,6 +75,7 @@ impl TryFrom<ClientRow> for Client {
             created_at: r.created_at,
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
+            extras: serde_json::from_str(&r.extra).map_err(|e| StoreError::Corrupt(format!("client extras: {e}")))?,
         })
     }
 }
@@ -111,6 +113,7 @@ macro_rules! bind_client {
             .bind($c.created_at)
             .bind($c.updated_at)
             .bind($c.deleted_at)
+            .bind(serde_json::to_string(&$c.extras).expect("extras serialize"))
     };
 }
 
@@ -130,7 +133,7 @@ impl Store {
         let t = &client.tenant_id;
         let sql = format!(
             "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22)"
+             $16, $17, $18, $19, $20, $21, $22, $23)"
         );
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
@@ -209,7 +212,7 @@ impl Store {
         let t = &client.tenant_id;
         let sql = "UPDATE clients SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6, auth_methods = $7, \
              is_confidential = $8, jwks = $9, jwks_uri = $10, fapi_profile = $11, logo_url = $12, privacy_policy = $13, \
-             terms_url = $14, website = $15, cors_origins = $16, status = $17, updated_at = $18 \
+             terms_url = $14, website = $15, cors_origins = $16, status = $17, updated_at = $18, extra = $19 \
              WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
@@ -233,6 +236,7 @@ impl Store {
                 .bind(serde_json::to_string(&client.cors_origins).expect("strings serialize"))
                 .bind(client.status.as_str())
                 .bind(client.updated_at)
+                .bind(serde_json::to_string(&client.extras).expect("extras serialize"))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

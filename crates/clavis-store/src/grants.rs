@@ -234,6 +234,21 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(jti).fetch_optional(pool).await?))
     }
 
+    /// An opaque access token: its hash and its claims (JSON).
+    pub async fn insert_opaque_token(&self, tenant: &TenantId, token_hash: &str, claims: &str, expires_at: i64) -> Result<()> {
+        let sql = "INSERT INTO opaque_tokens (tenant_id, token_hash, claims, expires_at) VALUES ($1, $2, $3, $4)";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(tenant.as_str()).bind(token_hash).bind(claims).bind(expires_at).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn find_opaque_token(&self, tenant: &TenantId, token_hash: &str) -> Result<Option<String>> {
+        let sql = "SELECT claims FROM opaque_tokens WHERE tenant_id = $1 AND token_hash = $2";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(token_hash).fetch_optional(pool).await?))
+    }
+
     pub async fn insert_session(&self, tenant: &TenantId, s: &SessionRow) -> Result<()> {
         let sql = "INSERT INTO login_sessions (tenant_id, id_hash, sid, subject, authenticated_at, data, expires_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7)";

@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use clavis_core::time::rfc3339;
-use clavis_core::{Client, ClientInput, ClientStatus};
+use clavis_core::{AccessTokenStrategy, Client, ClientInput, ClientStatus};
 use clavis_service::{Actor, ClientFilter};
 use serde::Serialize;
 
@@ -39,6 +39,10 @@ pub(crate) struct ClientItem {
     created_at: String,
     updated_at: String,
     deleted_at: Option<String>,
+    /// Clavis extensions (see docs/api.md).
+    post_logout_redirect_uris: Vec<String>,
+    access_token_strategy: AccessTokenStrategy,
+    token_lifespans: serde_json::Value,
 }
 
 impl From<Client> for ClientItem {
@@ -66,6 +70,9 @@ impl From<Client> for ClientItem {
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             deleted_at: c.deleted_at.map(rfc3339),
+            token_lifespans: c.extras.lifespans.to_json(),
+            access_token_strategy: c.extras.access_token_strategy,
+            post_logout_redirect_uris: c.extras.post_logout_redirect_uris,
         }
     }
 }

@@ -1,0 +1,117 @@
+//! Client settings beyond the authms seed fields: post-logout redirect URIs, the access
+//! token format, per-client token lifespans, and (later) the rest of Ory Hydra's client
+//! metadata. Stored as one JSON document next to the client's columns.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenStrategy {
+    /// RFC 9068 JWTs, verifiable offline against the JWKS.
+    #[default]
+    Jwt,
+    /// Random handles, verifiable only by introspection; revocation is immediate.
+    Opaque,
+}
+
+/// Per-client token lifespans in seconds (Hydra's names without `_lifespan`); `None`
+/// uses the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lifespans {
+    pub authorization_code_grant_access_token: Option<i64>,
+    pub authorization_code_grant_id_token: Option<i64>,
+    pub authorization_code_grant_refresh_token: Option<i64>,
+    pub client_credentials_grant_access_token: Option<i64>,
+    pub refresh_token_grant_access_token: Option<i64>,
+    pub refresh_token_grant_id_token: Option<i64>,
+    pub refresh_token_grant_refresh_token: Option<i64>,
+    pub implicit_grant_access_token: Option<i64>,
+    pub implicit_grant_id_token: Option<i64>,
+    pub jwt_bearer_grant_access_token: Option<i64>,
+}
+
+/// The longest lifespan a client may ask for: one year.
+pub const MAX_LIFESPAN_SECS: i64 = 366 * 24 * 3600;
+
+impl Lifespans {
+    /// Hydra's field names (`…_lifespan`) with a mutable reference to each value.
+    pub fn fields_mut(&mut self) -> [(&'static str, &mut Option<i64>); 10] {
+        [
+            ("authorization_code_grant_access_token_lifespan", &mut self.authorization_code_grant_access_token),
+            ("authorization_code_grant_id_token_lifespan", &mut self.authorization_code_grant_id_token),
+            ("authorization_code_grant_refresh_token_lifespan", &mut self.authorization_code_grant_refresh_token),
+            ("client_credentials_grant_access_token_lifespan", &mut self.client_credentials_grant_access_token),
+            ("refresh_token_grant_access_token_lifespan", &mut self.refresh_token_grant_access_token),
+            ("refresh_token_grant_id_token_lifespan", &mut self.refresh_token_grant_id_token),
+            ("refresh_token_grant_refresh_token_lifespan", &mut self.refresh_token_grant_refresh_token),
+            ("implicit_grant_access_token_lifespan", &mut self.implicit_grant_access_token),
+            ("implicit_grant_id_token_lifespan", &mut self.implicit_grant_id_token),
+            ("jwt_bearer_grant_access_token_lifespan", &mut self.jwt_bearer_grant_access_token),
+        ]
+    }
+
+    /// As Hydra shows them: Go durations (`"1h0m0s"`), absent when unset.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut copy = self.clone();
+        let mut map = serde_json::Map::new();
+        for (name, v) in copy.fields_mut() {
+            if let Some(secs) = v {
+                map.insert(name.to_owned(), serde_json::Value::String(crate::duration::format_go(*secs)));
+            }
+        }
+        serde_json::Value::Object(map)
+    }
+
+    /// Sets lifespans from Hydra-named fields with Go durations (`""`/`null` unsets).
+    pub fn apply(&mut self, input: &serde_json::Map<String, serde_json::Value>, field: &str) -> Result<(), ValidationError> {
+        for (key, value) in input {
+            let path = format!("{field}.{key}");
+            let Some((_, slot)) = self.fields_mut().into_iter().find(|(name, _)| name == key) else {
+                return Err(ValidationError::new(path, "unknown lifespan"));
+            };
+            *slot = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) if s.is_empty() => None,
+                serde_json::Value::String(s) => Some(
+                    crate::duration::parse_seconds(s)
+                        .filter(|n| (1..=MAX_LIFESPAN_SECS).contains(n))
+                        .ok_or_else(|| ValidationError::new(&path, "must be a duration from 1s to 8784h, like \"1h\""))?,
+                ),
+                _ => return Err(ValidationError::new(path, "must be a duration string like \"1h30m\"")),
+            };
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientExtras {
+    pub post_logout_redirect_uris: Vec<String>,
+    pub access_token_strategy: AccessTokenStrategy,
+    pub lifespans: Lifespans,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifespans_round_trip_in_hydra_notation() {
+        let mut l = Lifespans::default();
+        let input = serde_json::json!({"client_credentials_grant_access_token_lifespan": "90m", "refresh_token_grant_refresh_token_lifespan": "720h"});
+        l.apply(input.as_object().unwrap(), "token_lifespans").unwrap();
+        assert_eq!(l.client_credentials_grant_access_token, Some(5400));
+        assert_eq!(l.to_json()["client_credentials_grant_access_token_lifespan"], "1h30m0s");
+        let bad = serde_json::json!({"nope_lifespan": "1h"});
+        assert_eq!(l.apply(bad.as_object().unwrap(), "token_lifespans").unwrap_err().field, "token_lifespans.nope_lifespan");
+        let bad = serde_json::json!({"client_credentials_grant_access_token_lifespan": "0s"});
+        assert!(l.apply(bad.as_object().unwrap(), "x").is_err());
+        let unset = serde_json::json!({"client_credentials_grant_access_token_lifespan": null});
+        l.apply(unset.as_object().unwrap(), "x").unwrap();
+        assert_eq!(l.client_credentials_grant_access_token, None);
+    }
+}
