@@ -7,6 +7,7 @@ mod error;
 mod flows;
 mod grants;
 mod keys;
+mod logout;
 mod registry;
 mod tokens;
 
@@ -18,6 +19,7 @@ pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};
 pub use keys::{KeyInfo, Keys};
+pub use logout::LogoutOutcome;
 pub use registry::{Actor, Page};
 pub use tokens::{AccessClaims, IssuedToken, Principal};
 

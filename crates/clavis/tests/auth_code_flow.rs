@@ -444,3 +444,39 @@ async fn introspection_needs_a_caller_of_the_same_tenant() {
     app.admin(Method::DELETE, &format!("/admin/oauth/clients/{id}"), None).await;
     assert_eq!(introspect(&app, &token).await["active"], false);
 }
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_session() {
+    let app = spawn().await;
+    let c = app
+        .create_client(json!({
+            "name": "web", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"],
+            "scopes": ["openid"], "post_logout_redirect_uris": ["https://app.example.com/bye"],
+        }))
+        .await;
+    let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let (verifier, challenge) = pkce();
+    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let mut browser = Browser::new();
+    let start = auth_url(&app, client_id, &pk).replace("openid+offline_access+profile", "openid");
+    let back = login_and_consent(&app, &mut browser, &start, "henry", true).await;
+    let code = param(&back, "code").expect(&back);
+    let (s, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let none = auth_url(&app, client_id, &[pk[0], pk[1], ("prompt", "none")]).replace("openid+offline_access+profile", "openid");
+    let (_, loc, _) = browser.get(&none).await;
+    assert!(loc.starts_with(LOGIN_URL), "logged in before: {loc}");
+
+    let logout = |extra: &str| format!("{}/oauth2/sessions/logout?id_token_hint={id_token}{extra}", app.public);
+    let (s, _, body) = browser.get(&logout("&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "unregistered URI: {body}");
+    let (s, _, _) = browser.get(&format!("{}/oauth2/sessions/logout?id_token_hint=not.a.jwt", app.public)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, loc, _) = browser.get(&logout("&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s1")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(loc, "https://app.example.com/bye?state=s1");
+    let (_, loc, _) = browser.get(&none).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
+}

@@ -193,7 +193,8 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["response_types_supported"], json!(["code"]));
             assert_eq!(v["authorization_response_iss_parameter_supported"], true);
             assert_eq!(v["userinfo_endpoint"], format!("{issuer}/userinfo"));
-            for missing in ["end_session_endpoint", "device_authorization_endpoint",
+            assert_eq!(v["end_session_endpoint"], format!("{issuer}/oauth2/sessions/logout"));
+            for missing in [ "device_authorization_endpoint",
                             "pushed_authorization_request_endpoint", "registration_endpoint"] {
                 assert!(v.get(missing).is_none(), "{missing} is not implemented yet");
             }

@@ -74,6 +74,38 @@ pub async fn authorize(
     }
 }
 
+/// `GET|POST /oauth2/sessions/logout`: RP-initiated logout.
+pub async fn logout(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let raw: Vec<u8> = if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or("").as_bytes().to_vec() };
+    let params: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let name = cookie_name(&issuer.tenant);
+    let cookie = read_cookie(&headers, &name);
+    match st.services.logout(&issuer.tenant, &params, cookie).await {
+        Ok(outcome) => {
+            let mut resp = match outcome.location {
+                Some(location) => redirect(&location),
+                None => Json(json!({"status": "logged_out"})).into_response(),
+            };
+            let clear = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+            if let Ok(v) = HeaderValue::from_str(&clear) {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => {
+            let status = if e.code() == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+            (status, Json(json!({"error": e.code(), "error_description": e.description()}))).into_response()
+        }
+    }
+}
+
 fn redirect(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {

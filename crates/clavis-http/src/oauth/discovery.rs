@@ -20,6 +20,7 @@ fn metadata(issuer: &Issuer) -> Value {
         "introspection_endpoint": format!("{url}/oauth2/introspect"),
         "revocation_endpoint": format!("{url}/oauth2/revoke"),
         "userinfo_endpoint": format!("{url}/userinfo"),
+        "end_session_endpoint": format!("{url}/oauth2/sessions/logout"),
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
         "grant_types_supported": [
             GrantType::AuthorizationCode.as_str(), GrantType::ClientCredentials.as_str(), GrantType::RefreshToken.as_str(),

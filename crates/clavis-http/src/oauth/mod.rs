@@ -34,6 +34,7 @@ fn issuer_routes() -> Router<AppState> {
         .route("/oauth/introspect", post(lifecycle::introspect))
         .route("/oauth2/revoke", post(lifecycle::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/oauth2/sessions/logout", get(authorize::logout).post(authorize::logout))
         .route("/oauth/revoke", post(lifecycle::revoke))
 }
 
