@@ -4,6 +4,11 @@ Environment:
   CLAVIS_BIN      the server binary (default: target/debug/clavis of this checkout)
   CLAVIS_TEST_DB  `postgres://…` server URL whose user may CREATE DATABASE: each run gets
                   a fresh database there; anything else (or unset): SQLite in a temp dir.
+
+Each test module gets its own server (the `clavis` fixture is module-scoped). Its log is
+checked for every secret and token the module handled (`ClavisServer.sensitive`) once the
+server has stopped: by the module's own last test (`check_log`), or, if that test did not
+run (a selection with -k, a single test id), when the fixture is torn down.
 """
 
 import contextlib
@@ -27,6 +32,11 @@ SHUTDOWN_TIMEOUT_S = 15
 # The bootstrap admin client (tenant `default`, scope `admin`); its secret is random.
 BOOTSTRAP_CLIENT_ID = "interop-admin"
 
+# The login & consent app of the authorization code flow. The tests play it (through the
+# admin API) and the browser, so these are never fetched: only Location headers point there.
+LOGIN_URL = "https://login.example/login"
+CONSENT_URL = "https://login.example/consent"
+
 
 class ClavisServer:
     """A running `clavis serve` process, its addresses, and everything it has written.
@@ -44,7 +54,10 @@ class ClavisServer:
         self.bootstrap_client_id = BOOTSTRAP_CLIENT_ID
         self.bootstrap_secret = bootstrap_secret
         self.internal_api_key = internal_api_key
+        self.login_url = LOGIN_URL
+        self.consent_url = CONSENT_URL
         self.sensitive = {bootstrap_secret, internal_api_key}
+        self.log_checked = False
         self._lines = lines
         self._lock = lock
         self._drained = drained
@@ -69,6 +82,26 @@ class ClavisServer:
         # The reader thread ends at EOF, i.e. once the process (and its pipe) is gone.
         self._drained.wait(timeout=SHUTDOWN_TIMEOUT_S)
         return self.proc.returncode
+
+    @property
+    def running(self):
+        return self.proc.poll() is None
+
+    def check_log(self):
+        """Stops the server and asserts that it exited cleanly and that its complete log
+        holds none of `sensitive`. Returns how many values were looked for."""
+        self.log_checked = True  # once: a failure here is not repeated at teardown
+        assert self.stop() == 0, "the server did not exit cleanly on SIGTERM"
+        log = self.log_text()
+        assert "clavis listening" in log and "shutting down" in log, "the captured log is incomplete"
+        values = {v for v in self.sensitive if v}
+        short = sorted(v for v in values if len(v) < 16)
+        assert not short, f"too short to look for without false alarms: {short}"
+        leaked = sorted(value for value in values if value in log)
+        # The offending lines say which code path logged it.
+        where = [line.strip()[:300] for line in log.splitlines() if any(v in line for v in leaked)]
+        assert not leaked, f"{len(leaked)} secret(s)/token(s) appear in the server log, e.g.:\n" + "\n".join(where[:5])
+        return len(values)
 
 
 def _psql(server_url, sql):
@@ -99,6 +132,8 @@ def _start(data_dir, database_url):
         CLAVIS_BOOTSTRAP_CLIENT_ID=BOOTSTRAP_CLIENT_ID,
         CLAVIS_BOOTSTRAP_CLIENT_SECRET=bootstrap_secret,
         CLAVIS_INTERNAL_API_KEYS=internal_api_key,
+        CLAVIS_LOGIN_URL=LOGIN_URL,
+        CLAVIS_CONSENT_URL=CONSENT_URL,
         CLAVIS_LOG_FORMAT="json",
         # Verbose on purpose: the no-secrets-in-logs check covers debug output too.
         CLAVIS_LOG="debug",
@@ -179,7 +214,11 @@ def _database(target):
 
 @pytest.fixture(scope="module")
 def clavis():
-    """One server for the test module: fresh data directory, fresh database."""
+    """One server for the test module: fresh data directory, fresh database.
+
+    Teardown checks the log for leaks unless a test of the module already did: so the
+    check runs exactly once per server, whichever of the module's tests were selected.
+    """
     target = os.environ.get("CLAVIS_TEST_DB", "sqlite")
     with tempfile.TemporaryDirectory(prefix="clavis-interop-") as data_dir, _database(target) as database_url:
         server = _start(data_dir, database_url)
@@ -187,5 +226,21 @@ def clavis():
             expected = "postgres" if database_url else "sqlite"
             assert server.backend == expected, f"server runs on {server.backend!r}, expected {expected!r}"
             yield server
+            if not server.log_checked:
+                server.check_log()
         finally:
             server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clavis_still_running(request):
+    """A test that needs the module's server after the leak check has stopped it fails
+    up front with the reason, instead of with a refused connection."""
+    if "clavis" in request.fixturenames:
+        server = request.getfixturevalue("clavis")
+        if not server.running:
+            pytest.fail(
+                "this module's server was already stopped (by its log check, which must be the "
+                "module's last test, or by a crash; see the earlier failures)",
+                pytrace=False,
+            )

@@ -5,70 +5,29 @@ verified with `authlib.jose` against the JWKS that discovery points to, the way 
 resource server using Authlib would.
 """
 
-import base64
 import secrets
 import time
 import warnings
 
 import pytest
-import requests
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.integrations.requests_client import OAuthError
 
 with warnings.catch_warnings():
-    # authlib.jose warns at import that it is deprecated in favour of joserfc; it stays
-    # Authlib's JOSE API until 2.0 (see requirements.txt), and is what we exercise here.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from authlib.jose import JoseError, JsonWebKey, JsonWebToken
+    warnings.simplefilter("ignore", DeprecationWarning)  # authlib.jose: see clavis_interop
+    from authlib.jose import JoseError
     from authlib.jose.errors import BadSignatureError
 
-# Only ES256 is allowed: a token signed with anything else does not decode at all.
-jwt = JsonWebToken(["ES256"])
-
-BOTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-
-def http():
-    # trust_env off: a proxy from the environment must not intercept 127.0.0.1.
-    s = requests.Session()
-    s.trust_env = False
-    return s
-
-
-def oauth_session(client_id, client_secret, method):
-    s = OAuth2Session(client_id, client_secret, token_endpoint_auth_method=method, default_timeout=10)
-    s.trust_env = False
-    return s
-
-
-def issuer_base(clavis, tenant=None):
-    return clavis.public_url if tenant is None else f"{clavis.public_url}/t/{tenant}"
-
-
-def discover(clavis, tenant=None):
-    resp = http().get(issuer_base(clavis, tenant) + "/.well-known/openid-configuration", timeout=10)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
-
-def fetch_jwks(metadata):
-    resp = http().get(metadata["jwks_uri"], timeout=10)
-    assert resp.status_code == 200, resp.text
-    return JsonWebKey.import_key_set(resp.json())
-
-
-def basic_credentials(client_id, client_secret):
-    """What authlib puts after `Basic ` — a log line holding it leaks the secret too."""
-    return base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-
-
-def fetch_token(clavis, client, method, token_endpoint, **params):
-    """A client_credentials token through authlib; remembers what must never be logged."""
-    clavis.sensitive |= {client["client_secret"], basic_credentials(client["client_id"], client["client_secret"])}
-    token = oauth_session(client["client_id"], client["client_secret"], method).fetch_token(
-        token_endpoint, grant_type="client_credentials", **params
-    )
-    clavis.sensitive.add(token["access_token"])
-    return token
+from clavis_interop import (
+    BOTH_METHODS,
+    AdminApi,
+    basic_credentials,
+    discover,
+    fetch_jwks,
+    fetch_token,
+    http,
+    jwt,
+    oauth_session,
+)
 
 
 def fetch_token_error(clavis, client_id, client_secret, method, token_endpoint, **params):
@@ -115,52 +74,6 @@ def verify_access_token(access_token, metadata, keys, client_id, scope):
     assert claims["client_id"] == client_id
     assert claims["scope"] == scope
     return claims
-
-
-class AdminApi:
-    """The admin API (as the bootstrap admin client) and the internal API."""
-
-    def __init__(self, clavis, admin_token):
-        self.clavis = clavis
-        self.session = http()
-        self.session.headers["Authorization"] = f"Bearer {admin_token}"
-
-    @staticmethod
-    def body(**fields):
-        body = {
-            "name": "interop",
-            "redirect_uris": ["https://app.example.com/cb"],
-            "grant_types": ["client_credentials"],
-            "scopes": ["read", "write"],
-            "client_auth_methods": BOTH_METHODS,
-        }
-        body.update(fields)
-        return body
-
-    def created(self, resp):
-        assert resp.status_code == 201, resp.text
-        data = resp.json()["data"]
-        assert data["client_id"] and data["client_secret"]
-        self.clavis.sensitive.add(data["client_secret"])
-        return data
-
-    def create_client(self, **fields):
-        resp = self.session.post(f"{self.clavis.admin_url}/admin/oauth/clients", json=self.body(**fields), timeout=10)
-        return self.created(resp)
-
-    def create_internal_client(self, tenant, **fields):
-        resp = http().post(
-            f"{self.clavis.admin_url}/internal/oauth/clients",
-            json=self.body(**fields),
-            headers={"X-API-Key": self.clavis.internal_api_key, "X-Tenant-ID": tenant},
-            timeout=10,
-        )
-        return self.created(resp)
-
-    def update_client(self, client_id, **fields):
-        resp = self.session.put(f"{self.clavis.admin_url}/admin/oauth/clients/{client_id}", json=fields, timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()["data"]
 
 
 @pytest.fixture(scope="module")
@@ -295,11 +208,5 @@ def test_no_secret_or_token_in_the_log(clavis, api, root):
     tenant_client = api.create_internal_client("acme")
     fetch_token(clavis, tenant_client, "client_secret_post", discover(clavis, "acme")["token_endpoint"])
 
-    assert clavis.stop() == 0, "the server did not exit cleanly on SIGTERM"
-    log = clavis.log_text()
-    assert "clavis listening" in log and "shutting down" in log, "the captured log is incomplete"
-    leaked = sorted(value for value in clavis.sensitive if value in log)
-    # The offending lines say which code path logged it.
-    where = [line.strip()[:300] for line in log.splitlines() if any(v in line for v in leaked)]
-    assert not leaked, f"{len(leaked)} secret(s)/token(s) appear in the server log, e.g.:\n" + "\n".join(where[:5])
-    assert len(clavis.sensitive) > 10  # the check above really had values to look for
+    # Stops the server, then looks for every value in `clavis.sensitive` in its log.
+    assert clavis.check_log() > 10  # the check really had values to look for

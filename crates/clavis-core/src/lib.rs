@@ -1,6 +1,7 @@
 //! Clavis domain: the types every layer shares, their validation rules, and the
 //! cryptography of secrets and tokens. Nothing here does I/O.
 
+pub mod assertion;
 pub mod client;
 pub mod client_extras;
 pub mod duration;

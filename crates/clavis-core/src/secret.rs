@@ -33,6 +33,39 @@ pub fn last_four(secret: &str) -> String {
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }
 
+/// Seals a secret with AES-256-GCM under the server's key, bound to `aad` (where the
+/// secret belongs): `base64(nonce || ciphertext || tag)`. Only for client_secret_jwt,
+/// whose HMAC key must be the secret itself.
+pub fn seal(key: &[u8; 32], plaintext: &str, aad: &str) -> String {
+    use base64::Engine;
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key"));
+    let nonce: [u8; 12] = crate::ids::random_bytes();
+    let mut buf = plaintext.as_bytes().to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
+        .expect("AES-GCM sealing failed");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+/// Opens what [`seal`] made, if the key and `aad` are the same.
+pub fn unseal(key: &[u8; 32], sealed: &str, aad: &str) -> Option<String> {
+    use base64::Engine;
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let raw = base64::engine::general_purpose::STANDARD.decode(sealed).ok()?;
+    if raw.len() < 12 + 16 {
+        return None;
+    }
+    let (nonce, body) = raw.split_at(12);
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let mut buf = body.to_vec();
+    let plain = key
+        .open_in_place(Nonce::try_assume_unique_for_key(nonce).ok()?, Aad::from(aad.as_bytes()), &mut buf)
+        .ok()?;
+    String::from_utf8(plain.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +81,16 @@ mod tests {
         assert!(!verify("", &h));
         assert_eq!(last_four("abcdef"), "cdef");
         assert_eq!(last_four("ab"), "ab");
+    }
+
+    #[test]
+    fn sealing_round_trips_only_with_the_same_key_and_place() {
+        let key = [7u8; 32];
+        let sealed = seal(&key, "s3cret", "t/c/s1");
+        assert!(!sealed.contains("s3cret"));
+        assert_eq!(unseal(&key, &sealed, "t/c/s1").as_deref(), Some("s3cret"));
+        assert_eq!(unseal(&key, &sealed, "t/c/s2"), None, "bound to its row");
+        assert_eq!(unseal(&[8u8; 32], &sealed, "t/c/s1"), None);
+        assert_eq!(unseal(&key, "garbage", "t/c/s1"), None);
     }
 }

@@ -115,39 +115,46 @@ impl Services {
         }
         let now = time::now_unix();
         let code_hash = secret::hash(code);
-        let row = match self.store.spend_code(t, &code_hash, now).await? {
-            Spend::Unknown => return Err(invalid_grant("unknown code")),
+        // Everything that can be checked is checked before the code is spent, so that a
+        // request by another client (or with a wrong verifier) cannot burn the owner's code.
+        let row = self.store.find_code(t, &code_hash).await?.ok_or_else(|| invalid_grant("unknown code"))?;
+        if row.client_id != client.client_id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        let mut grant: GrantData =
+            serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("code data: {e}")))?;
+        if row.used_at.is_none() {
+            if row.expires_at <= now {
+                return Err(invalid_grant("the code has expired"));
+            }
+            if let Some(expected) = &grant.redirect_uri {
+                if redirect_uri != Some(expected.as_str()) {
+                    return Err(invalid_grant("redirect_uri does not match the authorization request"));
+                }
+            }
+            match (&grant.code_challenge, code_verifier) {
+                (Some(challenge), Some(verifier)) => {
+                    if !(43..=128).contains(&verifier.len()) || pkce_s256(verifier) != *challenge {
+                        return Err(invalid_grant("code_verifier does not match the code_challenge"));
+                    }
+                }
+                (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
+                // A verifier for a code issued without a challenge: a downgrade attempt.
+                (None, Some(_)) => {
+                    return Err(invalid_grant("code_verifier given, but the authorization request had no code_challenge"))
+                }
+                (None, None) => {}
+            }
+        }
+        match self.store.spend_code(t, &code_hash, now).await? {
+            Spend::Fresh(_) => {}
             Spend::Replayed(row) => {
                 if let Ok(g) = serde_json::from_str::<GrantData>(&row.data) {
                     self.revoke_grant(t, &g, now).await?;
                 }
                 return Err(invalid_grant("the code was already used; the tokens it issued are revoked"));
             }
-            Spend::Fresh(row) => row,
-        };
-        let mut grant: GrantData =
-            serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("code data: {e}")))?;
-        if row.client_id != client.client_id {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if row.expires_at <= now {
-            return Err(invalid_grant("the code has expired"));
-        }
-        if let Some(expected) = &grant.redirect_uri {
-            if redirect_uri != Some(expected.as_str()) {
-                return Err(invalid_grant("redirect_uri does not match the authorization request"));
-            }
-        }
-        match (&grant.code_challenge, code_verifier) {
-            (Some(challenge), Some(verifier)) => {
-                if !(43..=128).contains(&verifier.len()) || pkce_s256(verifier) != *challenge {
-                    return Err(invalid_grant("code_verifier does not match the code_challenge"));
-                }
-            }
-            (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
-            // A verifier for a code issued without a challenge: a downgrade attempt.
-            (None, Some(_)) => return Err(invalid_grant("code_verifier given, but the authorization request had no code_challenge")),
-            (None, None) => {}
+            Spend::Unknown => return Err(invalid_grant("unknown code")),
         }
         let (tokens, jti, family) = self.issue_user_tokens(t, client, &grant, None, true).await?;
         grant.issued_jti = Some(jti);
@@ -173,20 +180,14 @@ impl Services {
             return Err(invalid_grant("unknown refresh token"));
         }
         let now = time::now_unix();
-        let row = match self.store.spend_refresh(t, &secret::hash(token), now).await? {
-            Spend::Unknown => return Err(invalid_grant("unknown refresh token")),
-            Spend::Replayed(row) => {
-                if row.client_id == client.client_id {
-                    self.revoke_family(t, &row.family_id, now).await?;
-                }
-                return Err(invalid_grant("the refresh token was already used or revoked; its family is revoked"));
-            }
-            Spend::Fresh(row) => row,
-        };
+        let token_hash = secret::hash(token);
+        // Checked before the token is spent: another client's attempt must not rotate
+        // (and so, at the owner's next use, revoke) the owner's refresh token.
+        let row = self.store.find_refresh(t, &token_hash).await?.ok_or_else(|| invalid_grant("unknown refresh token"))?;
         if row.client_id != client.client_id {
             return Err(invalid_grant("the refresh token was issued to another client"));
         }
-        if row.expires_at <= now {
+        if row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at <= now {
             return Err(invalid_grant("the refresh token has expired"));
         }
         let mut grant: GrantData =
@@ -201,6 +202,14 @@ impl Services {
                 grant.scope = requested;
             }
         }
+        let row = match self.store.spend_refresh(t, &token_hash, now).await? {
+            Spend::Fresh(row) => row,
+            Spend::Replayed(row) => {
+                self.revoke_family(t, &row.family_id, now).await?;
+                return Err(invalid_grant("the refresh token was already used or revoked; its family is revoked"));
+            }
+            Spend::Unknown => return Err(invalid_grant("unknown refresh token")),
+        };
         let (tokens, _, _) = self.issue_user_tokens(t, client, &grant, Some(row.family_id), false).await?;
         Ok(tokens)
     }
@@ -360,7 +369,11 @@ impl Services {
             let now = time::now_unix();
             if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
                 let live = row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at > now;
-                let client_live = self.clients.load(&self.store, t, &row.client_id).await?.is_some();
+                let client_live = self
+                    .clients
+                    .load(&self.store, t, &row.client_id)
+                    .await?
+                    .is_some_and(|e| e.client.status == clavis_core::ClientStatus::Active);
                 if live && client_live {
                     let g: GrantData =
                         serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;

@@ -2,6 +2,7 @@
 //! authentication, signing keys and access tokens. No HTTP types appear here; each API
 //! surface maps [`ServiceError`] and [`OAuthError`] to its own wire format.
 
+mod assertions;
 mod cache;
 mod error;
 mod flows;
@@ -47,6 +48,9 @@ pub struct Settings {
     pub id_token_ttl_secs: i64,
     /// How long a login/consent flow may take from start to code.
     pub flow_ttl_secs: i64,
+    /// Key that seals secrets of client_secret_jwt clients (`CLAVIS_SECRET_ENCRYPTION_KEY`);
+    /// without it such clients cannot be registered.
+    pub secret_sealing_key: Option<[u8; 32]>,
 }
 
 impl Default for Settings {
@@ -63,6 +67,7 @@ impl Default for Settings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             id_token_ttl_secs: 3600,
             flow_ttl_secs: 3600,
+            secret_sealing_key: None,
         }
     }
 }
@@ -75,13 +80,21 @@ pub struct Services {
     pub keys: Keys,
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
+    jwks_fetcher: Arc<assertions::JwksFetcher>,
 }
 
 impl Services {
     pub fn new(settings: Settings, store: Store) -> Self {
         let keys = Keys::new(store.clone());
         let clients = Arc::new(ClientCache::new(settings.client_cache_ttl_secs));
-        Self { settings: Arc::new(settings), store, keys, clients, known_tenants: Arc::default() }
+        Self {
+            settings: Arc::new(settings),
+            store,
+            keys,
+            clients,
+            known_tenants: Arc::default(),
+            jwks_fetcher: Arc::new(assertions::JwksFetcher::new()),
+        }
     }
 
     /// The issuer of `tenant`. The default tenant is also served at the root; `at_root`

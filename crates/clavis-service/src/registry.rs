@@ -35,38 +35,66 @@ fn audit(client_id: &str, actor: &Actor, action: &str, fields: Vec<&str>, detail
     }
 }
 
-/// A new secret's record and its value (to be shown once).
-fn new_secret(client_id: &str, description: String, expires_at: Option<i64>, now: i64) -> (SecretRecord, String) {
-    new_secret_with_value(client_id, secret::generate(), description, expires_at, now)
-}
-
-fn new_secret_with_value(
-    client_id: &str,
-    value: String,
-    description: String,
-    expires_at: Option<i64>,
-    now: i64,
-) -> (SecretRecord, String) {
-    let record = SecretRecord {
+/// A new secret's record, without its value (see [`Services::make_secret`]).
+fn secret_record(client_id: &str, value: &str, description: String, expires_at: Option<i64>, now: i64) -> SecretRecord {
+    SecretRecord {
         secret_id: ids::ulid(),
         client_id: client_id.to_owned(),
-        secret_hash: secret::hash(&value),
-        last_four: secret::last_four(&value),
+        secret_hash: secret::hash(value),
+        last_four: secret::last_four(value),
         description,
         status: SecretStatus::Active,
         created_at: now,
         updated_at: now,
         expires_at,
         last_used_at: None,
-    };
-    (record, value)
+        sealed: None,
+    }
+}
+
+/// Where a sealed secret belongs (AES-GCM associated data): it opens nowhere else.
+pub(crate) fn seal_aad(t: &TenantId, client_id: &str, secret_id: &str) -> String {
+    format!("{t}/{client_id}/{secret_id}")
 }
 
 impl Services {
+    /// A new secret for `client`: its record and its value (to be shown once). For a
+    /// client_secret_jwt client the record also holds the value sealed with the server key.
+    fn make_secret(
+        &self,
+        t: &TenantId,
+        client: &Client,
+        value: Option<String>,
+        description: String,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<(SecretRecord, String)> {
+        let value = value.unwrap_or_else(secret::generate);
+        let mut record = secret_record(&client.client_id, &value, description, expires_at, now);
+        if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
+            let key = self.sealing_key()?;
+            record.sealed = Some(secret::seal(key, &value, &seal_aad(t, &client.client_id, &record.secret_id)));
+        }
+        Ok((record, value))
+    }
+
+    fn sealing_key(&self) -> Result<&[u8; 32]> {
+        self.settings.secret_sealing_key.as_ref().ok_or_else(|| {
+            ValidationError::new(
+                "client_auth_methods",
+                "client_secret_jwt needs the server to keep secrets sealed; set CLAVIS_SECRET_ENCRYPTION_KEY",
+            )
+            .into()
+        })
+    }
+
     /// Registers a client; returns it and its secret (confidential secret-based clients).
     pub async fn create_client(&self, t: &TenantId, input: &ClientInput, actor: &Actor) -> Result<(Client, Option<String>)> {
         let now = time::now_unix();
         let mut client = Client::create(t.clone(), ids::ulid(), ids::new_client_id(), input, now)?;
+        if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
+            self.sealing_key()?;
+        }
         let fields = input.present_fields();
         self.insert_new(&mut client, actor, "create", fields, String::new(), now).await
     }
@@ -80,7 +108,10 @@ impl Services {
         detail: String,
         now: i64,
     ) -> Result<(Client, Option<String>)> {
-        let secret = client.needs_secret().then(|| new_secret(&client.client_id, "initial".into(), None, now));
+        let secret = match client.needs_secret() {
+            true => Some(self.make_secret(&client.tenant_id, client, None, "initial".into(), None, now)?),
+            false => None,
+        };
         if let Some((record, _)) = &secret {
             client.secret_last_four = record.last_four.clone();
         }
@@ -103,6 +134,9 @@ impl Services {
         let mut client = self.get_client(t, client_id).await?;
         let now = time::now_unix();
         let changed = client.apply(input)?;
+        if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
+            self.sealing_key()?;
+        }
         client.updated_at = now;
         let entry = audit(client_id, actor, "update", changed, String::new(), now);
         let result = self.store.update_client(&client, &entry).await;
@@ -153,7 +187,7 @@ impl Services {
         }
         let client = self.confidential_client(t, client_id).await?;
         let now = time::now_unix();
-        let (record, value) = new_secret(&client.client_id, "rotated".into(), None, now);
+        let (record, value) = self.make_secret(t, &client, None, "rotated".into(), None, now)?;
         let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], format!("grace {grace}s"), now);
         let result = self.store.rotate_secret(t, &record, now + grace, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -183,8 +217,8 @@ impl Services {
         if expires_at.is_some_and(|e| e <= now) {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
         }
-        self.confidential_client(t, client_id).await?;
-        let (record, value) = new_secret(client_id, description, expires_at, now);
+        let client = self.confidential_client(t, client_id).await?;
+        let (record, value) = self.make_secret(t, &client, None, description, expires_at, now)?;
         let entry = audit(client_id, actor, "add_secret", vec!["client_secret"], record.secret_id.clone(), now);
         let result = self.store.add_secret(t, &record, MAX_ACTIVE_SECRETS, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -227,7 +261,7 @@ impl Services {
         match self.store.get_client(t, client_id).await? {
             None => {
                 let mut client = admin_client(t, client_id.to_owned(), "Bootstrap admin client".into(), now)?;
-                let (record, _) = new_secret_with_value(client_id, secret_value.to_owned(), "bootstrap".into(), None, now);
+                let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now)?;
                 client.secret_last_four = record.last_four.clone();
                 let entry = audit(client_id, actor, "create", vec!["bootstrap"], String::new(), now);
                 match self.store.insert_client(&client, Some(&record), &entry).await {
@@ -251,7 +285,7 @@ impl Services {
                 }
                 let secrets = self.store.client_secrets(t, client_id).await?;
                 if !secrets.iter().any(|s| s.is_valid_at(now) && secret::verify(secret_value, &s.secret_hash)) {
-                    let (record, _) = new_secret_with_value(client_id, secret_value.to_owned(), "bootstrap".into(), None, now);
+                    let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now)?;
                     let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], "bootstrap, grace 0s".into(), now);
                     self.store.rotate_secret(t, &record, now, &entry).await?;
                 }

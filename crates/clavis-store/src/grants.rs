@@ -132,6 +132,12 @@ impl Store {
         Ok(())
     }
 
+    pub async fn find_code(&self, tenant: &TenantId, code_hash: &str) -> Result<Option<CodeRow>> {
+        let sql = "SELECT code_hash, client_id, data, created_at, expires_at, used_at FROM auth_codes \
+                   WHERE tenant_id = $1 AND code_hash = $2";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).bind(code_hash).fetch_optional(pool).await?))
+    }
+
     /// Marks a code used; tells whether this was its first use.
     pub async fn spend_code(&self, tenant: &TenantId, code_hash: &str, now: i64) -> Result<Spend<CodeRow>> {
         let mark = "UPDATE auth_codes SET used_at = $3 WHERE tenant_id = $1 AND code_hash = $2 AND used_at IS NULL";

@@ -35,6 +35,8 @@ pub struct SecretRecord {
     pub updated_at: i64,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// For client_secret_jwt clients only: the secret sealed with the server's key.
+    pub sealed: Option<String>,
 }
 
 impl SecretRecord {
@@ -56,6 +58,7 @@ struct SecretRow {
     updated_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    sealed: Option<String>,
 }
 
 impl TryFrom<SecretRow> for SecretRecord {
@@ -78,13 +81,14 @@ impl TryFrom<SecretRow> for SecretRecord {
             updated_at: r.updated_at,
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
+            sealed: r.sealed,
         })
     }
 }
 
 pub(crate) const INSERT_SECRET: &str = "INSERT INTO client_secrets (tenant_id, client_id, secret_id, secret_hash, \
-    last_four, description, status, created_at, updated_at, expires_at, last_used_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    last_four, description, status, created_at, updated_at, expires_at, last_used_at, sealed) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 macro_rules! insert_secret {
     ($exec:expr, $tenant:expr, $s:expr) => {
@@ -100,6 +104,7 @@ macro_rules! insert_secret {
             .bind($s.updated_at)
             .bind($s.expires_at)
             .bind($s.last_used_at)
+            .bind(&$s.sealed)
             .execute($exec)
             .await?
     };
@@ -113,7 +118,7 @@ pub(crate) const REFRESH_LAST_FOUR: &str = "UPDATE clients SET secret_last_four 
     ORDER BY s.created_at DESC, s.secret_id DESC LIMIT 1), '') WHERE tenant_id = $3 AND client_id = $4";
 
 const SELECT_SECRETS: &str = "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, \
-    updated_at, expires_at, last_used_at FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
+    updated_at, expires_at, last_used_at, sealed FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
     ORDER BY created_at DESC, secret_id DESC";
 
 const COUNT_ACTIVE: &str = "SELECT COUNT(*) FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
@@ -207,6 +212,16 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Records a client assertion's `jti`; `false` if it was seen before (a replay).
+    pub async fn use_jti(&self, tenant: &TenantId, client_id: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let sql = "INSERT INTO used_jtis (tenant_id, client_id, jti, expires_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (tenant_id, client_id, jti) DO NOTHING";
+        let _w = self.write_guard().await;
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(tenant.as_str()).bind(client_id).bind(jti).bind(expires_at)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
     }
 
     /// Records that a secret authenticated a request (callers coalesce these writes).

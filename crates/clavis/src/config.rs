@@ -61,6 +61,10 @@ pub struct ConfigArgs {
     /// Refresh token lifetime, e.g. `720h` [default: 720h].
     #[arg(long, env = "CLAVIS_REFRESH_TOKEN_TTL")]
     pub refresh_token_ttl: Option<String>,
+    /// 32 bytes, base64: seals the secrets of client_secret_jwt clients (which the server
+    /// must be able to read). Without it, client_secret_jwt cannot be registered.
+    #[arg(long, env = "CLAVIS_SECRET_ENCRYPTION_KEY", hide_env_values = true)]
+    pub secret_encryption_key: Option<String>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -83,6 +87,7 @@ struct FileConfig {
     consent_url: Option<String>,
     logout_url: Option<String>,
     refresh_token_ttl: Option<String>,
+    secret_encryption_key: Option<String>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -103,6 +108,7 @@ pub struct Config {
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
     pub refresh_token_ttl_secs: i64,
+    pub secret_encryption_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Config {
@@ -188,6 +194,10 @@ impl Config {
             consent_url: app_url(pick!(consent_url), "consent_url")?,
             logout_url: app_url(pick!(logout_url), "logout_url")?,
             refresh_token_ttl_secs: duration(pick!(refresh_token_ttl), 30 * 24 * 3600, "refresh_token_ttl")?,
+            secret_encryption_key: match pick!(secret_encryption_key).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(decode_key(&s)?),
+            },
         })
     }
 
@@ -217,6 +227,16 @@ impl Config {
         self.database_url = Some(url.into());
         self
     }
+}
+
+/// A 32-byte key in standard or URL-safe base64.
+fn decode_key(s: &str) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim()))
+        .map_err(|_| anyhow::anyhow!("secret_encryption_key must be base64"))?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("secret_encryption_key must be 32 bytes (e.g. openssl rand -base64 32)"))
 }
 
 /// An absolute http(s) URL of the login/consent app, or nothing.

@@ -58,6 +58,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         consent_url: config.consent_url.clone(),
         logout_url: config.logout_url.clone(),
         refresh_token_ttl_secs: config.refresh_token_ttl_secs,
+        secret_sealing_key: config.secret_encryption_key,
         ..Settings::default()
     };
     let services = Services::new(settings, store);

@@ -198,6 +198,13 @@ async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
     let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
     let code = param(&login_and_consent(&app, &mut browser, &start, "bob", false).await, "code").unwrap();
     let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", verifier.as_str())];
+    // Attempts by another client, or with a wrong verifier, do not burn the code.
+    let (other, other_secret) = web_client(&app, true).await;
+    let (s, _) = exchange(&app, &other, other_secret.as_deref(), &form).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let wrong = pkce().0;
+    let (s, _) = exchange(&app, &client_id, Some(&secret), &[form[0], form[1], form[2], ("code_verifier", wrong.as_str())]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, first) = exchange(&app, &client_id, Some(&secret), &form).await;
     assert_eq!(s, StatusCode::OK);
     let (s, again) = exchange(&app, &client_id, Some(&secret), &form).await;
@@ -305,18 +312,21 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     assert_eq!(claims(t1["id_token"].as_str().unwrap())["sub"], "frank");
     let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile email")]).await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    // Neither a refused scope nor another client's attempt spends the owner's token.
+    let (other, other_secret) = web_client(&app, true).await;
+    let (s, body) = exchange(&app, &other, other_secret.as_deref(), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (s, t2) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!(s, StatusCode::OK, "{t2}");
+    let r2 = t2["refresh_token"].as_str().unwrap().to_owned();
 
     // Replaying r0: the family dies, r1 included, and the access tokens issued with it.
     let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r0)]).await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let (s, _) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the newest token of the family died too");
     assert_eq!(introspect(&app, t1["access_token"].as_str().unwrap()).await["active"], false);
-
-    // Another client cannot use someone else's refresh token.
-    let (other, other_secret) = web_client(&app, true).await;
-    let (s, body) = exchange(&app, &other, other_secret.as_deref(), &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
-    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(introspect(&app, t2["access_token"].as_str().unwrap()).await["active"], false);
 }
 
 #[tokio::test]

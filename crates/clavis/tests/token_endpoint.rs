@@ -188,7 +188,8 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
             assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
             assert_eq!(v["grant_types_supported"], json!(["authorization_code", "client_credentials", "refresh_token"]));
-            assert_eq!(v["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post", "none"]));
+            assert_eq!(v["token_endpoint_auth_methods_supported"],
+                       json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]));
             assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
             assert_eq!(v["response_types_supported"], json!(["code"]));
             assert_eq!(v["authorization_response_iss_parameter_supported"], true);

@@ -70,8 +70,26 @@ fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a
     }
 }
 
-/// Authenticates the client of a token, introspection or revocation request.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Authenticates the client of a token, introspection or revocation request: by secret
+/// (Basic or body), by assertion (`private_key_jwt`, `client_secret_jwt`), or by its id
+/// alone for public clients.
 pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Client, OAuthError> {
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type") != Some(JWT_BEARER) {
+            return Err(OAuthError::InvalidRequest(format!("client_assertion_type must be {JWT_BEARER}")));
+        }
+        if headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some() {
+            return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
+        }
+        let url = &issuer.url;
+        let audiences: Vec<String> = ["", "/oauth2/token", "/oauth/token", "/oauth2/introspect", "/oauth/introspect", "/oauth2/revoke", "/oauth/revoke"]
+            .iter()
+            .map(|path| format!("{url}{path}"))
+            .collect();
+        return st.services.authenticate_assertion(&issuer.tenant, &audiences, form.get("client_id"), assertion).await;
+    }
     let (client_id, secret, method) = client_credentials(headers, form)?;
     st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await
 }
