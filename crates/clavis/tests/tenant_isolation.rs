@@ -73,3 +73,27 @@ async fn a_token_signed_for_one_tenant_is_refused_when_relabelled() {
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &forged, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn expired_tokens_are_refused_everywhere() {
+    let app = TestApp::spawn().await;
+    let services = &app.server.as_ref().unwrap().services;
+    let keys = services.keys.for_tenant(&clavis_core::TenantId::default_tenant()).await.unwrap();
+    let now = clavis_core::time::now_unix();
+    let mut claims = common::claims(&app.admin_token);
+    // Issued now (after the client was created), but already past its expiry.
+    claims["iat"] = json!(now);
+    claims["exp"] = json!(now - 1);
+    claims["jti"] = json!("expired-one");
+    let expired = keys.signing.sign_access_token(&claims);
+    let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &expired, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
+        .form(&[("token", expired.as_str())]).send().await.unwrap();
+    assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"active": false}));
+    // The same claims, unexpired, are accepted: the signature was not the problem.
+    claims["exp"] = json!(now + 60);
+    let fresh = keys.signing.sign_access_token(&claims);
+    let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &fresh, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
