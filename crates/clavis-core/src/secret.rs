@@ -1,6 +1,8 @@
 //! Client secrets. Generated secrets carry 256 bits from the OS RNG, so a single SHA-256
 //! is the right hash at rest: no guessing attack is feasible and verifying costs
 //! microseconds, not the milliseconds a password KDF would add to every token request.
+//! Secrets chosen by a caller (the Hydra API allows it) may be weak, so they are hashed
+//! with argon2id instead; callers cache a successful verification (see the service).
 
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
@@ -21,8 +23,36 @@ pub fn hash(secret: &str) -> String {
     out
 }
 
-/// Constant-time comparison of a presented secret against a stored hash.
+/// Shortest and longest secret a caller may choose.
+pub const MIN_SUPPLIED_LEN: usize = 6;
+pub const MAX_SUPPLIED_LEN: usize = 512;
+
+/// argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), as a PHC string.
+fn argon2() -> argon2::Argon2<'static> {
+    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+/// The stored form of a caller-chosen secret: an argon2id PHC string (`$argon2id$…`).
+/// Costs tens of milliseconds: call it off the async threads.
+pub fn hash_supplied(secret: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&crate::ids::random_bytes::<16>()).expect("a 16-byte salt encodes");
+    argon2().hash_password(secret.as_bytes(), &salt).expect("argon2 hashing failed").to_string()
+}
+
+/// Whether verifying against this stored hash is slow (a KDF), i.e. worth caching.
+pub fn is_slow(stored: &str) -> bool {
+    stored.starts_with("$argon2")
+}
+
+/// Verifies a presented secret against a stored hash: SHA-256 compared in constant time,
+/// or argon2id (slow: call it off the async threads).
 pub fn verify(presented: &str, stored: &str) -> bool {
+    if is_slow(stored) {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        return PasswordHash::new(stored).is_ok_and(|h| argon2().verify_password(presented.as_bytes(), &h).is_ok());
+    }
     let candidate = hash(presented);
     candidate.len() == stored.len() && bool::from(candidate.as_bytes().ct_eq(stored.as_bytes()))
 }
@@ -81,6 +111,16 @@ mod tests {
         assert!(!verify("", &h));
         assert_eq!(last_four("abcdef"), "cdef");
         assert_eq!(last_four("ab"), "ab");
+    }
+
+    #[test]
+    fn supplied_secrets_use_argon2id() {
+        let h = hash_supplied("hunter2");
+        assert!(h.starts_with("$argon2id$") && is_slow(&h) && !h.contains("hunter2"));
+        assert!(verify("hunter2", &h));
+        assert!(!verify("hunter3", &h));
+        assert_ne!(hash_supplied("hunter2"), h, "salted");
+        assert!(!is_slow(&hash("x")));
     }
 
     #[test]

@@ -17,6 +17,11 @@ const MAX_ENTRIES: usize = 50_000;
 /// `last_used_at` of a secret is written at most this often (seconds).
 pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
 
+fn sha256(s: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
+}
+
 pub(crate) struct CachedClient {
     pub client: Client,
     pub secrets: Vec<SecretRecord>,
@@ -30,6 +35,9 @@ pub(crate) struct ClientCache {
     entries: RwLock<HashMap<Key, Arc<CachedClient>>>,
     /// secret_id → when its `last_used_at` was last written.
     touched: Mutex<HashMap<String, i64>>,
+    /// secret_id → SHA-256 of the value that last verified against its (slow, argon2id)
+    /// hash, so a repeated correct secret costs a hash, not a KDF.
+    verified: Mutex<HashMap<String, [u8; 32]>>,
     /// tenant → the CORS origins of its clients, and when they were read.
     origins: RwLock<HashMap<TenantId, (Arc<Vec<String>>, Instant)>>,
 }
@@ -40,6 +48,7 @@ impl ClientCache {
             ttl: Duration::from_secs(ttl_secs),
             entries: RwLock::default(),
             touched: Mutex::default(),
+            verified: Mutex::default(),
             origins: RwLock::default(),
         }
     }
@@ -94,6 +103,21 @@ impl ClientCache {
             map.insert(tenant.clone(), (list.clone(), Instant::now()));
         }
         Ok(list)
+    }
+
+    /// Whether `presented` is the value that last verified against this slow-hashed secret.
+    pub fn verified_before(&self, secret_id: &str, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let digest = sha256(presented);
+        self.verified.lock().expect("verified lock").get(secret_id).is_some_and(|d| bool::from(d.ct_eq(&digest)))
+    }
+
+    pub fn remember_verified(&self, secret_id: &str, presented: &str) {
+        let mut map = self.verified.lock().expect("verified lock");
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(secret_id.to_owned(), sha256(presented));
     }
 
     /// Whether `last_used_at` of this secret is due a write (and marks it written).

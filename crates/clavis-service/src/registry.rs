@@ -60,7 +60,7 @@ pub(crate) fn seal_aad(t: &TenantId, client_id: &str, secret_id: &str) -> String
 impl Services {
     /// A new secret for `client`: its record and its value (to be shown once). For a
     /// client_secret_jwt client the record also holds the value sealed with the server key.
-    fn make_secret(
+    async fn make_secret(
         &self,
         t: &TenantId,
         client: &Client,
@@ -69,8 +69,23 @@ impl Services {
         expires_at: Option<i64>,
         now: i64,
     ) -> Result<(SecretRecord, String)> {
-        let value = value.unwrap_or_else(secret::generate);
+        let (value, hash) = match value {
+            None => {
+                let v = secret::generate();
+                let h = secret::hash(&v);
+                (v, h)
+            }
+            // A caller-chosen secret may be weak: argon2id, off the async threads.
+            Some(v) => {
+                let copy = v.clone();
+                let h = tokio::task::spawn_blocking(move || secret::hash_supplied(&copy))
+                    .await
+                    .map_err(|e| ServiceError::Internal(format!("hashing: {e}")))?;
+                (v, h)
+            }
+        };
         let mut record = secret_record(&client.client_id, &value, description, expires_at, now);
+        record.secret_hash = hash;
         if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
             let key = self.sealing_key()?;
             record.sealed = Some(secret::seal(key, &value, &seal_aad(t, &client.client_id, &record.secret_id)));
@@ -96,12 +111,15 @@ impl Services {
             self.sealing_key()?;
         }
         let fields = input.present_fields();
-        self.insert_new(&mut client, actor, "create", fields, String::new(), now).await
+        self.insert_new(&mut client, None, actor, "create", fields, String::new(), now).await
     }
 
-    async fn insert_new(
+    /// Stores a new client with its first secret (`supplied`, or a generated one) if it
+    /// uses secrets, and the audit entry.
+    pub(crate) async fn insert_new(
         &self,
         client: &mut Client,
+        supplied: Option<String>,
         actor: &Actor,
         action: &str,
         fields: Vec<&str>,
@@ -109,7 +127,7 @@ impl Services {
         now: i64,
     ) -> Result<(Client, Option<String>)> {
         let secret = match client.needs_secret() {
-            true => Some(self.make_secret(&client.tenant_id, client, None, "initial".into(), None, now)?),
+            true => Some(self.make_secret(&client.tenant_id, client, supplied, "initial".into(), None, now).await?),
             false => None,
         };
         if let Some((record, _)) = &secret {
@@ -176,7 +194,7 @@ impl Services {
         };
         clone.validate()?;
         let detail = format!("cloned from {client_id}");
-        self.insert_new(&mut clone, actor, "clone", vec![], detail, now).await
+        self.insert_new(&mut clone, None, actor, "clone", vec![], detail, now).await
     }
 
     /// Issues a new secret. The others keep verifying for `grace_secs` (default 4 h).
@@ -187,7 +205,7 @@ impl Services {
         }
         let client = self.confidential_client(t, client_id).await?;
         let now = time::now_unix();
-        let (record, value) = self.make_secret(t, &client, None, "rotated".into(), None, now)?;
+        let (record, value) = self.make_secret(t, &client, None, "rotated".into(), None, now).await?;
         let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], format!("grace {grace}s"), now);
         let result = self.store.rotate_secret(t, &record, now + grace, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -218,7 +236,7 @@ impl Services {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
         }
         let client = self.confidential_client(t, client_id).await?;
-        let (record, value) = self.make_secret(t, &client, None, description, expires_at, now)?;
+        let (record, value) = self.make_secret(t, &client, None, description, expires_at, now).await?;
         let entry = audit(client_id, actor, "add_secret", vec!["client_secret"], record.secret_id.clone(), now);
         let result = self.store.add_secret(t, &record, MAX_ACTIVE_SECRETS, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -261,7 +279,7 @@ impl Services {
         match self.store.get_client(t, client_id).await? {
             None => {
                 let mut client = admin_client(t, client_id.to_owned(), "Bootstrap admin client".into(), now)?;
-                let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now)?;
+                let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
                 client.secret_last_four = record.last_four.clone();
                 let entry = audit(client_id, actor, "create", vec!["bootstrap"], String::new(), now);
                 match self.store.insert_client(&client, Some(&record), &entry).await {
@@ -285,7 +303,7 @@ impl Services {
                 }
                 let secrets = self.store.client_secrets(t, client_id).await?;
                 if !secrets.iter().any(|s| s.is_valid_at(now) && secret::verify(secret_value, &s.secret_hash)) {
-                    let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now)?;
+                    let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
                     let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], "bootstrap, grace 0s".into(), now);
                     self.store.rotate_secret(t, &record, now, &entry).await?;
                 }
@@ -300,7 +318,7 @@ impl Services {
         self.ensure_tenant(t).await?;
         let now = time::now_unix();
         let mut client = admin_client(t, ids::new_client_id(), name.to_owned(), now)?;
-        let (client, secret) = self.insert_new(&mut client, actor, "create", vec!["admin"], String::new(), now).await?;
+        let (client, secret) = self.insert_new(&mut client, None, actor, "create", vec!["admin"], String::new(), now).await?;
         Ok((client, secret.expect("an admin client uses a secret")))
     }
 }

@@ -76,7 +76,12 @@ impl Services {
         // or which one matched.
         let mut matched = None;
         for s in entry.secrets.iter().filter(|s| s.is_valid_at(now)) {
-            if secret::verify(presented, &s.secret_hash) && matched.is_none() {
+            let ok = if secret::is_slow(&s.secret_hash) {
+                self.verify_slow_secret(&s.secret_id, presented, &s.secret_hash).await
+            } else {
+                secret::verify(presented, &s.secret_hash)
+            };
+            if ok && matched.is_none() {
                 matched = Some(s.secret_id.clone());
             }
         }
@@ -89,6 +94,19 @@ impl Services {
             }
         }
         Ok(client.clone())
+    }
+
+    /// argon2id verification off the async threads, remembered once it succeeded.
+    async fn verify_slow_secret(&self, secret_id: &str, presented: &str, stored: &str) -> bool {
+        if self.clients.verified_before(secret_id, presented) {
+            return true;
+        }
+        let (p, h) = (presented.to_owned(), stored.to_owned());
+        let ok = tokio::task::spawn_blocking(move || secret::verify(&p, &h)).await.unwrap_or(false);
+        if ok {
+            self.clients.remember_verified(secret_id, presented);
+        }
+        ok
     }
 
     /// RFC 6749 §4.4: a token for the client itself. Requested scopes must be a subset
