@@ -20,6 +20,8 @@ with warnings.catch_warnings():
 jwt = JsonWebToken(["ES256"])
 
 BOTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# The client authentication methods that need a client_secret (private_key_jwt and none do not).
+SECRET_METHODS = {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
 
 
 def http():
@@ -91,11 +93,11 @@ class AdminApi:
         assert resp.status_code == 201, resp.text
         data = resp.json()["data"]
         assert data["client_id"]
-        if data["is_confidential"]:
+        if data["is_confidential"] and SECRET_METHODS & set(data["client_auth_methods"]):
             assert data["client_secret"]
             self.clavis.sensitive.add(data["client_secret"])
-        else:
-            assert not data.get("client_secret"), "a public client got a secret"
+        else:  # public, or authenticated by its key (private_key_jwt) only
+            assert not data.get("client_secret"), "a client that has no use for a secret got one"
         return data
 
     def create_client(self, **fields):

@@ -11,6 +11,7 @@ server has stopped: by the module's own last test (`check_log`), or, if that tes
 run (a selection with -k, a single test id), when the fixture is torn down.
 """
 
+import base64
 import contextlib
 import json
 import os
@@ -45,7 +46,9 @@ class ClavisServer:
     server, so that the log can be checked for all of them at the end.
     """
 
-    def __init__(self, proc, listening, lines, lock, drained, bootstrap_secret, internal_api_key):
+    def __init__(
+        self, proc, listening, lines, lock, drained, bootstrap_secret, internal_api_key, secret_encryption_key
+    ):
         fields = listening["fields"]
         self.proc = proc
         self.public_url = fields["public_url"].rstrip("/")
@@ -56,7 +59,7 @@ class ClavisServer:
         self.internal_api_key = internal_api_key
         self.login_url = LOGIN_URL
         self.consent_url = CONSENT_URL
-        self.sensitive = {bootstrap_secret, internal_api_key}
+        self.sensitive = {bootstrap_secret, internal_api_key, secret_encryption_key}
         self.log_checked = False
         self._lines = lines
         self._lock = lock
@@ -123,8 +126,15 @@ def _start(data_dir, database_url):
 
     bootstrap_secret = secrets.token_urlsafe(32)  # 43 characters; the server wants >= 32
     internal_api_key = secrets.token_urlsafe(24)
+    # Seals client secrets at rest, which client_secret_jwt needs (the server must get
+    # the secret back to check an HMAC): 32 random bytes, base64.
+    secret_encryption_key = base64.b64encode(secrets.token_bytes(32)).decode()
     # Only our settings: a CLAVIS_* variable from the caller's shell must not leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAVIS_")}
+    # Nor a proxy: the server's own requests (a client's jwks_uri) go to 127.0.0.1.
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        env.pop(name, None)
+        env.pop(name.upper(), None)
     env.update(
         CLAVIS_PUBLIC_ADDR="127.0.0.1:0",
         CLAVIS_ADMIN_ADDR="127.0.0.1:0",
@@ -132,6 +142,7 @@ def _start(data_dir, database_url):
         CLAVIS_BOOTSTRAP_CLIENT_ID=BOOTSTRAP_CLIENT_ID,
         CLAVIS_BOOTSTRAP_CLIENT_SECRET=bootstrap_secret,
         CLAVIS_INTERNAL_API_KEYS=internal_api_key,
+        CLAVIS_SECRET_ENCRYPTION_KEY=secret_encryption_key,
         CLAVIS_LOGIN_URL=LOGIN_URL,
         CLAVIS_CONSENT_URL=CONSENT_URL,
         CLAVIS_LOG_FORMAT="json",
@@ -193,7 +204,9 @@ def _start(data_dir, database_url):
         with lock:
             output = "".join(lines)
         pytest.fail(f"{binary} serve {why}; exit status {status}; its output:\n{output}", pytrace=False)
-    return ClavisServer(proc, listening, lines, lock, drained, bootstrap_secret, internal_api_key)
+    return ClavisServer(
+        proc, listening, lines, lock, drained, bootstrap_secret, internal_api_key, secret_encryption_key
+    )
 
 
 @contextlib.contextmanager

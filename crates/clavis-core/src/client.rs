@@ -92,6 +92,8 @@ pub struct Client {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Hydra's `owner` (filterable, so a column of its own).
+    pub owner: String,
     /// Settings beyond the seed fields (see `client_extras`).
     pub extras: ClientExtras,
 }
@@ -184,6 +186,7 @@ impl Client {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            owner: String::new(),
             extras: ClientExtras::default(),
         };
         client.apply(input)?;
@@ -262,7 +265,7 @@ impl Client {
             self.extras.lifespans.apply(v, "token_lifespans")?;
         }
         self.validate()?;
-        self.cors_origins = cors_origins(&self.redirect_uris);
+        self.derive_cors_origins();
         Ok(self.changed_fields(&before))
     }
 
@@ -271,9 +274,6 @@ impl Client {
         let name_len = self.name.chars().count();
         if name_len == 0 || name_len > 255 || self.name.chars().any(char::is_control) {
             return Err(ValidationError::new("name", "must be 1 to 255 printable characters"));
-        }
-        if self.redirect_uris.is_empty() && self.grant_types.contains(&GrantType::AuthorizationCode) {
-            return Err(ValidationError::new("redirect_uris", "must contain at least one URI for authorization_code"));
         }
         if self.redirect_uris.len() > MAX_LIST_ITEMS {
             return Err(ValidationError::new("redirect_uris", format!("at most {MAX_LIST_ITEMS} URIs")));
@@ -339,6 +339,18 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// `cors_origins`: the origins of the redirect URIs, plus Hydra's explicit
+    /// `allowed_cors_origins`.
+    pub fn derive_cors_origins(&mut self) {
+        let mut origins = cors_origins(&self.redirect_uris);
+        for o in &self.extras.hydra.allowed_cors_origins {
+            if !origins.contains(o) {
+                origins.push(o.clone());
+            }
+        }
+        self.cors_origins = origins;
     }
 
     /// Whether this client holds shared secrets (and so is issued one).
@@ -483,14 +495,38 @@ pub fn check_jwks(text: &str) -> Result<(), ValidationError> {
                 return Err(ValidationError::new(&field, format!("must be a public key (has \"{private}\")")));
             }
         }
+        // Decoded length of a base64url member, if it is one.
+        let len = |name: &str| {
+            s(name).filter(|_| b64(name)).and_then(|v| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v).ok().map(|b| b.len())
+            })
+        };
         let ok = match s("kty") {
-            Some("EC") => matches!(s("crv"), Some("P-256" | "P-384" | "P-521")) && b64("x") && b64("y"),
-            Some("RSA") => b64("n") && b64("e"),
-            Some("OKP") => matches!(s("crv"), Some("Ed25519" | "Ed448")) && b64("x"),
+            // RFC 7518 §6.2.1.2: coordinates are exactly the curve's size, leading zeros kept.
+            Some("EC") => {
+                let size = match s("crv") {
+                    Some("P-256") => 32,
+                    Some("P-384") => 48,
+                    Some("P-521") => 66,
+                    _ => 0,
+                };
+                size > 0 && len("x") == Some(size) && len("y") == Some(size)
+            }
+            // At least 2048-bit moduli (RFC 7518 §3.3), as verification requires.
+            Some("RSA") => len("n").is_some_and(|n| n >= 256) && len("e").is_some(),
+            Some("OKP") => match s("crv") {
+                Some("Ed25519") => len("x") == Some(32),
+                Some("Ed448") => len("x") == Some(57),
+                _ => false,
+            },
             _ => false,
         };
         if !ok {
-            return Err(ValidationError::new(&field, "must be an EC, RSA or OKP public key with its parameters"));
+            return Err(ValidationError::new(
+                &field,
+                "must be an EC (full-length coordinates), RSA (≥ 2048 bits) or OKP public key with its parameters",
+            ));
         }
         if let Some(kid) = s("kid") {
             if kids.contains(&kid) {

@@ -31,6 +31,9 @@ pub struct Lifespans {
     pub implicit_grant_access_token: Option<i64>,
     pub implicit_grant_id_token: Option<i64>,
     pub jwt_bearer_grant_access_token: Option<i64>,
+    pub device_authorization_grant_access_token: Option<i64>,
+    pub device_authorization_grant_id_token: Option<i64>,
+    pub device_authorization_grant_refresh_token: Option<i64>,
 }
 
 /// The longest lifespan a client may ask for: one year.
@@ -38,7 +41,7 @@ pub const MAX_LIFESPAN_SECS: i64 = 366 * 24 * 3600;
 
 impl Lifespans {
     /// Hydra's field names (`…_lifespan`) with a mutable reference to each value.
-    pub fn fields_mut(&mut self) -> [(&'static str, &mut Option<i64>); 10] {
+    pub fn fields_mut(&mut self) -> [(&'static str, &mut Option<i64>); 13] {
         [
             ("authorization_code_grant_access_token_lifespan", &mut self.authorization_code_grant_access_token),
             ("authorization_code_grant_id_token_lifespan", &mut self.authorization_code_grant_id_token),
@@ -50,6 +53,9 @@ impl Lifespans {
             ("implicit_grant_access_token_lifespan", &mut self.implicit_grant_access_token),
             ("implicit_grant_id_token_lifespan", &mut self.implicit_grant_id_token),
             ("jwt_bearer_grant_access_token_lifespan", &mut self.jwt_bearer_grant_access_token),
+            ("device_authorization_grant_access_token_lifespan", &mut self.device_authorization_grant_access_token),
+            ("device_authorization_grant_id_token_lifespan", &mut self.device_authorization_grant_id_token),
+            ("device_authorization_grant_refresh_token_lifespan", &mut self.device_authorization_grant_refresh_token),
         ]
     }
 
@@ -93,6 +99,35 @@ pub struct ClientExtras {
     pub post_logout_redirect_uris: Vec<String>,
     pub access_token_strategy: AccessTokenStrategy,
     pub lifespans: Lifespans,
+    /// Ory Hydra's client metadata that the authms API does not know; kept as given.
+    pub hydra: HydraMetadata,
+}
+
+/// Hydra client fields without an authms counterpart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HydraMetadata {
+    pub response_types: Vec<String>,
+    pub audience: Vec<String>,
+    pub allowed_cors_origins: Vec<String>,
+    pub contacts: Vec<String>,
+    /// Raw JSON, as Hydra stores it.
+    pub metadata: serde_json::Value,
+    /// Consent is accepted without asking (admin-only; never through dynamic registration).
+    pub skip_consent: bool,
+    pub skip_logout_consent: bool,
+    pub subject_type: String,
+    pub sector_identifier_uri: String,
+    pub request_uris: Vec<String>,
+    pub request_object_signing_alg: String,
+    pub token_endpoint_auth_signing_alg: String,
+    pub userinfo_signed_response_alg: String,
+    pub frontchannel_logout_uri: String,
+    pub frontchannel_logout_session_required: bool,
+    pub backchannel_logout_uri: String,
+    pub backchannel_logout_session_required: bool,
+    /// SHA-256 of the RFC 7592 registration access token of a dynamically registered client.
+    pub registration_token_hash: Option<String>,
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@ pub mod client_extras;
 pub mod duration;
 pub mod ids;
 pub mod jose;
+pub mod json_patch;
 pub mod scope;
 pub mod secret;
 pub mod tenant;
 pub mod time;
 
 pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
-pub use client_extras::{AccessTokenStrategy, ClientExtras, Lifespans};
+pub use client_extras::{AccessTokenStrategy, ClientExtras, HydraMetadata, Lifespans};
 pub use tenant::TenantId;
 
 /// A rule broken by caller input, naming the field so the caller can fix it.

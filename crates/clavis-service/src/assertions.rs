@@ -24,7 +24,8 @@ const JWKS_MAX_BYTES: usize = 64 * 1024;
 
 pub(crate) struct JwksFetcher {
     http: reqwest::Client,
-    cache: RwLock<HashMap<(TenantId, String), (Arc<Value>, Instant)>>,
+    /// Keyed by tenant, client and URI: a changed `jwks_uri` is fetched at once.
+    cache: RwLock<HashMap<(TenantId, String, String), (Arc<Value>, Instant)>>,
 }
 
 impl JwksFetcher {
@@ -40,7 +41,7 @@ impl JwksFetcher {
     /// The client's key set from its `jwks_uri`; `refresh` re-fetches unless the cached
     /// copy is very fresh.
     async fn get(&self, t: &TenantId, client: &Client, refresh: bool) -> Result<Arc<Value>, String> {
-        let key = (t.clone(), client.client_id.clone());
+        let key = (t.clone(), client.client_id.clone(), client.jwks_uri.clone());
         if let Some((jwks, at)) = self.cache.read().expect("jwks lock").get(&key) {
             let fresh = if refresh { at.elapsed() < JWKS_REFETCH_MIN } else { at.elapsed() < JWKS_TTL };
             if fresh {

@@ -93,6 +93,26 @@ impl Services {
         Ok((record, value))
     }
 
+    /// client_secret_jwt needs a secret the server can read: one created sealed. A client
+    /// switching to it keeps only hashed secrets, so the switch is refused (create the
+    /// client with client_secret_jwt instead) rather than leaving it unable to sign in.
+    pub(crate) async fn check_secret_jwt_switch(&self, t: &TenantId, client: &Client, had_it: bool) -> Result<()> {
+        if had_it || !client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
+            return Ok(());
+        }
+        self.sealing_key()?;
+        let now = time::now_unix();
+        let secrets = self.store.client_secrets(t, &client.client_id).await?;
+        if secrets.iter().any(|s| s.is_valid_at(now) && s.sealed.is_some()) {
+            return Ok(());
+        }
+        Err(ValidationError::new(
+            "client_auth_methods",
+            "client_secret_jwt cannot be added to a client whose secrets are stored only as hashes; create a new client with it",
+        )
+        .into())
+    }
+
     fn sealing_key(&self) -> Result<&[u8; 32]> {
         self.settings.secret_sealing_key.as_ref().ok_or_else(|| {
             ValidationError::new(
@@ -151,10 +171,9 @@ impl Services {
     pub async fn update_client(&self, t: &TenantId, client_id: &str, input: &ClientInput, actor: &Actor) -> Result<Client> {
         let mut client = self.get_client(t, client_id).await?;
         let now = time::now_unix();
+        let had_secret_jwt = client.auth_methods.contains(&AuthMethod::ClientSecretJwt);
         let changed = client.apply(input)?;
-        if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
-            self.sealing_key()?;
-        }
+        self.check_secret_jwt_switch(t, &client, had_secret_jwt).await?;
         client.updated_at = now;
         let entry = audit(client_id, actor, "update", changed, String::new(), now);
         let result = self.store.update_client(&client, &entry).await;
@@ -355,6 +374,7 @@ fn admin_client(t: &TenantId, client_id: String, name: String, now: i64) -> Resu
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        owner: String::new(),
         extras: Default::default(),
     };
     client.validate()?;

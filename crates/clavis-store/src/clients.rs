@@ -7,7 +7,7 @@ use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, tenant_id, client_id, name, redirect_uris, scopes, grant_types, auth_methods, \
     is_confidential, jwks, jwks_uri, fapi_profile, logo_url, privacy_policy, terms_url, website, cors_origins, \
-    secret_last_four, status, created_at, updated_at, deleted_at, extra";
+    secret_last_four, status, created_at, updated_at, deleted_at, extra, owner";
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -34,6 +34,7 @@ struct ClientRow {
     updated_at: i64,
     deleted_at: Option<i64>,
     extra: String,
+    owner: String,
 }
 
 fn strings(json: &str) -> Result<Vec<String>> {
@@ -76,6 +77,7 @@ impl TryFrom<ClientRow> for Client {
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
             extras: serde_json::from_str(&r.extra).map_err(|e| StoreError::Corrupt(format!("client extras: {e}")))?,
+            owner: r.owner,
         })
     }
 }
@@ -114,6 +116,7 @@ macro_rules! bind_client {
             .bind($c.updated_at)
             .bind($c.deleted_at)
             .bind(serde_json::to_string(&$c.extras).expect("extras serialize"))
+            .bind(&$c.owner)
     };
 }
 
@@ -133,7 +136,7 @@ impl Store {
         let t = &client.tenant_id;
         let sql = format!(
             "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23)"
+             $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         );
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
@@ -205,6 +208,46 @@ impl Store {
         Ok(out)
     }
 
+    /// Hydra's list: live clients after `after` (an `id`, exclusive) in id order, at most
+    /// `limit`, optionally with this exact name and owner; and the total matching.
+    pub async fn list_clients_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: i64,
+        name: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<(Vec<Client>, i64)> {
+        let mut cond = String::from("tenant_id = $1 AND deleted_at IS NULL");
+        let mut args: Vec<String> = vec![tenant.as_str().to_owned()];
+        for (column, value) in [("name", name), ("owner", owner)] {
+            if let Some(v) = value {
+                args.push(v.to_owned());
+                cond.push_str(&format!(" AND {column} = ${}", args.len()));
+            }
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM clients WHERE {cond}");
+        let mut page_cond = cond.clone();
+        let mut page_args = args.clone();
+        if let Some(a) = after {
+            page_args.push(a.to_owned());
+            page_cond.push_str(&format!(" AND id > ${}", page_args.len()));
+        }
+        let rows_sql = format!("SELECT {COLUMNS} FROM clients WHERE {page_cond} ORDER BY id LIMIT ${}", page_args.len() + 1);
+        let (rows, total): (Vec<ClientRow>, i64) = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(&rows_sql);
+            for a in &page_args {
+                q = q.bind(a);
+            }
+            let mut c = sqlx::query_scalar(&count_sql);
+            for a in &args {
+                c = c.bind(a);
+            }
+            (q.bind(limit).fetch_all(pool).await?, c.fetch_one(pool).await?)
+        });
+        Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
+    }
+
     /// Writes the settable columns of a live client (not `secret_last_four`, which
     /// follows the secrets), and the audit entry. `NotFound` if it was
     /// deleted meanwhile.
@@ -212,7 +255,7 @@ impl Store {
         let t = &client.tenant_id;
         let sql = "UPDATE clients SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6, auth_methods = $7, \
              is_confidential = $8, jwks = $9, jwks_uri = $10, fapi_profile = $11, logo_url = $12, privacy_policy = $13, \
-             terms_url = $14, website = $15, cors_origins = $16, status = $17, updated_at = $18, extra = $19 \
+             terms_url = $14, website = $15, cors_origins = $16, status = $17, updated_at = $18, extra = $19, owner = $20 \
              WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
@@ -237,6 +280,7 @@ impl Store {
                 .bind(client.status.as_str())
                 .bind(client.updated_at)
                 .bind(serde_json::to_string(&client.extras).expect("extras serialize"))
+                .bind(&client.owner)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

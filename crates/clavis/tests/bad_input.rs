@@ -59,6 +59,7 @@ async fn create_rejects_bad_bodies_naming_the_field() {
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "scopes": [1]}).to_string(), "scopes[0]"),
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "jwks": ok_jwks, "jwks_uri": "https://a/jwks"}).to_string(), "jwks"),
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "jwks": "{not json"}).to_string(), "jwks"),
+        (json!({"name": "x", "redirect_uris": ["https://a/cb"], "jwks": ok_jwks.replace("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVE")}).to_string(), "jwks.keys[0]"),
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "jwks": {"keys": []}}).to_string(), "jwks"),
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "jwks_uri": "http://evil.example/jwks"}).to_string(), "jwks_uri"),
         (json!({"name": "x", "redirect_uris": ["https://a/cb"], "client_auth_methods": ["private_key_jwt"]}).to_string(), "jwks"),

@@ -164,6 +164,11 @@ async fn client_secret_jwt_needs_the_sealing_key_and_works_with_it() {
     assert_eq!(s, StatusCode::OK);
     let (s, _) = token_with_assertion(&app, &hs256(&secret, &claims(id, &app.token_url(""), 60))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the old secret is gone");
+    // A client whose secrets are only hashed cannot switch to client_secret_jwt.
+    let (basic_id, _) = app.machine_client().await;
+    let (s, resp) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{basic_id}"),
+        Some(json!({"client_auth_methods": ["client_secret_jwt"]}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{resp}");
     // Sealed copies never show.
     let (_, list) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/secrets"), None).await;
     assert!(!list.to_string().contains(new_secret));
