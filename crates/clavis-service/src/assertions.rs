@@ -13,8 +13,9 @@ use serde_json::Value;
 use crate::registry::seal_aad;
 use crate::{OAuthError, Services};
 
-/// The longest an assertion may live: `exp` at most this far ahead.
-pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
+/// The longest an assertion may live: `exp` at most this far ahead. One hour, because
+/// common client libraries (authlib) sign assertions for exactly that long.
+pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
 const CLOCK_SKEW_SECS: i64 = 30;
 /// A fetched `jwks_uri` is used this long; an unknown key re-fetches it (at most every
 /// `JWKS_REFETCH_MIN`).
@@ -101,7 +102,7 @@ impl Services {
             return Err(denied("expired"));
         }
         if c.exp > now + MAX_ASSERTION_LIFETIME_SECS + CLOCK_SKEW_SECS {
-            return Err(denied("exp is too far ahead (at most 5 minutes)"));
+            return Err(denied("exp is too far ahead (at most 1 hour)"));
         }
         if c.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW_SECS) || c.iat.is_some_and(|iat| iat > now + CLOCK_SKEW_SECS) {
             return Err(denied("not valid yet"));

@@ -79,7 +79,7 @@ async fn private_key_jwt_with_inline_keys() {
         ("wrong audience", key.sign_jwt(&claims(&id, "https://elsewhere.example/token", 60))),
         ("another tenant's endpoint", key.sign_jwt(&claims(&id, &format!("{}/t/other/oauth2/token", app.public), 60))),
         ("expired", key.sign_jwt(&claims(&id, &token_endpoint, -120))),
-        ("lives too long", key.sign_jwt(&claims(&id, &token_endpoint, 3600))),
+        ("lives too long", key.sign_jwt(&claims(&id, &token_endpoint, 7200))),
         ("iss differs from sub", key.sign_jwt(&forged_iss)),
         ("unknown client", key.sign_jwt(&claims("nobody", &token_endpoint, 60))),
         ("not a JWT", "garbage".to_owned()),
