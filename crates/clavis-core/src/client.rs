@@ -198,6 +198,10 @@ impl Client {
     pub fn apply(&mut self, input: &ClientInput) -> Result<Vec<&'static str>, ValidationError> {
         let before = self.clone();
         if let Some(v) = &input.name {
+            // The authms API requires a name; Hydra's (which builds clients directly) does not.
+            if v.trim().is_empty() {
+                return Err(ValidationError::new("name", "must be 1 to 255 printable characters"));
+            }
             self.name = v.trim().to_owned();
         }
         if let Some(v) = &input.redirect_uris {
@@ -271,9 +275,8 @@ impl Client {
 
     /// The rules of DESIGN.md that span several fields.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let name_len = self.name.chars().count();
-        if name_len == 0 || name_len > 255 || self.name.chars().any(char::is_control) {
-            return Err(ValidationError::new("name", "must be 1 to 255 printable characters"));
+        if self.name.chars().count() > 255 || self.name.chars().any(char::is_control) {
+            return Err(ValidationError::new("name", "must be at most 255 printable characters"));
         }
         if self.redirect_uris.len() > MAX_LIST_ITEMS {
             return Err(ValidationError::new("redirect_uris", format!("at most {MAX_LIST_ITEMS} URIs")));
@@ -358,7 +361,8 @@ impl Client {
         self.is_confidential && self.auth_methods.iter().any(|m| m.uses_secret())
     }
 
-    fn changed_fields(&self, before: &Client) -> Vec<&'static str> {
+    /// The names of the fields that differ from `before` (for the audit log).
+    pub fn changed_fields(&self, before: &Client) -> Vec<&'static str> {
         let mut out = Vec::new();
         macro_rules! cmp {
             ($($field:ident => $name:literal),+) => { $( if self.$field != before.$field { out.push($name); } )+ };

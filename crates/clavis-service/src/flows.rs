@@ -543,7 +543,9 @@ impl Services {
         let covers = remembered
             .and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok())
             .is_some_and(|c| req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a)));
-        data.consent_skip = covers && !req.prompt.iter().any(|p| p == "consent");
+        // Hydra's skip_consent: the admin trusts this client to need no consent screen.
+        let trusted = self.clients.load(&self.store, t, &req.client_id).await?.is_some_and(|e| e.client.extras.hydra.skip_consent);
+        data.consent_skip = (covers || trusted) && !req.prompt.iter().any(|p| p == "consent");
         if req.prompt.iter().any(|p| p == "none") && !data.consent_skip {
             return Err(fail(OAuthError::ConsentRequired("the user has not consented to this client".into())));
         }

@@ -158,6 +158,98 @@ impl Services {
         Ok((client.clone(), secret.map(|(_, v)| v)))
     }
 
+    /// Registers a client another API surface built whole (the Hydra API), with its
+    /// caller-chosen secret if it gave one.
+    pub async fn create_built_client(
+        &self,
+        t: &TenantId,
+        mut client: Client,
+        supplied: Option<String>,
+        actor: &Actor,
+    ) -> Result<(Client, Option<String>)> {
+        let now = time::now_unix();
+        client.tenant_id = t.clone();
+        client.id = ids::ulid();
+        client.status = ClientStatus::Active;
+        client.created_at = now;
+        client.updated_at = now;
+        client.deleted_at = None;
+        client.secret_last_four = String::new();
+        client.validate()?;
+        client.derive_cors_origins();
+        if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
+            self.sealing_key()?;
+        }
+        if supplied.is_some() && !client.needs_secret() {
+            return Err(ValidationError::new("client_secret", "this client does not authenticate with a secret").into());
+        }
+        self.insert_new(&mut client, supplied, actor, "create", vec!["hydra"], String::new(), now).await
+    }
+
+    /// Replaces a client's settings with `next` (built by another API surface from the
+    /// current client, so fields it does not know are carried over), and its secrets with
+    /// `new_secret` if given. A client that needs a secret and has none gets a generated
+    /// one. Returns the client and the secret, if one was set.
+    pub async fn replace_client(
+        &self,
+        t: &TenantId,
+        client_id: &str,
+        mut next: Client,
+        new_secret: Option<String>,
+        actor: &Actor,
+    ) -> Result<(Client, Option<String>)> {
+        let current = self.get_client(t, client_id).await?;
+        let now = time::now_unix();
+        next.id = current.id.clone();
+        next.tenant_id = current.tenant_id.clone();
+        next.client_id = current.client_id.clone();
+        next.created_at = current.created_at;
+        next.deleted_at = None;
+        next.secret_last_four = current.secret_last_four.clone();
+        next.updated_at = now;
+        next.validate()?;
+        next.derive_cors_origins();
+        self.check_secret_jwt_switch(t, &next, current.auth_methods.contains(&AuthMethod::ClientSecretJwt)).await?;
+        if new_secret.is_some() && !next.needs_secret() {
+            return Err(ValidationError::new("client_secret", "this client does not authenticate with a secret").into());
+        }
+        let entry = audit(client_id, actor, "update", next.changed_fields(&current), "hydra".into(), now);
+        let result = self.store.update_client(&next, &entry).await;
+        self.clients.invalidate(t, client_id);
+        result?;
+        let has_secret = self.store.client_secrets(t, client_id).await?.iter().any(|s| s.is_valid_at(now));
+        let issued = match (next.needs_secret(), new_secret) {
+            (true, Some(value)) => Some(self.replace_secrets(t, &next, Some(value), actor, now).await?),
+            (true, None) if !has_secret => Some(self.replace_secrets(t, &next, None, actor, now).await?),
+            _ => None,
+        };
+        Ok((self.get_client(t, client_id).await?, issued))
+    }
+
+    /// Makes `value` (or a generated secret) the client's only secret, at once.
+    async fn replace_secrets(&self, t: &TenantId, client: &Client, value: Option<String>, actor: &Actor, now: i64) -> Result<String> {
+        let (record, value) = self.make_secret(t, client, value, "replaced".into(), None, now).await?;
+        let entry = audit(&client.client_id, actor, "rotate_secret", vec!["client_secret"], "grace 0s".into(), now);
+        let result = self.store.rotate_secret(t, &record, now, &entry).await;
+        self.clients.invalidate(t, &client.client_id);
+        result?;
+        Ok(value)
+    }
+
+    /// Hydra's list: live clients after `after` in id order, at most `limit`, filtered by
+    /// exact name and owner; and the total matching.
+    pub async fn list_clients_after(
+        &self,
+        t: &TenantId,
+        after: Option<&str>,
+        limit: i64,
+        name: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<Page<Client>> {
+        let (items, total) = self.store.list_clients_after(t, after, limit, name, owner).await?;
+        Ok(Page { items, total })
+    }
+
     pub async fn get_client(&self, t: &TenantId, client_id: &str) -> Result<Client> {
         self.store.get_client(t, client_id).await?.ok_or(ServiceError::NotFound("client"))
     }

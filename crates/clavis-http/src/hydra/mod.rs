@@ -2,6 +2,7 @@
 //! authorization flow (`/admin/oauth2/auth/requests/*`). Errors use Hydra's body
 //! `{"error","error_description"}`.
 
+pub mod clients;
 mod login_consent;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -10,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use axum::routing::post;
 use axum::{Json, Router};
 use clavis_service::{Principal, ServiceError};
 use serde::de::DeserializeOwned;
@@ -26,6 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/oauth2/auth/requests/consent", get(login_consent::get_consent))
         .route("/admin/oauth2/auth/requests/consent/accept", put(login_consent::accept_consent))
         .route("/admin/oauth2/auth/requests/consent/reject", put(login_consent::reject_consent))
+        .route("/admin/clients", post(clients::create).get(clients::list))
+        .route("/admin/clients/{id}", get(clients::get).put(clients::replace).patch(clients::patch).delete(clients::delete))
+        .route("/admin/clients/{id}/lifespans", put(clients::lifespans))
 }
 
 /// Hydra's error body, with its status.

@@ -1,0 +1,411 @@
+//! Ory Hydra's client admin API (`/admin/clients`), over the same client store as the
+//! authms API. Hydra's view of a client is built by [`view`]; a request body becomes a
+//! client by [`build`], which starts from the current client so that what Hydra does not
+//! know (the authms status, FAPI profile, extra auth methods, secrets) is kept.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use clavis_core::json_patch::{self, Operation};
+use clavis_core::{time, AccessTokenStrategy, AuthMethod, Client, ClientStatus, GrantType, Lifespans, TenantId, ValidationError};
+use clavis_service::{Actor, ServiceError};
+use serde_json::{json, Map, Value};
+
+use super::{HydraAdmin, HydraError, HydraJson};
+use crate::AppState;
+
+/// Hydra's defaults for what a request leaves out.
+const DEFAULT_SCOPE: &str = "offline_access offline openid";
+pub const DEFAULT_PAGE_SIZE: i64 = 250;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// Fields the server manages: a PATCH may not touch them.
+const SERVER_MANAGED: &[&str] =
+    &["/client_id", "/created_at", "/updated_at", "/registration_access_token", "/registration_client_uri", "/client_secret_expires_at"];
+
+/// A client as Hydra shows it.
+pub fn view(c: &Client) -> Value {
+    let h = &c.extras.hydra;
+    let jwks = if c.jwks.is_empty() { json!({}) } else { serde_json::from_str(&c.jwks).unwrap_or_else(|_| json!({})) };
+    let mut v = json!({
+        "client_id": c.client_id,
+        "client_name": c.name,
+        "client_secret_expires_at": 0,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.extras.post_logout_redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types": h.response_types,
+        "scope": c.scopes.join(" "),
+        "audience": h.audience,
+        "owner": c.owner,
+        "policy_uri": c.privacy_policy,
+        "tos_uri": c.terms_url,
+        "client_uri": c.website,
+        "logo_uri": c.logo_url,
+        "allowed_cors_origins": h.allowed_cors_origins,
+        "contacts": h.contacts,
+        "subject_type": h.subject_type,
+        "sector_identifier_uri": h.sector_identifier_uri,
+        "jwks": jwks,
+        "jwks_uri": c.jwks_uri,
+        "token_endpoint_auth_method": c.auth_methods.first().map(|m| m.as_str()).unwrap_or("client_secret_basic"),
+        "token_endpoint_auth_signing_alg": h.token_endpoint_auth_signing_alg,
+        "request_object_signing_alg": h.request_object_signing_alg,
+        "request_uris": h.request_uris,
+        "userinfo_signed_response_alg": h.userinfo_signed_response_alg,
+        "frontchannel_logout_uri": h.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": h.frontchannel_logout_session_required,
+        "backchannel_logout_uri": h.backchannel_logout_uri,
+        "backchannel_logout_session_required": h.backchannel_logout_session_required,
+        "metadata": if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
+        "skip_consent": h.skip_consent,
+        "skip_logout_consent": h.skip_logout_consent,
+        "access_token_strategy": match c.extras.access_token_strategy { AccessTokenStrategy::Jwt => "jwt", AccessTokenStrategy::Opaque => "opaque" },
+        "created_at": time::rfc3339(c.created_at),
+        "updated_at": time::rfc3339(c.updated_at),
+    });
+    if let (Value::Object(out), Value::Object(lifespans)) = (&mut v, c.extras.lifespans.to_json()) {
+        out.extend(lifespans);
+    }
+    v
+}
+
+fn invalid(field: &str, message: &str) -> HydraError {
+    let code = if field.contains("redirect_uri") { "invalid_redirect_uri" } else { "invalid_client_metadata" };
+    HydraError::new(StatusCode::BAD_REQUEST, code, format!("{field}: {message}"))
+}
+
+/// Maps the service's outcome to Hydra's statuses and error codes.
+fn service_error(e: ServiceError) -> HydraError {
+    match e {
+        ServiceError::Invalid(v) => invalid(&v.field, &v.message),
+        ServiceError::NotFound(_) => not_found(),
+        ServiceError::Conflict(m) => HydraError::new(StatusCode::CONFLICT, "conflict", m),
+        other => HydraError::from(other),
+    }
+}
+
+fn not_found() -> HydraError {
+    HydraError::new(StatusCode::NOT_FOUND, "not_found", "Unable to locate the resource")
+}
+
+/// Typed reads of a JSON body's fields; `null` counts as absent.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn get(&self, k: &str) -> Option<&Value> {
+        self.0.get(k).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, k: &str) -> Result<Option<String>, HydraError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(invalid(k, "must be a string")),
+        }
+    }
+
+    fn strings(&self, k: &str) -> Result<Option<Vec<String>>, HydraError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid(k, "must be an array of strings")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid(k, "must be an array of strings")),
+        }
+    }
+
+    fn boolean(&self, k: &str) -> Result<Option<bool>, HydraError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(invalid(k, "must be a boolean")),
+        }
+    }
+}
+
+/// A client from a Hydra body. With `current` (PUT, PATCH) every Hydra field is replaced
+/// — absent ones get Hydra's defaults — and the rest is kept. Returns the client and the
+/// `client_secret` the body set, if any.
+pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) -> Result<(Client, Option<String>), HydraError> {
+    let f = Fields(body);
+    let mut c = match current {
+        Some(c) => c.clone(),
+        None => Client {
+            id: String::new(),
+            tenant_id: t.clone(),
+            client_id: match f.string("client_id")?.filter(|s| !s.is_empty()) {
+                Some(id) => {
+                    if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) || id.contains(['/', '?', '#', '%']) {
+                        return Err(invalid("client_id", "must be 1 to 128 printable ASCII characters without / ? # %"));
+                    }
+                    id
+                }
+                None => clavis_core::ids::new_client_id(),
+            },
+            name: String::new(),
+            redirect_uris: vec![],
+            scopes: vec![],
+            grant_types: vec![],
+            auth_methods: vec![],
+            is_confidential: true,
+            jwks: String::new(),
+            jwks_uri: String::new(),
+            fapi_profile: clavis_core::FapiProfile::None,
+            logo_url: String::new(),
+            privacy_policy: String::new(),
+            terms_url: String::new(),
+            website: String::new(),
+            cors_origins: vec![],
+            secret_last_four: String::new(),
+            status: ClientStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+            deleted_at: None,
+            owner: String::new(),
+            extras: Default::default(),
+        },
+    };
+    let text = |k: &str| -> Result<String, HydraError> { Ok(f.string(k)?.unwrap_or_default()) };
+    let list = |k: &str| -> Result<Vec<String>, HydraError> { Ok(f.strings(k)?.unwrap_or_default()) };
+    c.name = text("client_name")?;
+    c.redirect_uris = list("redirect_uris")?;
+    c.extras.post_logout_redirect_uris = list("post_logout_redirect_uris")?;
+    let grants = f.strings("grant_types")?.filter(|g| !g.is_empty()).unwrap_or_else(|| vec!["authorization_code".into()]);
+    c.grant_types = grants
+        .iter()
+        .map(|g| GrantType::parse(g).ok_or_else(|| invalid("grant_types", &format!("{g:?} is not supported"))))
+        .collect::<Result<_, _>>()?;
+    c.grant_types.dedup();
+    let scope = f.string("scope")?.unwrap_or_else(|| DEFAULT_SCOPE.into());
+    c.scopes = clavis_core::scope::parse_scope_param(&scope).ok_or_else(|| invalid("scope", "must be space-separated scope tokens"))?;
+    let method_name = f.string("token_endpoint_auth_method")?.filter(|m| !m.is_empty()).unwrap_or_else(|| "client_secret_basic".into());
+    let method = AuthMethod::parse(&method_name).ok_or_else(|| invalid("token_endpoint_auth_method", "is not supported"))?;
+    // Hydra has one method; keep the authms list when its first entry is unchanged.
+    if c.auth_methods.first() != Some(&method) {
+        c.auth_methods = vec![method];
+    }
+    c.is_confidential = method != AuthMethod::None;
+    if !c.is_confidential {
+        c.fapi_profile = clavis_core::FapiProfile::None;
+    }
+    c.jwks = match f.get("jwks") {
+        None => String::new(),
+        Some(Value::Object(m)) if m.get("keys").is_none_or(|k| k.is_null()) => String::new(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        Some(_) => return Err(invalid("jwks", "must be a JSON Web Key Set object")),
+    };
+    c.jwks_uri = text("jwks_uri")?;
+    c.logo_url = text("logo_uri")?;
+    c.privacy_policy = text("policy_uri")?;
+    c.terms_url = text("tos_uri")?;
+    c.website = text("client_uri")?;
+    c.owner = text("owner")?;
+    if c.owner.chars().count() > 255 {
+        return Err(invalid("owner", "must be at most 255 characters"));
+    }
+    c.extras.access_token_strategy = match f.string("access_token_strategy")?.as_deref() {
+        None | Some("") | Some("jwt") => AccessTokenStrategy::Jwt,
+        Some("opaque") => AccessTokenStrategy::Opaque,
+        Some(_) => return Err(invalid("access_token_strategy", "must be jwt or opaque")),
+    };
+    let mut lifespans = Lifespans::default();
+    let given: Map<String, Value> = body.iter().filter(|(k, _)| k.ends_with("_lifespan")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    lifespans.apply(&given, "lifespan").map_err(|e| invalid(&e.field, &e.message))?;
+    c.extras.lifespans = lifespans;
+
+    let h = &mut c.extras.hydra;
+    h.response_types = f.strings("response_types")?.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["code".into()]);
+    for r in &h.response_types {
+        let ok = r.split(' ').all(|p| matches!(p, "code" | "token" | "id_token" | "none"));
+        if !ok {
+            return Err(invalid("response_types", &format!("{r:?} is not a response type")));
+        }
+    }
+    h.audience = list("audience")?;
+    h.allowed_cors_origins = list("allowed_cors_origins")?;
+    for o in &h.allowed_cors_origins {
+        let ok = url::Url::parse(o).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == *o);
+        if !ok {
+            return Err(invalid("allowed_cors_origins", &format!("{o:?} is not an origin like https://app.example.com")));
+        }
+    }
+    h.contacts = list("contacts")?;
+    h.metadata = f.get("metadata").cloned().unwrap_or(Value::Null);
+    h.skip_consent = f.boolean("skip_consent")?.unwrap_or(false);
+    h.skip_logout_consent = f.boolean("skip_logout_consent")?.unwrap_or(false);
+    h.subject_type = text("subject_type")?;
+    if !matches!(h.subject_type.as_str(), "" | "public") {
+        return Err(invalid("subject_type", "only public is supported"));
+    }
+    if h.subject_type.is_empty() {
+        h.subject_type = "public".into();
+    }
+    h.sector_identifier_uri = text("sector_identifier_uri")?;
+    h.request_uris = list("request_uris")?;
+    h.request_object_signing_alg = text("request_object_signing_alg")?;
+    h.token_endpoint_auth_signing_alg = text("token_endpoint_auth_signing_alg")?;
+    h.userinfo_signed_response_alg = text("userinfo_signed_response_alg")?;
+    h.frontchannel_logout_uri = text("frontchannel_logout_uri")?;
+    h.frontchannel_logout_session_required = f.boolean("frontchannel_logout_session_required")?.unwrap_or(false);
+    h.backchannel_logout_uri = text("backchannel_logout_uri")?;
+    h.backchannel_logout_session_required = f.boolean("backchannel_logout_session_required")?.unwrap_or(false);
+
+    let secret = f.string("client_secret")?.filter(|s| !s.is_empty());
+    if let Some(s) = &secret {
+        let n = s.chars().count();
+        if !(clavis_core::secret::MIN_SUPPLIED_LEN..=clavis_core::secret::MAX_SUPPLIED_LEN).contains(&n) {
+            return Err(invalid("client_secret", "must be 6 to 512 characters"));
+        }
+    }
+    c.validate().map_err(|e: ValidationError| invalid(&e.field, &e.message))?;
+    Ok((c, secret))
+}
+
+fn with_secret(c: &Client, secret: Option<String>) -> Value {
+    let mut v = view(c);
+    if let (Some(s), Value::Object(m)) = (secret, &mut v) {
+        m.insert("client_secret".into(), Value::String(s));
+    }
+    v
+}
+
+fn object(body: Value) -> Result<Map<String, Value>, HydraError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(HydraError::bad_request("the body must be a JSON object")),
+    }
+}
+
+fn client_id(id: &str) -> Result<&str, HydraError> {
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(not_found());
+    }
+    Ok(id)
+}
+
+pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, HydraJson(body): HydraJson<Value>) -> Result<Response, HydraError> {
+    let (client, secret) = build(&object(body)?, None, &p.tenant)?;
+    let (client, secret) =
+        st.services.create_built_client(&p.tenant, client, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    Ok((StatusCode::CREATED, Json(with_secret(&client, secret))).into_response())
+}
+
+pub async fn get(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id): Path<String>) -> Result<Response, HydraError> {
+    let client = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
+    Ok(Json(view(&client)).into_response())
+}
+
+pub async fn replace(
+    State(st): State<AppState>,
+    HydraAdmin(p): HydraAdmin,
+    Path(id): Path<String>,
+    HydraJson(body): HydraJson<Value>,
+) -> Result<Response, HydraError> {
+    let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
+    let body = object(body)?;
+    if body.get("client_id").and_then(Value::as_str).is_some_and(|b| b != current.client_id) {
+        return Err(invalid("client_id", "cannot be changed"));
+    }
+    let (next, secret) = build(&body, Some(&current), &p.tenant)?;
+    let (client, secret) =
+        st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    Ok(Json(with_secret(&client, secret)).into_response())
+}
+
+pub async fn patch(
+    State(st): State<AppState>,
+    HydraAdmin(p): HydraAdmin,
+    Path(id): Path<String>,
+    HydraJson(ops): HydraJson<Vec<Operation>>,
+) -> Result<Response, HydraError> {
+    let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
+    for op in &ops {
+        for path in std::iter::once(&op.path).chain(op.from.as_ref()) {
+            if SERVER_MANAGED.iter().any(|m| path == m || path.starts_with(&format!("{m}/"))) {
+                return Err(HydraError::bad_request(format!("{path} is managed by the server and cannot be patched")));
+            }
+        }
+    }
+    let patched = json_patch::apply(&view(&current), &ops).map_err(|e| HydraError::bad_request(e.to_string()))?;
+    let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;
+    let (client, secret) =
+        st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    Ok(Json(with_secret(&client, secret)).into_response())
+}
+
+pub async fn delete(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id): Path<String>) -> Result<Response, HydraError> {
+    st.services.delete_client(&p.tenant, client_id(&id)?, &Actor(p.client_id)).await.map_err(service_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/clients/{id}/lifespans`: all lifespans at once (absent ones unset).
+pub async fn lifespans(
+    State(st): State<AppState>,
+    HydraAdmin(p): HydraAdmin,
+    Path(id): Path<String>,
+    HydraJson(body): HydraJson<Value>,
+) -> Result<Response, HydraError> {
+    let mut next = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
+    let mut lifespans = Lifespans::default();
+    let body = object(body)?;
+    if let Some(k) = body.keys().find(|k| !k.ends_with("_lifespan")) {
+        return Err(invalid(k, "is not a lifespan"));
+    }
+    lifespans.apply(&body, "lifespan").map_err(|e| invalid(&e.field, &e.message))?;
+    next.extras.lifespans = lifespans;
+    let (client, _) = st.services.replace_client(&p.tenant, &id, next, None, &Actor(p.client_id)).await.map_err(service_error)?;
+    Ok(Json(view(&client)).into_response())
+}
+
+/// `GET /admin/clients?page_size&page_token&client_name&owner`, Hydra's keyset pagination.
+pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let page_size = match get("page_size") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(MAX_PAGE_SIZE))
+            .ok_or_else(|| HydraError::bad_request("page_size must be a positive integer"))?,
+    };
+    let token = get("page_token");
+    if token.is_some_and(|t| t.len() != 26 || !t.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(HydraError::bad_request("page_token is malformed"));
+    }
+    let (name, owner) = (get("client_name"), get("owner"));
+    let page = st
+        .services
+        .list_clients_after(&p.tenant, token, page_size + 1, name, owner)
+        .await
+        .map_err(service_error)?;
+    let mut items = page.items;
+    let more = items.len() as i64 > page_size;
+    items.truncate(page_size as usize);
+    let mut base = form_urlencoded::Serializer::new(String::new());
+    base.append_pair("page_size", &page_size.to_string());
+    if let Some(n) = name {
+        base.append_pair("client_name", n);
+    }
+    if let Some(o) = owner {
+        base.append_pair("owner", o);
+    }
+    let base = base.finish();
+    let mut links = vec![format!("</admin/clients?{base}>; rel=\"first\"")];
+    if let (true, Some(last)) = (more, items.last()) {
+        links.push(format!("</admin/clients?{base}&page_token={}>; rel=\"next\"", last.id));
+    }
+    let body: Vec<Value> = items.iter().map(view).collect();
+    let mut resp = Json(body).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&links.join(",")) {
+        h.insert(header::LINK, v);
+    }
+    h.insert("x-total-count", HeaderValue::from(page.total));
+    Ok(resp)
+}
