@@ -4,6 +4,7 @@
 
 mod assertions;
 mod cache;
+mod dcr;
 mod error;
 mod flows;
 mod grants;
@@ -48,6 +49,10 @@ pub struct Settings {
     pub id_token_ttl_secs: i64,
     /// How long a login/consent flow may take from start to code.
     pub flow_ttl_secs: i64,
+    /// Dynamic client registration (`/oauth2/register`): off unless enabled; with an initial
+    /// access token, registering needs it as a bearer token.
+    pub dcr_enabled: bool,
+    pub dcr_initial_access_token: Option<String>,
     /// Key that seals secrets of client_secret_jwt clients (`CLAVIS_SECRET_ENCRYPTION_KEY`);
     /// without it such clients cannot be registered.
     pub secret_sealing_key: Option<[u8; 32]>,
@@ -68,6 +73,8 @@ impl Default for Settings {
             id_token_ttl_secs: 3600,
             flow_ttl_secs: 3600,
             secret_sealing_key: None,
+            dcr_enabled: false,
+            dcr_initial_access_token: None,
         }
     }
 }

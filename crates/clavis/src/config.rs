@@ -65,6 +65,12 @@ pub struct ConfigArgs {
     /// must be able to read). Without it, client_secret_jwt cannot be registered.
     #[arg(long, env = "CLAVIS_SECRET_ENCRYPTION_KEY", hide_env_values = true)]
     pub secret_encryption_key: Option<String>,
+    /// Enable dynamic client registration at /oauth2/register [default: false].
+    #[arg(long, env = "CLAVIS_DCR_ENABLED")]
+    pub dcr_enabled: Option<bool>,
+    /// If set, registering a client needs this bearer token (RFC 7591 initial access token).
+    #[arg(long, env = "CLAVIS_DCR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    pub dcr_initial_access_token: Option<String>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -88,6 +94,8 @@ struct FileConfig {
     logout_url: Option<String>,
     refresh_token_ttl: Option<String>,
     secret_encryption_key: Option<String>,
+    dcr_enabled: Option<bool>,
+    dcr_initial_access_token: Option<String>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -109,6 +117,8 @@ pub struct Config {
     pub logout_url: Option<String>,
     pub refresh_token_ttl_secs: i64,
     pub secret_encryption_key: Option<[u8; 32]>,
+    pub dcr_enabled: bool,
+    pub dcr_initial_access_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -198,6 +208,8 @@ impl Config {
                 None => None,
                 Some(s) => Some(decode_key(&s)?),
             },
+            dcr_enabled: pick!(dcr_enabled).unwrap_or(false),
+            dcr_initial_access_token: pick!(dcr_initial_access_token).filter(|s| !s.is_empty()),
         })
     }
 

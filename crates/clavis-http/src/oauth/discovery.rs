@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use super::{Issuer, OAuthResponseError};
 use crate::AppState;
 
-fn metadata(issuer: &Issuer) -> Value {
+fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     let url = &issuer.url;
-    json!({
+    let mut v = json!({
         "issuer": url,
         "authorization_endpoint": format!("{url}/oauth2/auth"),
         "token_endpoint": format!("{url}/oauth2/token"),
@@ -41,15 +41,19 @@ fn metadata(issuer: &Issuer) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    })
+    });
+    if dcr {
+        v["registration_endpoint"] = json!(format!("{url}/oauth2/register"));
+    }
+    v
 }
 
-pub async fn openid_configuration(issuer: Issuer) -> Json<Value> {
-    Json(metadata(&issuer))
+pub async fn openid_configuration(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
+    Json(metadata(&issuer, st.services.settings.dcr_enabled))
 }
 
-pub async fn authorization_server(issuer: Issuer) -> Json<Value> {
-    Json(metadata(&issuer))
+pub async fn authorization_server(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
+    Json(metadata(&issuer, st.services.settings.dcr_enabled))
 }
 
 pub async fn jwks(State(st): State<AppState>, issuer: Issuer) -> Result<Response, OAuthResponseError> {

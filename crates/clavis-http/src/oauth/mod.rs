@@ -5,6 +5,7 @@ mod authorize;
 mod cors;
 mod discovery;
 mod lifecycle;
+mod register;
 mod token;
 mod userinfo;
 
@@ -35,6 +36,8 @@ fn issuer_routes() -> Router<AppState> {
         .route("/oauth2/revoke", post(lifecycle::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/sessions/logout", get(authorize::logout).post(authorize::logout))
+        .route("/oauth2/register", post(register::register))
+        .route("/oauth2/register/{client_id}", get(register::get).put(register::update).delete(register::delete))
         .route("/oauth/revoke", post(lifecycle::revoke))
 }
 

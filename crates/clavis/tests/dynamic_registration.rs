@@ -1,0 +1,118 @@
+//! Dynamic client registration (RFC 7591/7592): off by default, optionally gated, and a
+//! registration token manages only its own client.
+
+mod common;
+
+use common::TestApp;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const INITIAL: &str = "initial-access-token-0123456789";
+
+async fn register(app: &TestApp, tenant_path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut req = app.http.post(format!("{}{tenant_path}/oauth2/register", app.public)).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn manage(app: &TestApp, method: Method, uri: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = app.http.request(method, uri).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn off_by_default() {
+    let app = TestApp::spawn().await;
+    let (s, _) = register(&app, "", None, json!({"redirect_uris": ["https://rp.example/cb"]})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let v: Value = app.http.get(format!("{}/.well-known/openid-configuration", app.public)).send().await.unwrap().json().await.unwrap();
+    assert!(v.get("registration_endpoint").is_none());
+}
+
+#[tokio::test]
+async fn open_registration_and_self_management() {
+    let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(true)).await;
+    let v: Value = app.http.get(format!("{}/.well-known/openid-configuration", app.public)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["registration_endpoint"], format!("{}/oauth2/register", app.public));
+
+    let (s, c) = register(&app, "", None, json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
+        "grant_types": ["authorization_code", "client_credentials"], "scope": "openid read"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (id, secret, token) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
+    let uri = c["registration_client_uri"].as_str().unwrap().to_owned();
+    assert_eq!(uri, format!("{}/oauth2/register/{id}", app.public));
+    app.token_ok("", id, secret, Some("read")).await;
+
+    let (s, got) = manage(&app, Method::GET, &uri, token, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["client_name"], "rp");
+    assert!(got.get("registration_access_token").is_none() && got.get("client_secret").is_none(), "shown once");
+    let (s, upd) = manage(&app, Method::PUT, &uri, token, Some(json!({"client_id": id, "client_name": "rp 2",
+        "redirect_uris": ["https://rp.example/cb2"], "grant_types": ["authorization_code"], "scope": "openid"}))).await;
+    assert_eq!(s, StatusCode::OK, "{upd}");
+    assert_eq!(upd["client_name"], "rp 2");
+    // The admin API sees the same client.
+    let (_, a) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}"), None).await;
+    assert_eq!(a["data"]["name"], "rp 2");
+
+    // Privileged fields are refused.
+    for bad in [json!({"metadata": {"x": 1}}), json!({"skip_consent": true}), json!({"scope": "openid admin"}),
+                json!({"client_secret": "mine-mine"}), json!({"client_credentials_grant_access_token_lifespan": "720h"})] {
+        let (s, e) = register(&app, "", None, bad.clone()).await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{bad}");
+        let (s, _) = manage(&app, Method::PUT, &uri, token, Some(bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "update with {bad}");
+    }
+
+    // One client's registration token cannot touch another client, nor a wrong token.
+    let (_, other) = register(&app, "", None, json!({"redirect_uris": ["https://other.example/cb"]})).await;
+    let other_uri = other["registration_client_uri"].as_str().unwrap();
+    for (u, t) in [(other_uri, token), (uri.as_str(), "wrong"), (uri.as_str(), other["registration_access_token"].as_str().unwrap())] {
+        let (s, _) = manage(&app, Method::GET, u, t, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = manage(&app, Method::DELETE, u, t, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _) = manage(&app, Method::GET, &format!("{}/oauth2/register/{id}", app.public), "", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A tenant's registration endpoint: that tenant's client and issuer.
+    app.tenant_admin("acme").await;
+    let (s, t) = register(&app, "/t/acme", None, json!({"redirect_uris": ["https://acme.example/cb"]})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(t["registration_client_uri"].as_str().unwrap().starts_with(&format!("{}/t/acme/oauth2/register/", app.public)));
+    let (s, _) = manage(&app, Method::GET, &format!("{}/oauth2/register/{}", app.public, t["client_id"].as_str().unwrap()),
+                        t["registration_access_token"].as_str().unwrap(), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "not a client of the default tenant");
+
+    let (s, _) = manage(&app, Method::DELETE, &uri, token, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = manage(&app, Method::GET, &uri, token, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = app.token("", id, secret, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn gated_by_an_initial_access_token() {
+    let app = TestApp::spawn_with(|a| {
+        a.dcr_enabled = Some(true);
+        a.dcr_initial_access_token = Some(INITIAL.into());
+    })
+    .await;
+    let body = json!({"redirect_uris": ["https://rp.example/cb"]});
+    let (s, _) = register(&app, "", None, body.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = register(&app, "", Some("wrong"), body.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, c) = register(&app, "", Some(INITIAL), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+}
