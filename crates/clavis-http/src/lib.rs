@@ -12,6 +12,7 @@ pub mod authms;
 mod auth;
 pub mod hydra;
 pub mod oauth;
+pub mod observe;
 
 use std::sync::Arc;
 
@@ -28,15 +29,23 @@ pub struct AppState {
     pub services: Services,
     /// Keys accepted in `X-API-Key` on `/internal/*`. Empty: the internal API refuses all.
     pub internal_api_keys: Arc<Vec<String>>,
+    pub metrics: Arc<observe::Metrics>,
 }
 
 pub fn public_router(state: AppState) -> Router {
-    oauth::router(state.clone()).with_state(state)
+    oauth::router(state.clone())
+        .route("/health/ready", axum::routing::get(observe::ready))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_public))
+        .with_state(state)
 }
 
 pub fn admin_router(state: AppState) -> Router {
     authms::router()
         .merge(hydra::router())
+        .route("/health/alive", axum::routing::get(observe::alive))
+        .route("/health/ready", axum::routing::get(observe::ready))
+        .route("/metrics", axum::routing::get(observe::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_admin))
         .with_state(state)
 }

@@ -119,3 +119,10 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// (open, idle) connections of the pool, for metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        on_pool!(self, pool => (pool.size(), pool.num_idle()))
+    }
+}

@@ -70,7 +70,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap client: {e}"))?;
     }
-    let state = AppState { services: services.clone(), internal_api_keys: Arc::new(config.internal_api_keys.clone()) };
+    let state = AppState {
+        services: services.clone(),
+        internal_api_keys: Arc::new(config.internal_api_keys.clone()),
+        metrics: Arc::default(),
+    };
     let (stop, stopped) = watch::channel(false);
     let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
         let mut stopped = stopped.clone();

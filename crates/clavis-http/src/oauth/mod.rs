@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(issuer_routes())
         .nest("/t/{tenant}", issuer_routes())
-        .route("/health/alive", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/health/alive", get(crate::observe::alive))
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, cors::cors))

@@ -134,6 +134,7 @@ async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8])
         "refresh_token" => s.grant_refresh_token(t, &client, form.get("refresh_token"), form.get("scope")).await?,
         other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
     };
+    st.metrics.token_issued(grant_type, issuer.tenant.as_str());
     let body = TokenResponse {
         access_token: &tokens.access_token,
         token_type: "Bearer",

@@ -1,0 +1,50 @@
+//! Health checks, request ids, access logs and Prometheus metrics.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_request_ids_and_metrics() {
+    let app = TestApp::spawn().await;
+    for base in [&app.public, &app.admin] {
+        for path in ["/health/alive", "/health/ready"] {
+            let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{base}{path}");
+            assert_eq!(resp.json::<Value>().await.unwrap()["status"], "ok");
+        }
+    }
+    // A sane request id is kept, anything else replaced.
+    let resp = app.http.get(format!("{}/health/alive", app.public)).header("x-request-id", "trace-123").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "trace-123");
+    let resp = app.http.get(format!("{}/health/alive", app.public)).header("x-request-id", "a b").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"].len(), 26, "a new ULID");
+
+    let (id, secret) = app.machine_client().await;
+    app.token_ok("", &id, &secret, None).await;
+    app.tenant_admin("acme").await;
+    let (s, _) = app.token("", &id, "wrong", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let metrics = app.http.get(format!("{}/metrics", app.admin)).send().await.unwrap().text().await.unwrap();
+    let line = |needle: &str| metrics.lines().find(|l| l.starts_with(needle)).unwrap_or_else(|| panic!("{needle} in\n{metrics}")).to_owned();
+    let value = |l: String| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    assert!(value(line("clavis_tokens_issued_total{grant_type=\"client_credentials\",tenant=\"default\"}")) >= 2.0);
+    assert_eq!(value(line("clavis_tokens_issued_total{grant_type=\"client_credentials\",tenant=\"acme\"}")), 1.0);
+    assert_eq!(value(line("clavis_http_requests_total{listener=\"public\",method=\"POST\",route=\"/oauth2/token\",status=\"401\"}")), 1.0);
+    assert!(metrics.contains("route=\"/t/{tenant}/oauth2/token\""), "route templates, not paths");
+    assert!(metrics.contains("clavis_http_request_duration_seconds_bucket{listener=\"public\",route=\"/oauth2/token\",le=\"+Inf\"}"));
+    assert!(metrics.contains("clavis_db_pool_connections{state=\"open\"}"));
+    let resp = app.http.get(format!("{}/metrics", app.public)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "metrics only on the admin listener");
+
+    // Access logs: one line per request with its id, never a query string.
+    let resp = app.http.get(format!("{}/oauth2/auth?client_id=x&code_challenge=SECRETISH", app.public)).send().await.unwrap();
+    assert!(resp.status().is_client_error());
+    let logs = common::logs();
+    assert!(logs.contains("request_id=trace-123"), "access log carries the request id");
+    assert!(logs.contains("route=/oauth2/token") || logs.contains("route=\"/oauth2/token\""));
+    assert!(!logs.contains("SECRETISH"), "no query strings in logs");
+}
