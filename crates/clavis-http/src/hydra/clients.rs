@@ -35,7 +35,8 @@ pub fn view(c: &Client) -> Value {
         "redirect_uris": c.redirect_uris,
         "post_logout_redirect_uris": c.extras.post_logout_redirect_uris,
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "response_types": h.response_types,
+        // Hydra's defaults for clients it never wrote (created through the authms API).
+        "response_types": if h.response_types.is_empty() { vec!["code".to_owned()] } else { h.response_types.clone() },
         "scope": c.scopes.join(" "),
         "audience": h.audience,
         "owner": c.owner,
@@ -45,7 +46,7 @@ pub fn view(c: &Client) -> Value {
         "logo_uri": c.logo_url,
         "allowed_cors_origins": h.allowed_cors_origins,
         "contacts": h.contacts,
-        "subject_type": h.subject_type,
+        "subject_type": if h.subject_type.is_empty() { "public" } else { h.subject_type.as_str() },
         "sector_identifier_uri": h.sector_identifier_uri,
         "jwks": jwks,
         "jwks_uri": c.jwks_uri,
@@ -330,7 +331,11 @@ pub async fn patch(
             }
         }
     }
-    let patched = json_patch::apply(&view(&current), &ops).map_err(|e| HydraError::bad_request(e.to_string()))?;
+    // As in Hydra, the patched document has a `client_secret` (empty: "keep the secret"),
+    // so that `replace /client_secret` rotates it.
+    let mut doc = view(&current);
+    doc["client_secret"] = json!("");
+    let patched = json_patch::apply(&doc, &ops).map_err(|e| HydraError::bad_request(e.to_string()))?;
     let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;
     let (client, secret) =
         st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
