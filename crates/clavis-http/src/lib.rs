@@ -30,6 +30,7 @@ pub struct AppState {
     /// Keys accepted in `X-API-Key` on `/internal/*`. Empty: the internal API refuses all.
     pub internal_api_keys: Arc<Vec<String>>,
     pub metrics: Arc<observe::Metrics>,
+    pub limits: Arc<oauth::Limits>,
 }
 
 pub fn public_router(state: AppState) -> Router {

@@ -135,3 +135,17 @@ impl Services {
         TenantId::parse(rest.strip_prefix("/t/")?)
     }
 }
+
+impl Services {
+    /// Removes what has expired, tenant by tenant (see `Store::purge_expired`); the
+    /// binary runs it periodically. `now` is a parameter so tests can look ahead.
+    pub async fn purge_expired(&self, now: i64) -> clavis_store::Result<u64> {
+        /// Expired secrets stay listed (as `expired`) this long.
+        const KEEP_EXPIRED_SECRETS: i64 = 30 * 24 * 3600;
+        let mut total = 0;
+        for tenant in self.store.list_tenants().await? {
+            total += self.store.purge_expired(&tenant, now, KEEP_EXPIRED_SECRETS).await?;
+        }
+        Ok(total)
+    }
+}

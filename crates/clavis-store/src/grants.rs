@@ -298,3 +298,24 @@ impl Store {
             .fetch_optional(pool).await?))
     }
 }
+
+/// Tables whose rows die at `expires_at`.
+const EXPIRING_TABLES: &[&str] =
+    &["auth_flows", "auth_codes", "refresh_tokens", "revoked_tokens", "used_jtis", "opaque_tokens", "userinfo_claims", "login_sessions", "consent_grants"];
+
+impl Store {
+    /// Deletes a tenant's expired flows, codes, tokens, revocations, `jti`s, sessions and
+    /// consents (they can no longer matter), and secrets expired more than `keep_secrets`
+    /// seconds ago. Returns how many rows went.
+    pub async fn purge_expired(&self, tenant: &TenantId, now: i64, keep_secrets: i64) -> Result<u64> {
+        let _w = self.write_guard().await;
+        let mut total = 0;
+        for table in EXPIRING_TABLES {
+            let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND expires_at <= $2");
+            total += on_pool!(self, pool => sqlx::query(&sql).bind(tenant.as_str()).bind(now).execute(pool).await?.rows_affected());
+        }
+        let sql = "DELETE FROM client_secrets WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
+        total += on_pool!(self, pool => sqlx::query(sql).bind(tenant.as_str()).bind(now - keep_secrets).execute(pool).await?.rows_affected());
+        Ok(total)
+    }
+}

@@ -65,6 +65,15 @@ pub struct ConfigArgs {
     /// must be able to read). Without it, client_secret_jwt cannot be registered.
     #[arg(long, env = "CLAVIS_SECRET_ENCRYPTION_KEY", hide_env_values = true)]
     pub secret_encryption_key: Option<String>,
+    /// How often expired codes, tokens, jtis and sessions are deleted, e.g. `10m` [default: 10m].
+    #[arg(long, env = "CLAVIS_CLEANUP_INTERVAL")]
+    pub cleanup_interval: Option<String>,
+    /// Token endpoint requests per second per client (burst: the same number); 0 = no limit.
+    #[arg(long, env = "CLAVIS_TOKEN_RATE_PER_CLIENT")]
+    pub token_rate_per_client: Option<u32>,
+    /// Token endpoint requests per second per client IP address; 0 = no limit.
+    #[arg(long, env = "CLAVIS_TOKEN_RATE_PER_IP")]
+    pub token_rate_per_ip: Option<u32>,
     /// Enable dynamic client registration at /oauth2/register [default: false].
     #[arg(long, env = "CLAVIS_DCR_ENABLED")]
     pub dcr_enabled: Option<bool>,
@@ -96,6 +105,9 @@ struct FileConfig {
     secret_encryption_key: Option<String>,
     dcr_enabled: Option<bool>,
     dcr_initial_access_token: Option<String>,
+    cleanup_interval: Option<String>,
+    token_rate_per_client: Option<u32>,
+    token_rate_per_ip: Option<u32>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -119,6 +131,9 @@ pub struct Config {
     pub secret_encryption_key: Option<[u8; 32]>,
     pub dcr_enabled: bool,
     pub dcr_initial_access_token: Option<String>,
+    pub cleanup_interval_secs: u64,
+    pub token_rate_per_client: u32,
+    pub token_rate_per_ip: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -210,6 +225,9 @@ impl Config {
             },
             dcr_enabled: pick!(dcr_enabled).unwrap_or(false),
             dcr_initial_access_token: pick!(dcr_initial_access_token).filter(|s| !s.is_empty()),
+            cleanup_interval_secs: duration(pick!(cleanup_interval), 600, "cleanup_interval")?.max(1) as u64,
+            token_rate_per_client: pick!(token_rate_per_client).unwrap_or(0),
+            token_rate_per_ip: pick!(token_rate_per_ip).unwrap_or(0),
         })
     }
 

@@ -74,24 +74,48 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         services: services.clone(),
         internal_api_keys: Arc::new(config.internal_api_keys.clone()),
         metrics: Arc::default(),
+        limits: Arc::new(clavis_http::oauth::Limits::new(config.token_rate_per_client, config.token_rate_per_ip)),
     };
     let (stop, stopped) = watch::channel(false);
     let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 })
                 .await
         })
     };
-    let tasks = vec![
+    let mut tasks = vec![
         serve(public, clavis_http::public_router(state.clone())),
         serve(admin, clavis_http::admin_router(state)),
     ];
+    tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
     tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.store.backend(), "clavis listening");
     Ok(Server { public_addr, admin_addr, public_url, services, stop, tasks })
+}
+
+/// Deletes expired rows every `interval` seconds until the server stops.
+fn spawn_cleanup(services: Services, interval: u64, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval.max(1)));
+        tick.tick().await; // the first tick is immediate; start one interval from now
+        loop {
+            // Wait first, then work: the select's output holds no lock across the purge.
+            let stop = tokio::select! {
+                _ = tick.tick() => false,
+                _ = stopped.wait_for(|s| *s) => true,
+            };
+            if stop {
+                return Ok(());
+            }
+            match services.purge_expired(clavis_core::time::now_unix()).await {
+                Ok(n) => tracing::debug!(rows = n, "expired rows removed"),
+                Err(e) => tracing::warn!(error = %e, "cleanup failed"),
+            }
+        }
+    })
 }
 
 impl Server {

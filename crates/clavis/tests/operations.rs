@@ -48,3 +48,62 @@ async fn health_request_ids_and_metrics() {
     assert!(logs.contains("route=/oauth2/token") || logs.contains("route=\"/oauth2/token\""));
     assert!(!logs.contains("SECRETISH"), "no query strings in logs");
 }
+
+#[tokio::test]
+async fn token_rate_limits_answer_429_with_retry_after() {
+    let app = TestApp::spawn_with(|a| a.token_rate_per_client = Some(3)).await;
+    let (id, secret) = app.machine_client().await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+            assert_eq!(resp.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+        }
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    // Another client has its own budget.
+    let (other, other_secret) = app.machine_client().await;
+    app.token_ok("", &other, &other_secret, None).await;
+}
+
+#[tokio::test]
+async fn repeated_failed_authentication_is_slowed_down() {
+    let app = TestApp::spawn().await;
+    let (id, secret) = app.machine_client().await;
+    let attempt = |s: &'static str| {
+        let started = std::time::Instant::now();
+        let req = app.http.post(app.token_url("")).basic_auth(&id, Some(s)).form(&[("grant_type", "client_credentials")]).send();
+        async move { (req.await.unwrap().status(), started.elapsed()) }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("wrong").await.0, StatusCode::UNAUTHORIZED);
+    }
+    let (s, fourth) = attempt("wrong").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(fourth >= std::time::Duration::from_millis(100), "{fourth:?}");
+    let (s, fifth) = attempt("wrong").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(fifth >= std::time::Duration::from_millis(200), "{fifth:?}");
+    // The right secret still works at once, and resets the count.
+    app.token_ok("", &id, &secret, None).await;
+    assert!(attempt("wrong").await.1 < std::time::Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn cleanup_removes_what_expired() {
+    let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(false)).await;
+    let services = &app.server.as_ref().unwrap().services;
+    let (id, secret) = app.machine_client().await;
+    let token = app.token_ok("", &id, &secret, None).await["access_token"].as_str().unwrap().to_owned();
+    let revoke = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(&id, Some(&secret))
+        .form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    let now = clavis_core::time::now_unix();
+    assert_eq!(services.purge_expired(now).await.unwrap(), 0, "nothing has expired yet");
+    // Two hours on, the revocation entry has outlived its token and goes.
+    assert!(services.purge_expired(now + 7200).await.unwrap() >= 1);
+}

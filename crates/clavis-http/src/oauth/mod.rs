@@ -5,9 +5,12 @@ mod authorize;
 mod cors;
 mod discovery;
 mod lifecycle;
+mod limits;
 mod register;
 mod token;
 mod userinfo;
+
+pub use limits::Limits;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;

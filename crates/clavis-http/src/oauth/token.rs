@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -111,27 +113,76 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
-pub async fn token(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    match issue(&st, &issuer, &headers, &body).await {
+pub async fn token(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = st.limits.per_ip.check(&peer.ip().to_string()) {
+        return too_many_requests(wait);
+    }
+    match issue(&st, &issuer, peer, &headers, &body).await {
         Ok(resp) => resp,
-        Err(e) => OAuthResponseError(e).into_response(),
+        Err(e) => e,
     }
 }
 
-async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    let form = Form::parse(headers, body)?;
-    let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
-    let client = authenticate(st, issuer, headers, &form).await?;
+fn too_many_requests(wait: u64) -> Response {
+    let body = serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"});
+    let mut resp = (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Who a failed authentication counts against: the claimed client, else the address.
+fn failure_key(issuer: &Issuer, peer: SocketAddr, headers: &HeaderMap, form: &Form) -> String {
+    let claimed = client_credentials(headers, form).ok().map(|(id, _, _)| id.into_owned()).or_else(|| form.get("client_id").map(str::to_owned));
+    match claimed {
+        Some(id) => format!("{}/{id}", issuer.tenant),
+        None => format!("ip/{}", peer.ip()),
+    }
+}
+
+async fn issue(st: &AppState, issuer: &Issuer, peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+    let oauth = |e: OAuthError| OAuthResponseError(e).into_response();
+    let form = Form::parse(headers, body).map_err(oauth)?;
+    let grant_type = form.get("grant_type").ok_or_else(|| oauth(OAuthError::InvalidRequest("grant_type is required".into())))?;
+    let failure_key = failure_key(issuer, peer, headers, &form);
+    let client = match authenticate(st, issuer, headers, &form).await {
+        Ok(c) => {
+            st.limits.failed_logins.succeeded(&failure_key);
+            c
+        }
+        Err(e) => {
+            if matches!(e, OAuthError::InvalidClient(_)) {
+                let delay = st.limits.failed_logins.failed(&failure_key);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            return Err(oauth(e));
+        }
+    };
+    if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
+        return Err(too_many_requests(wait));
+    }
+    issue_tokens(st, issuer, &form, grant_type, &client).await.map_err(oauth)
+}
+
+async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &str, client: &Client) -> Result<Response, OAuthError> {
     let (t, s) = (&issuer.tenant, &st.services);
     let tokens = match grant_type {
         "client_credentials" => {
-            let issued = s.grant_client_credentials(t, &issuer.url, &client, form.get("scope")).await?;
+            let issued = s.grant_client_credentials(t, &issuer.url, client, form.get("scope")).await?;
             TokenSet { access_token: issued.access_token, expires_in: issued.expires_in, scope: issued.scope, id_token: None, refresh_token: None }
         }
         "authorization_code" => {
-            s.grant_authorization_code(t, &client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?
+            s.grant_authorization_code(t, client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?
         }
-        "refresh_token" => s.grant_refresh_token(t, &client, form.get("refresh_token"), form.get("scope")).await?,
+        "refresh_token" => s.grant_refresh_token(t, client, form.get("refresh_token"), form.get("scope")).await?,
         other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
     };
     st.metrics.token_issued(grant_type, issuer.tenant.as_str());
