@@ -60,7 +60,7 @@ pub struct TestApp {
     /// Admin token of tenant `default` (the bootstrap client).
     pub admin_token: String,
     config: Config,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 struct TempDir(std::path::PathBuf);
@@ -119,7 +119,7 @@ impl TestApp {
             server: Some(server),
             admin_token: String::new(),
             config,
-            _dir: TempDir(dir),
+            _dir: Some(TempDir(dir)),
         };
         app.admin_token = app.token_ok("", ADMIN_ID, ADMIN_SECRET, None).await["access_token"].as_str().unwrap().to_owned();
         app
@@ -202,6 +202,24 @@ impl TestApp {
         let body: Value = resp.json().await.unwrap();
         let (id, secret) = (body["data"]["client_id"].as_str().unwrap(), body["data"]["client_secret"].as_str().unwrap());
         self.token_ok(tenant, id, secret, None).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A second node: another server over the same database (give both the same
+    /// `public_url`, so that they are one issuer).
+    pub async fn another_node(&self) -> TestApp {
+        let mut config = self.config.clone();
+        config.public_addr = "127.0.0.1:0".parse().unwrap();
+        config.admin_addr = "127.0.0.1:0".parse().unwrap();
+        let server = clavis::start(config.clone()).await.expect("second node starts");
+        TestApp {
+            public: format!("http://{}", server.public_addr),
+            admin: format!("http://{}", server.admin_addr),
+            http: reqwest::Client::new(),
+            server: Some(server),
+            admin_token: self.admin_token.clone(),
+            config,
+            _dir: None,
+        }
     }
 
     /// Stops the server and starts it again on the same database and addresses.
