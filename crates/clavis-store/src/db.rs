@@ -126,3 +126,32 @@ impl Store {
         on_pool!(self, pool => (pool.size(), pool.num_idle()))
     }
 }
+
+impl Store {
+    /// What is wrong with the database, if anything: SQLite's `integrity_check` and
+    /// foreign-key check, and on both backends secrets or audit entries without their client.
+    pub async fn check_integrity(&self) -> Result<Vec<String>> {
+        let mut issues = Vec::new();
+        if let Db::Sqlite(pool) = &self.db {
+            let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(pool).await?;
+            issues.extend(rows.into_iter().filter(|r| r != "ok"));
+            let fk: Vec<sqlx::sqlite::SqliteRow> = sqlx::query("PRAGMA foreign_key_check").fetch_all(pool).await?;
+            if !fk.is_empty() {
+                issues.push(format!("{} foreign key violations", fk.len()));
+            }
+        }
+        let orphans = "SELECT COUNT(*) FROM client_secrets s WHERE NOT EXISTS \
+                       (SELECT 1 FROM clients c WHERE c.tenant_id = s.tenant_id AND c.client_id = s.client_id)";
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar(orphans).fetch_one(pool).await?);
+        if n > 0 {
+            issues.push(format!("{n} secrets without a client"));
+        }
+        let unaudited = "SELECT COUNT(*) FROM clients c WHERE NOT EXISTS \
+                         (SELECT 1 FROM audit_log a WHERE a.tenant_id = c.tenant_id AND a.client_id = c.client_id)";
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar(unaudited).fetch_one(pool).await?);
+        if n > 0 {
+            issues.push(format!("{n} clients without their create audit entry"));
+        }
+        Ok(issues)
+    }
+}

@@ -3,7 +3,10 @@
 //! `CLAVIS_TEST_DB` is a `postgres://` server URL), and talks HTTP to it.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -255,3 +258,83 @@ pub fn claims(token: &str) -> Value {
 pub fn header(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
 }
+
+// ---- The `clavis` binary as a separate process (CLI and crash tests). ----
+
+/// A working directory and a fresh database (`CLAVIS_TEST_DB` decides which kind).
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub database_url: String,
+}
+
+impl Workspace {
+    pub async fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("clavis-cli-{}", clavis_core::ids::ulid().to_ascii_lowercase()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database_url = fresh_database(&dir.join("clavis-data")).await;
+        Self { dir, database_url }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite")
+    }
+
+    /// `clavis ARGS` in this workspace, with a clean environment. On SQLite the database
+    /// is the default (`./clavis-data/clavis.db`), so the defaults are what is tested.
+    pub fn clavis(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clavis"));
+        cmd.current_dir(&self.dir).args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        if !self.is_sqlite() {
+            cmd.env("CLAVIS_DATABASE_URL", &self.database_url);
+        }
+        cmd
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `clavis serve` process; killed on drop.
+pub struct Serve {
+    pub child: Child,
+    pub public: String,
+    pub admin: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `clavis serve` on ephemeral ports and waits for its "listening" log line.
+pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
+    let mut cmd = ws.clavis(&["serve"]);
+    cmd.env("CLAVIS_PUBLIC_ADDR", "127.0.0.1:0").env("CLAVIS_ADMIN_ADDR", "127.0.0.1:0").env("CLAVIS_LOG_FORMAT", "json");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["fields"]["message"] == "clavis listening" {
+                    let _ = tx.send(v["fields"].clone());
+                }
+            }
+        }
+    });
+    let fields = rx.recv_timeout(Duration::from_secs(60)).expect("clavis serve did not start");
+    Serve {
+        child,
+        public: format!("http://{}", fields["public_addr"].as_str().unwrap()),
+        admin: format!("http://{}", fields["admin_addr"].as_str().unwrap()),
+    }
+}
+
