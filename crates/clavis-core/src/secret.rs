@@ -14,11 +14,13 @@ pub fn generate() -> String {
 
 /// What is stored: `sha256$<hex>`. The prefix leaves room for other schemes.
 pub fn hash(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = digest(&SHA256, secret.as_bytes());
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256$");
     for b in d.as_ref() {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
     }
     out
 }

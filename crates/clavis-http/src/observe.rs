@@ -29,21 +29,36 @@ struct Histogram {
     total: u64,
 }
 
+/// Per route: requests by (method, status), and the latency histogram.
+#[derive(Default)]
+struct RouteStats {
+    by_status: HashMap<(String, u16), u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    /// (listener, method, route, status) → count
-    requests: Mutex<HashMap<(&'static str, String, String, u16), u64>>,
-    /// (listener, route) → latency histogram
-    latency: Mutex<HashMap<(&'static str, String), Histogram>>,
+    /// (listener, route) → stats. Looked up by `&str`, so a known route costs no allocation.
+    routes: Mutex<HashMap<&'static str, HashMap<String, RouteStats>>>,
     /// (grant type, tenant) → tokens issued
     tokens: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Metrics {
     fn record(&self, listener: &'static str, method: &str, route: &str, status: u16, secs: f64) {
-        *self.requests.lock().expect("metrics").entry((listener, method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        let mut latency = self.latency.lock().expect("metrics");
-        let h = latency.entry((listener, route.to_owned())).or_default();
+        let mut listeners = self.routes.lock().expect("metrics");
+        let routes = listeners.entry(listener).or_default();
+        let stats = match routes.get_mut(route) {
+            Some(s) => s,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        match stats.by_status.iter_mut().find(|((m, s), _)| m == method && *s == status) {
+            Some((_, n)) => *n += 1,
+            None => {
+                stats.by_status.insert((method.to_owned(), status), 1);
+            }
+        }
+        let h = &mut stats.latency;
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
                 h.counts[i] += 1;
@@ -60,22 +75,31 @@ impl Metrics {
 
     fn render(&self, pool: (u32, usize)) -> String {
         let mut out = String::new();
+        let listeners = self.routes.lock().expect("metrics");
         let _ = writeln!(out, "# HELP clavis_http_requests_total HTTP requests by listener, method, route and status.");
         let _ = writeln!(out, "# TYPE clavis_http_requests_total counter");
-        for ((listener, method, route, status), n) in self.requests.lock().expect("metrics").iter() {
-            let _ = writeln!(out, "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        for (listener, routes) in listeners.iter() {
+            for (route, stats) in routes {
+                for ((method, status), n) in &stats.by_status {
+                    let _ = writeln!(out, "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+                }
+            }
         }
         let _ = writeln!(out, "# HELP clavis_http_request_duration_seconds Request latency by listener and route.");
         let _ = writeln!(out, "# TYPE clavis_http_request_duration_seconds histogram");
-        for ((listener, route), h) in self.latency.lock().expect("metrics").iter() {
-            let labels = format!("listener=\"{listener}\",route=\"{route}\"");
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
+        for (listener, routes) in listeners.iter() {
+            for (route, stats) in routes {
+                let h = &stats.latency;
+                let labels = format!("listener=\"{listener}\",route=\"{route}\"");
+                for (i, bound) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
+                }
+                let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.total);
+                let _ = writeln!(out, "clavis_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "clavis_http_request_duration_seconds_count{{{labels}}} {}", h.total);
             }
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.total);
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_count{{{labels}}} {}", h.total);
         }
+        drop(listeners);
         let _ = writeln!(out, "# HELP clavis_tokens_issued_total Tokens issued by grant type and tenant.");
         let _ = writeln!(out, "# TYPE clavis_tokens_issued_total counter");
         for ((grant, tenant), n) in self.tokens.lock().expect("metrics").iter() {
@@ -102,15 +126,16 @@ fn request_id(req: &Request) -> String {
 async fn observe(listener: &'static str, st: AppState, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     // The route template (`/t/{tenant}/oauth2/token`), not the path: bounded label values.
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
     let tenant = req.uri().path().strip_prefix("/t/").and_then(|r| r.split('/').next()).unwrap_or("default").to_owned();
     let mut resp = next.run(req).await;
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    st.metrics.record(listener, &method, &route, status, secs);
-    tracing::info!(target: "clavis::access", request_id = %id, listener, method, route, tenant, status, duration_ms = secs * 1000.0, "request");
+    st.metrics.record(listener, method.as_str(), route, status, secs);
+    tracing::info!(target: "clavis::access", request_id = %id, listener, method = method.as_str(), route, tenant, status, duration_ms = secs * 1000.0, "request");
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

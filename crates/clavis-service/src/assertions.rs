@@ -11,7 +11,7 @@ use clavis_core::{secret, time, AuthMethod, Client, ClientStatus, TenantId};
 use serde_json::Value;
 
 use crate::registry::seal_aad;
-use crate::{OAuthError, Services};
+use crate::{ClientRef, OAuthError, Services};
 
 /// The longest an assertion may live: `exp` at most this far ahead. One hour, because
 /// common client libraries (authlib) sign assertions for exactly that long.
@@ -81,7 +81,7 @@ impl Services {
         audiences: &[String],
         client_id_param: Option<&str>,
         assertion: &str,
-    ) -> Result<Client, OAuthError> {
+    ) -> Result<ClientRef, OAuthError> {
         let denied = |why: &str| OAuthError::InvalidClient(format!("client assertion refused: {why}"));
         let a = ClientAssertion::parse(assertion).map_err(denied)?;
         let c = &a.claims;
@@ -135,7 +135,7 @@ impl Services {
         if !self.store.use_jti(t, &client.client_id, &c.jti, c.exp + CLOCK_SKEW_SECS).await? {
             return Err(denied("this assertion (jti) was used before"));
         }
-        Ok(client.clone())
+        Ok(ClientRef(entry))
     }
 
     async fn verify_private_key_assertion(&self, t: &TenantId, client: &Client, a: &ClientAssertion<'_>) -> Result<bool, OAuthError> {

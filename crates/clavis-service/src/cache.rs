@@ -22,6 +22,18 @@ fn sha256(s: &str) -> [u8; 32] {
     d.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
+/// A live client as the cache holds it (cheap to clone, derefs to the client).
+#[derive(Clone)]
+pub struct ClientRef(pub(crate) Arc<CachedClient>);
+
+impl std::ops::Deref for ClientRef {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.0.client
+    }
+}
+
 pub(crate) struct CachedClient {
     pub client: Client,
     pub secrets: Vec<SecretRecord>,

@@ -16,6 +16,7 @@ mod tokens;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
+pub use cache::ClientRef;
 pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};

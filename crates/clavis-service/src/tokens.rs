@@ -6,7 +6,7 @@ use clavis_core::{scope, secret, time, AccessTokenStrategy, AuthMethod, Client, 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{OAuthError, Services};
+use crate::{ClientRef, OAuthError, Services};
 
 /// RFC 9068 access token claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ impl Services {
         client_id: &str,
         presented: &str,
         method: AuthMethod,
-    ) -> Result<Client, OAuthError> {
+    ) -> Result<ClientRef, OAuthError> {
         let denied = || OAuthError::InvalidClient("client authentication failed".into());
         if client_id.is_empty() || client_id.len() > 128 || client_id.chars().any(char::is_control) {
             return Err(denied());
@@ -69,7 +69,7 @@ impl Services {
         }
         if method == AuthMethod::None {
             // A public client: identified, not authenticated (PKCE protects its codes).
-            return Ok(client.clone());
+            return Ok(ClientRef(entry));
         }
         let now = time::now_unix();
         // Check every candidate, so timing does not tell how many secrets the client has
@@ -93,7 +93,7 @@ impl Services {
                 tracing::warn!(error = %e, "could not record secret last_used_at");
             }
         }
-        Ok(client.clone())
+        Ok(ClientRef(entry))
     }
 
     /// argon2id verification off the async threads, remembered once it succeeded.

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use clavis_core::{AuthMethod, Client};
-use clavis_service::{OAuthError, TokenSet};
+use clavis_service::{ClientRef, OAuthError, TokenSet};
 use serde::Serialize;
 
 use super::{Issuer, OAuthResponseError};
@@ -77,7 +77,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// Authenticates the client of a token, introspection or revocation request: by secret
 /// (Basic or body), by assertion (`private_key_jwt`, `client_secret_jwt`), or by its id
 /// alone for public clients.
-pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Client, OAuthError> {
+pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<ClientRef, OAuthError> {
     if let Some(assertion) = form.get("client_assertion") {
         if form.get("client_assertion_type") != Some(JWT_BEARER) {
             return Err(OAuthError::InvalidRequest(format!("client_assertion_type must be {JWT_BEARER}")));
