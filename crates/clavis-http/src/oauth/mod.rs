@@ -7,7 +7,7 @@ mod discovery;
 mod lifecycle;
 mod limits;
 mod register;
-mod token;
+pub mod token;
 mod userinfo;
 
 pub use limits::Limits;

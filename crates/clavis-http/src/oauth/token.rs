@@ -18,7 +18,7 @@ use super::{Issuer, OAuthResponseError};
 use crate::AppState;
 
 /// A form body as RFC 6749 wants it read: every parameter at most once.
-pub(crate) struct Form(Vec<(String, String)>);
+pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
@@ -26,6 +26,11 @@ impl Form {
         if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
         }
+        Self::parse_body(body)
+    }
+
+    /// The body alone: every parameter at most once.
+    pub fn parse_body(body: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(body) {
             if pairs.iter().any(|(name, _)| *name == k) {
@@ -37,7 +42,7 @@ impl Form {
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 }
@@ -48,14 +53,10 @@ fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a
     let invalid = |m: &str| OAuthError::InvalidClient(m.to_owned());
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| invalid("malformed Authorization header"))?;
-        let encoded = match value.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => rest.trim(),
-            _ => return Err(invalid("only Basic authentication is accepted in the Authorization header")),
-        };
-        let decoded = B64.decode(encoded).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| invalid("malformed Basic credentials"))?;
-        let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid("malformed Basic credentials"))?;
-        let id = url_decode(id).ok_or_else(|| invalid("malformed Basic credentials"))?;
-        let secret = url_decode(secret).ok_or_else(|| invalid("malformed Basic credentials"))?;
+        if !value.split_once(' ').is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic")) {
+            return Err(invalid("only Basic authentication is accepted in the Authorization header"));
+        }
+        let (id, secret) = parse_basic(value).ok_or_else(|| invalid("malformed Basic credentials"))?;
         if form.get("client_secret").is_some() {
             return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
         }
@@ -94,6 +95,17 @@ pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &Heade
     }
     let (client_id, secret, method) = client_credentials(headers, form)?;
     st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` → `(id, secret)` (RFC 6749 §2.3.1).
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(B64.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((url_decode(id)?, url_decode(secret)?))
 }
 
 fn url_decode(s: &str) -> Option<String> {

@@ -1,0 +1,18 @@
+//! Client assertions (private_key_jwt / client_secret_jwt) against a fixed key set.
+#![no_main]
+use clavis_core::assertion::ClientAssertion;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(token) = std::str::from_utf8(data) else { return };
+    if let Ok(a) = ClientAssertion::parse(token) {
+        let _ = a.claims.audiences();
+        let jwks = serde_json::json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "RSA", "n": "AQAB", "e": "AQAB"}
+        ]});
+        let _ = a.verify_with_jwks(&jwks);
+        let _ = a.verify_with_secret(b"secret");
+    }
+});
