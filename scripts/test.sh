@@ -3,7 +3,8 @@
 #   1. unit and integration tests (cargo nextest) on SQLite,
 #   2. the integration tests again on PostgreSQL,
 #   3. interoperability tests with third-party client libraries (Python, in a venv),
-#      on SQLite and on PostgreSQL.
+#      on SQLite and on PostgreSQL,
+#   4. a short run of every fuzz target (cargo-fuzz, installed if missing).
 # PostgreSQL: uses $CLAVIS_PG_URL (a server URL whose user may CREATE DATABASE) if set,
 # otherwise starts a throwaway local cluster and removes it afterwards.
 set -euo pipefail
@@ -35,3 +36,8 @@ echo "-- on SQLite"
 CLAVIS_TEST_DB=sqlite .venv/bin/python -m pytest -q tests/interop
 echo "-- on PostgreSQL"
 CLAVIS_TEST_DB="$CLAVIS_PG_URL" .venv/bin/python -m pytest -q tests/interop
+
+echo "== Fuzz smoke run (CLAVIS_FUZZ_SECONDS per target, default 10; 0 skips)"
+if [ "${CLAVIS_FUZZ_SECONDS:-10}" != 0 ]; then
+  bash scripts/fuzz.sh "${CLAVIS_FUZZ_SECONDS:-10}"
+fi
