@@ -22,6 +22,8 @@ use clavis_service::Services;
 /// Request bodies larger than this are refused with 413 (a JWKS of 20 RSA keys fits).
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
 pub const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
+/// A request that takes longer is answered 408 (a stuck database, a slow jwks_uri).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The state every handler gets through axum's `State`.
 #[derive(Clone)]
@@ -36,6 +38,7 @@ pub struct AppState {
 pub fn public_router(state: AppState) -> Router {
     oauth::router(state.clone())
         .route("/health/ready", axum::routing::get(observe::ready))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_public))
         .with_state(state)
 }
@@ -47,6 +50,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/health/ready", axum::routing::get(observe::ready))
         .route("/metrics", axum::routing::get(observe::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_admin))
         .with_state(state)
 }

@@ -113,6 +113,11 @@ impl Metrics {
     }
 }
 
+/// Set on a response by handlers that know which client the request was for, so that
+/// the access log can name it.
+#[derive(Clone)]
+pub struct LoggedClient(pub String);
+
 /// A request id from the caller if it is short and printable, else a new one.
 fn request_id(req: &Request) -> String {
     req.headers()
@@ -135,7 +140,9 @@ async fn observe(listener: &'static str, st: AppState, req: Request, next: Next)
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
     st.metrics.record(listener, method.as_str(), route, status, secs);
-    tracing::info!(target: "clavis::access", request_id = %id, listener, method = method.as_str(), route, tenant, status, duration_ms = secs * 1000.0, "request");
+    let client_id = resp.extensions().get::<LoggedClient>().map(|c| c.0.as_str()).unwrap_or("");
+    tracing::info!(target: "clavis::access", request_id = %id, listener, method = method.as_str(), route, tenant, client_id = %client_id, status,
+                   duration_ms = secs * 1000.0, "request");
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

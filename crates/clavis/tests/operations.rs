@@ -47,6 +47,7 @@ async fn health_request_ids_and_metrics() {
     assert!(logs.contains("request_id=trace-123"), "access log carries the request id");
     assert!(logs.contains("route=/oauth2/token") || logs.contains("route=\"/oauth2/token\""));
     assert!(!logs.contains("SECRETISH"), "no query strings in logs");
+    assert!(logs.contains(&format!("client_id={id}")), "token requests log their client");
 }
 
 #[tokio::test]

@@ -181,7 +181,9 @@ async fn issue(st: &AppState, issuer: &Issuer, peer: SocketAddr, headers: &Heade
     if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
         return Err(too_many_requests(wait));
     }
-    issue_tokens(st, issuer, &form, grant_type, &client).await.map_err(oauth)
+    let mut resp = issue_tokens(st, issuer, &form, grant_type, &client).await.map_err(oauth)?;
+    resp.extensions_mut().insert(crate::observe::LoggedClient(client.client_id.clone()));
+    Ok(resp)
 }
 
 async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &str, client: &Client) -> Result<Response, OAuthError> {
