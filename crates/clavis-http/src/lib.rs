@@ -25,9 +25,27 @@ pub const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
 /// A request that takes longer is answered 408 (a stuck database, a slow jwks_uri).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The state every handler gets through axum's `State`.
+/// The state every handler gets through axum's `State`: one `Arc`, because axum clones
+/// it several times per request (each clone of the parts would be a dozen atomic
+/// reference-count updates, contended between cores).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+pub struct AppParts {
     pub services: Services,
     /// Keys accepted in `X-API-Key` on `/internal/*`. Empty: the internal API refuses all.
     pub internal_api_keys: Arc<Vec<String>>,

@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -24,85 +25,90 @@ const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    total: u64,
+    counts: [AtomicU64; BUCKETS.len()],
+    /// Sum of the durations in microseconds.
+    sum_us: AtomicU64,
+    total: AtomicU64,
 }
 
-/// Per route: requests by (method, status), and the latency histogram.
+/// Per route: requests by (method, status), and the latency histogram. Counters are
+/// atomics under a read lock, so concurrent requests do not wait on each other.
 #[derive(Default)]
 struct RouteStats {
-    by_status: HashMap<(String, u16), u64>,
+    by_status: RwLock<HashMap<(String, u16), AtomicU64>>,
     latency: Histogram,
 }
 
 #[derive(Default)]
 pub struct Metrics {
-    /// (listener, route) → stats. Looked up by `&str`, so a known route costs no allocation.
-    routes: Mutex<HashMap<&'static str, HashMap<String, RouteStats>>>,
+    /// listener → route → stats. A known route costs a read lock and no allocation.
+    routes: RwLock<HashMap<&'static str, HashMap<String, RouteStats>>>,
     /// (grant type, tenant) → tokens issued
-    tokens: Mutex<HashMap<(String, String), u64>>,
+    tokens: RwLock<HashMap<(String, String), AtomicU64>>,
+}
+
+/// Adds one to `key`'s counter, taking the write lock only for a new key.
+fn bump<K: std::hash::Hash + Eq>(map: &RwLock<HashMap<K, AtomicU64>>, key: impl FnOnce() -> K, find: impl Fn(&K) -> bool) {
+    if let Some((_, n)) = map.read().expect("metrics").iter().find(|(k, _)| find(k)) {
+        n.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    map.write().expect("metrics").entry(key()).or_default().fetch_add(1, Ordering::Relaxed);
 }
 
 impl Metrics {
     fn record(&self, listener: &'static str, method: &str, route: &str, status: u16, secs: f64) {
-        let mut listeners = self.routes.lock().expect("metrics");
-        let routes = listeners.entry(listener).or_default();
-        let stats = match routes.get_mut(route) {
-            Some(s) => s,
-            None => routes.entry(route.to_owned()).or_default(),
-        };
-        match stats.by_status.iter_mut().find(|((m, s), _)| m == method && *s == status) {
-            Some((_, n)) => *n += 1,
-            None => {
-                stats.by_status.insert((method.to_owned(), status), 1);
-            }
+        let known = self.routes.read().expect("metrics").get(listener).is_some_and(|r| r.contains_key(route));
+        if !known {
+            self.routes.write().expect("metrics").entry(listener).or_default().entry(route.to_owned()).or_default();
         }
-        let h = &mut stats.latency;
+        let routes = self.routes.read().expect("metrics");
+        let Some(stats) = routes.get(listener).and_then(|r| r.get(route)) else { return };
+        bump(&stats.by_status, || (method.to_owned(), status), |(m, s)| m == method && *s == status);
+        let h = &stats.latency;
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
-                h.counts[i] += 1;
+                h.counts[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        h.sum += secs;
-        h.total += 1;
+        h.sum_us.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        h.total.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A token was issued.
     pub fn token_issued(&self, grant: &str, tenant: &str) {
-        *self.tokens.lock().expect("metrics").entry((grant.to_owned(), tenant.to_owned())).or_default() += 1;
+        bump(&self.tokens, || (grant.to_owned(), tenant.to_owned()), |(g, t)| g == grant && t == tenant);
     }
 
     fn render(&self, pool: (u32, usize)) -> String {
         let mut out = String::new();
-        let listeners = self.routes.lock().expect("metrics");
+        let routes = self.routes.read().expect("metrics");
         let _ = writeln!(out, "# HELP clavis_http_requests_total HTTP requests by listener, method, route and status.");
         let _ = writeln!(out, "# TYPE clavis_http_requests_total counter");
-        for (listener, routes) in listeners.iter() {
-            for (route, stats) in routes {
-                for ((method, status), n) in &stats.by_status {
-                    let _ = writeln!(out, "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
-                }
+        for (listener, route, stats) in routes.iter().flat_map(|(l, rs)| rs.iter().map(move |(r, s)| (l, r, s))) {
+            for ((method, status), n) in stats.by_status.read().expect("metrics").iter() {
+                let n = n.load(Ordering::Relaxed);
+                let _ = writeln!(out, "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
             }
         }
         let _ = writeln!(out, "# HELP clavis_http_request_duration_seconds Request latency by listener and route.");
         let _ = writeln!(out, "# TYPE clavis_http_request_duration_seconds histogram");
-        for (listener, routes) in listeners.iter() {
-            for (route, stats) in routes {
-                let h = &stats.latency;
-                let labels = format!("listener=\"{listener}\",route=\"{route}\"");
-                for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
-                }
-                let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.total);
-                let _ = writeln!(out, "clavis_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "clavis_http_request_duration_seconds_count{{{labels}}} {}", h.total);
+        for (listener, route, stats) in routes.iter().flat_map(|(l, rs)| rs.iter().map(move |(r, s)| (l, r, s))) {
+            let h = &stats.latency;
+            let labels = format!("listener=\"{listener}\",route=\"{route}\"");
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i].load(Ordering::Relaxed));
             }
+            let total = h.total.load(Ordering::Relaxed);
+            let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}");
+            let _ = writeln!(out, "clavis_http_request_duration_seconds_sum{{{labels}}} {}", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+            let _ = writeln!(out, "clavis_http_request_duration_seconds_count{{{labels}}} {total}");
         }
-        drop(listeners);
+        drop(routes);
         let _ = writeln!(out, "# HELP clavis_tokens_issued_total Tokens issued by grant type and tenant.");
         let _ = writeln!(out, "# TYPE clavis_tokens_issued_total counter");
-        for ((grant, tenant), n) in self.tokens.lock().expect("metrics").iter() {
+        for ((grant, tenant), n) in self.tokens.read().expect("metrics").iter() {
+            let n = n.load(Ordering::Relaxed);
             let _ = writeln!(out, "clavis_tokens_issued_total{{grant_type=\"{grant}\",tenant=\"{tenant}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP clavis_db_pool_connections Database pool connections.");
@@ -125,7 +131,18 @@ fn request_id(req: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
-        .unwrap_or_else(clavis_core::ids::ulid)
+        .unwrap_or_else(new_request_id)
+}
+
+/// A process-unique id: a random prefix drawn once, then a counter — no system call and no
+/// lock per request.
+fn new_request_id() -> String {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| clavis_core::ids::random_token(6));
+    format!("{prefix}-{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 async fn observe(listener: &'static str, st: AppState, req: Request, next: Next) -> Response {

@@ -70,12 +70,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap client: {e}"))?;
     }
-    let state = AppState {
+    let state = AppState::new(clavis_http::AppParts {
         services: services.clone(),
         internal_api_keys: Arc::new(config.internal_api_keys.clone()),
         metrics: Arc::default(),
         limits: Arc::new(clavis_http::oauth::Limits::new(config.token_rate_per_client, config.token_rate_per_ip)),
-    };
+    });
     let (stop, stopped) = watch::channel(false);
     let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
         let mut stopped = stopped.clone();
