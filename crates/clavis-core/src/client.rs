@@ -165,12 +165,27 @@ impl Client {
         }
         let mut client = Client {
             id,
+            scopes: vec!["openid".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            created_at: now,
+            updated_at: now,
+            ..Client::blank(tenant_id, client_id)
+        };
+        client.apply(input)?;
+        Ok(client)
+    }
+
+    /// A confidential, active client with nothing set: the starting point of the builders
+    /// of each API surface, which fill in their own defaults.
+    pub fn blank(tenant_id: TenantId, client_id: String) -> Self {
+        Client {
+            id: String::new(),
             tenant_id,
             client_id,
             name: String::new(),
             redirect_uris: vec![],
-            scopes: vec!["openid".into()],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: vec![],
+            grant_types: vec![],
             auth_methods: vec![],
             is_confidential: true,
             jwks: String::new(),
@@ -183,14 +198,12 @@ impl Client {
             cors_origins: vec![],
             secret_last_four: String::new(),
             status: ClientStatus::Active,
-            created_at: now,
-            updated_at: now,
+            created_at: 0,
+            updated_at: 0,
             deleted_at: None,
             owner: String::new(),
             extras: ClientExtras::default(),
-        };
-        client.apply(input)?;
-        Ok(client)
+        }
     }
 
     /// Applies the fields present in `input`, then checks the whole client. Returns the

@@ -494,11 +494,16 @@ impl Services {
     }
 
     pub async fn reject_login(&self, t: &TenantId, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
-        let (row, data) = self.flow(t, FlowHandle::LoginChallenge, challenge).await?;
-        if row.state != LOGIN {
-            return Err(ServiceError::Conflict("the login request has already been handled".into()));
+        self.reject(t, FlowHandle::LoginChallenge, LOGIN, challenge, body).await
+    }
+
+    /// The app refuses the login or the consent: the flow ends, the error goes to the client.
+    async fn reject(&self, t: &TenantId, by: FlowHandle, step: &str, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
+        let (row, data) = self.flow(t, by, challenge).await?;
+        if row.state != step {
+            return Err(ServiceError::Conflict(format!("the {step} request has already been handled")));
         }
-        self.advance(t, LOGIN, row, REJECTED, &data).await?;
+        self.advance(t, step, row, REJECTED, &data).await?;
         Ok(Self::rejection(&data.request, &body))
     }
 
@@ -611,12 +616,7 @@ impl Services {
     }
 
     pub async fn reject_consent(&self, t: &TenantId, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
-        let (row, data) = self.flow(t, FlowHandle::ConsentChallenge, challenge).await?;
-        if row.state != CONSENT {
-            return Err(ServiceError::Conflict("the consent request has already been handled".into()));
-        }
-        self.advance(t, CONSENT, row, REJECTED, &data).await?;
-        Ok(Self::rejection(&data.request, &body))
+        self.reject(t, FlowHandle::ConsentChallenge, CONSENT, challenge, body).await
     }
 
     /// Back from the consent app: issue the code and send the browser to the client.

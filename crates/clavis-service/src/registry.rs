@@ -445,29 +445,13 @@ fn union(list: &[String], extra: &str) -> Vec<String> {
 fn admin_client(t: &TenantId, client_id: String, name: String, now: i64) -> Result<Client> {
     let client = Client {
         id: ids::ulid(),
-        tenant_id: t.clone(),
-        client_id,
         name,
-        redirect_uris: vec![],
         scopes: vec!["admin".into()],
         grant_types: vec![GrantType::ClientCredentials],
         auth_methods: vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost],
-        is_confidential: true,
-        jwks: String::new(),
-        jwks_uri: String::new(),
-        fapi_profile: clavis_core::FapiProfile::None,
-        logo_url: String::new(),
-        privacy_policy: String::new(),
-        terms_url: String::new(),
-        website: String::new(),
-        cors_origins: vec![],
-        secret_last_four: String::new(),
-        status: ClientStatus::Active,
         created_at: now,
         updated_at: now,
-        deleted_at: None,
-        owner: String::new(),
-        extras: Default::default(),
+        ..Client::blank(t.clone(), client_id)
     };
     client.validate()?;
     Ok(client)

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::json_patch::{self, Operation};
-use clavis_core::{time, AccessTokenStrategy, AuthMethod, Client, ClientStatus, GrantType, Lifespans, TenantId, ValidationError};
+use clavis_core::{time, AccessTokenStrategy, AuthMethod, Client, GrantType, Lifespans, TenantId, ValidationError};
 use clavis_service::{Actor, ServiceError};
 use serde_json::{json, Map, Value};
 
@@ -135,10 +135,8 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     let f = Fields(body);
     let mut c = match current {
         Some(c) => c.clone(),
-        None => Client {
-            id: String::new(),
-            tenant_id: t.clone(),
-            client_id: match f.string("client_id")?.filter(|s| !s.is_empty()) {
+        None => {
+            let client_id = match f.string("client_id")?.filter(|s| !s.is_empty()) {
                 Some(id) => {
                     if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) || id.contains(['/', '?', '#', '%']) {
                         return Err(invalid("client_id", "must be 1 to 128 printable ASCII characters without / ? # %"));
@@ -146,29 +144,9 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
                     id
                 }
                 None => clavis_core::ids::new_client_id(),
-            },
-            name: String::new(),
-            redirect_uris: vec![],
-            scopes: vec![],
-            grant_types: vec![],
-            auth_methods: vec![],
-            is_confidential: true,
-            jwks: String::new(),
-            jwks_uri: String::new(),
-            fapi_profile: clavis_core::FapiProfile::None,
-            logo_url: String::new(),
-            privacy_policy: String::new(),
-            terms_url: String::new(),
-            website: String::new(),
-            cors_origins: vec![],
-            secret_last_four: String::new(),
-            status: ClientStatus::Active,
-            created_at: 0,
-            updated_at: 0,
-            deleted_at: None,
-            owner: String::new(),
-            extras: Default::default(),
-        },
+            };
+            Client::blank(t.clone(), client_id)
+        }
     };
     let text = |k: &str| -> Result<String, HydraError> { Ok(f.string(k)?.unwrap_or_default()) };
     let list = |k: &str| -> Result<Vec<String>, HydraError> { Ok(f.strings(k)?.unwrap_or_default()) };

@@ -29,6 +29,12 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The parameters of a GET (query) or POST (form body) request, as pairs.
+fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(String, String)> {
+    let raw: &[u8] = if *method == Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
+    form_urlencoded::parse(raw).into_owned().collect()
+}
+
 pub async fn authorize(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -38,8 +44,7 @@ pub async fn authorize(
     body: Bytes,
 ) -> Response {
     // OIDC allows POST with a form body; it means the same as the GET query.
-    let raw: Vec<u8> = if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or("").as_bytes().to_vec() };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let params = request_params(&method, &uri, &body);
     let public = st.services.settings.public_url.as_str();
     let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
     let request_url = format!("{public}{}?{query}", uri.path());
@@ -83,8 +88,7 @@ pub async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let raw: Vec<u8> = if method == Method::POST { body.to_vec() } else { uri.query().unwrap_or("").as_bytes().to_vec() };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+    let params = request_params(&method, &uri, &body);
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
     match st.services.logout(&issuer.tenant, &params, cookie).await {
