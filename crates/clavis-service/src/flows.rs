@@ -364,7 +364,7 @@ impl Services {
         if prompt.iter().any(|p| p == "none") && !login_skip {
             return Err(fail(OAuthError::LoginRequired("the user is not logged in".into())));
         }
-        let Some(login_url) = self.settings.login_url.clone() else {
+        let Some(login_url) = self.app_urls(t).await?.login_url else {
             return Err(fail(OAuthError::ServerError("no login URL is configured (CLAVIS_LOGIN_URL)".into())));
         };
         let request = AuthRequest {
@@ -554,7 +554,7 @@ impl Services {
         if req.prompt.iter().any(|p| p == "none") && !data.consent_skip {
             return Err(fail(OAuthError::ConsentRequired("the user has not consented to this client".into())));
         }
-        let Some(consent_url) = self.settings.consent_url.clone() else {
+        let Some(consent_url) = self.app_urls(t).await?.consent_url else {
             return Err(fail(OAuthError::ServerError("no consent URL is configured (CLAVIS_CONSENT_URL)".into())));
         };
         let (challenge, challenge_hash) = new_handle();

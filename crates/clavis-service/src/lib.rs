@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 pub use cache::ClientRef;
-pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
+pub use clavis_store::{TenantSettings, AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};
@@ -148,5 +148,30 @@ impl Services {
             total += self.store.purge_expired(&tenant, now, KEEP_EXPIRED_SECRETS).await?;
         }
         Ok(total)
+    }
+}
+
+impl Services {
+    /// The login, consent and logout app of a tenant: its own, else the server's.
+    pub async fn app_urls(&self, t: &TenantId) -> clavis_store::Result<TenantSettings> {
+        let own = self.store.tenant_settings(t).await?;
+        Ok(TenantSettings {
+            login_url: own.login_url.or_else(|| self.settings.login_url.clone()),
+            consent_url: own.consent_url.or_else(|| self.settings.consent_url.clone()),
+            logout_url: own.logout_url.or_else(|| self.settings.logout_url.clone()),
+        })
+    }
+
+    /// Sets a tenant's own app URLs (`None` falls back to the server's).
+    pub async fn set_tenant_settings(&self, t: &TenantId, s: &TenantSettings) -> Result<(), ServiceError> {
+        for (field, url) in [("login_url", &s.login_url), ("consent_url", &s.consent_url), ("logout_url", &s.logout_url)] {
+            if let Some(u) = url {
+                let ok = u.len() <= 2000 && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+                if !ok {
+                    return Err(clavis_core::ValidationError::new(field, "must be an absolute http(s) URL").into());
+                }
+            }
+        }
+        Ok(self.store.set_tenant_settings(t, s).await?)
     }
 }

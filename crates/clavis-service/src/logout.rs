@@ -64,7 +64,7 @@ impl Services {
                 }
                 Some(url.to_string())
             }
-            None => self.settings.logout_url.clone(),
+            None => self.app_urls(t).await?.logout_url,
         };
         // End the browser's session, and the one the hint names.
         let now = time::now_unix();

@@ -17,6 +17,7 @@ pub use db::Store;
 pub use grants::{CodeRow, FlowHandle, FlowRow, RefreshRow, SessionRow, Spend};
 pub use keys::StoredKey;
 pub use secrets::{SecretRecord, SecretStatus};
+pub use tenants::TenantSettings;
 
 use clavis_core::TenantId;
 

@@ -490,3 +490,38 @@ async fn rp_initiated_logout_ends_the_session() {
     let (_, loc, _) = browser.get(&none).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
 }
+
+#[tokio::test]
+async fn a_tenant_can_have_its_own_login_and_consent_app() {
+    let app = spawn().await;
+    let acme = app.tenant_admin("acme").await;
+    let (s, v) = app.call(Method::GET, "/admin/oauth/tenant", &acme, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((v["data"]["tenant_id"].as_str(), v["data"]["login_url"].as_str()), (Some("acme"), None));
+    assert_eq!(v["data"]["effective"]["login_url"], LOGIN_URL, "the server's applies");
+    let (s, v) = app.call(Method::PUT, "/admin/oauth/tenant", &acme,
+        Some(json!({"login_url": "https://acme.example/login", "consent_url": "https://acme.example/consent"}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["effective"]["login_url"], "https://acme.example/login");
+    for bad in [json!({"login_url": "not a url"}), json!({"login_url": "ftp://acme.example/"}), json!({"nope": 1})] {
+        let (s, _) = app.call(Method::PUT, "/admin/oauth/tenant", &acme, Some(bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // acme's flows go to acme's app; the default tenant's still to the server's.
+    let c = app.call(Method::POST, "/admin/oauth/clients", &acme, Some(json!({
+        "name": "acme web", "redirect_uris": [REDIRECT], "scopes": ["openid"]}))).await.1;
+    let acme_client = c["data"]["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new();
+    let url = auth_url(&app, acme_client, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .replace("/oauth2/auth", "/t/acme/oauth2/auth").replace("openid+offline_access+profile", "openid");
+    let (_, loc, _) = browser.get(&url).await;
+    assert!(loc.starts_with("https://acme.example/login?login_challenge="), "{loc}");
+    let (default_client, _) = web_client(&app, true).await;
+    let (_, loc, _) = browser.get(&auth_url(&app, &default_client, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    assert!(loc.starts_with(LOGIN_URL), "{loc}");
+    // Clearing the override falls back to the server's.
+    let (_, v) = app.call(Method::PUT, "/admin/oauth/tenant", &acme, Some(json!({"login_url": ""}))).await;
+    assert_eq!(v["data"]["login_url"], Value::Null);
+    assert_eq!(v["data"]["effective"]["login_url"], LOGIN_URL);
+}

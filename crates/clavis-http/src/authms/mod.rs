@@ -4,6 +4,7 @@
 mod clients;
 mod keys;
 mod secrets;
+mod tenant;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/oauth/clients/{client_id}/secrets", get(secrets::list).post(secrets::add))
         .route("/admin/oauth/clients/{client_id}/secrets/{secret_id}", delete(secrets::delete))
         .route("/admin/oauth/clients/{client_id}/audit", get(secrets::audit))
+        .route("/admin/oauth/tenant", get(tenant::get).put(tenant::update))
         .route("/admin/oauth/keys", get(keys::list))
         .route("/admin/oauth/keys/rotate", post(keys::rotate))
         .route("/admin/oauth/keys/{kid}", delete(keys::retire))

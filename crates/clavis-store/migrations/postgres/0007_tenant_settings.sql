@@ -1,0 +1,6 @@
+-- Clavis schema v7 (PostgreSQL): a tenant may have its own login, consent and logout app;
+-- NULL means the server-wide setting. Keep in step with migrations/sqlite/0007_tenant_settings.sql.
+
+ALTER TABLE tenants ADD COLUMN login_url TEXT;
+ALTER TABLE tenants ADD COLUMN consent_url TEXT;
+ALTER TABLE tenants ADD COLUMN logout_url TEXT;
