@@ -23,10 +23,13 @@ const JWKS_TTL: Duration = Duration::from_secs(300);
 const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
 const JWKS_MAX_BYTES: usize = 64 * 1024;
 
+/// (tenant, client_id, jwks_uri) → the fetched key set and when it was fetched.
+type JwksCache = HashMap<(TenantId, String, String), (Arc<Value>, Instant)>;
+
 pub(crate) struct JwksFetcher {
     http: reqwest::Client,
     /// Keyed by tenant, client and URI: a changed `jwks_uri` is fetched at once.
-    cache: RwLock<HashMap<(TenantId, String, String), (Arc<Value>, Instant)>>,
+    cache: RwLock<JwksCache>,
 }
 
 impl JwksFetcher {

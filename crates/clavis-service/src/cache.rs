@@ -41,6 +41,8 @@ pub(crate) struct CachedClient {
 }
 
 type Key = (TenantId, String);
+/// tenant → its clients' CORS origins and when they were read.
+type OriginsCache = HashMap<TenantId, (Arc<Vec<String>>, Instant)>;
 
 pub(crate) struct ClientCache {
     ttl: Duration,
@@ -51,7 +53,7 @@ pub(crate) struct ClientCache {
     /// hash, so a repeated correct secret costs a hash, not a KDF.
     verified: Mutex<HashMap<String, [u8; 32]>>,
     /// tenant → the CORS origins of its clients, and when they were read.
-    origins: RwLock<HashMap<TenantId, (Arc<Vec<String>>, Instant)>>,
+    origins: RwLock<OriginsCache>,
 }
 
 impl ClientCache {

@@ -131,7 +131,8 @@ impl Services {
             self.sealing_key()?;
         }
         let fields = input.present_fields();
-        self.insert_new(&mut client, None, actor, "create", fields, String::new(), now).await
+        let entry = audit(&client.client_id, actor, "create", fields, String::new(), now);
+        self.insert_new(&mut client, None, entry, now).await
     }
 
     /// Stores a new client with its first secret (`supplied`, or a generated one) if it
@@ -140,10 +141,7 @@ impl Services {
         &self,
         client: &mut Client,
         supplied: Option<String>,
-        actor: &Actor,
-        action: &str,
-        fields: Vec<&str>,
-        detail: String,
+        entry: AuditEntry,
         now: i64,
     ) -> Result<(Client, Option<String>)> {
         let secret = match client.needs_secret() {
@@ -153,7 +151,6 @@ impl Services {
         if let Some((record, _)) = &secret {
             client.secret_last_four = record.last_four.clone();
         }
-        let entry = audit(&client.client_id, actor, action, fields, detail, now);
         self.store.insert_client(client, secret.as_ref().map(|(r, _)| r), &entry).await?;
         Ok((client.clone(), secret.map(|(_, v)| v)))
     }
@@ -183,7 +180,8 @@ impl Services {
         if supplied.is_some() && !client.needs_secret() {
             return Err(ValidationError::new("client_secret", "this client does not authenticate with a secret").into());
         }
-        self.insert_new(&mut client, supplied, actor, "create", vec!["hydra"], String::new(), now).await
+        let entry = audit(&client.client_id, actor, "create", vec!["hydra"], String::new(), now);
+        self.insert_new(&mut client, supplied, entry, now).await
     }
 
     /// Replaces a client's settings with `next` (built by another API surface from the
@@ -304,8 +302,8 @@ impl Services {
             ..source
         };
         clone.validate()?;
-        let detail = format!("cloned from {client_id}");
-        self.insert_new(&mut clone, None, actor, "clone", vec![], detail, now).await
+        let entry = audit(&clone.client_id, actor, "clone", vec![], format!("cloned from {client_id}"), now);
+        self.insert_new(&mut clone, None, entry, now).await
     }
 
     /// Issues a new secret. The others keep verifying for `grace_secs` (default 4 h).
@@ -429,7 +427,8 @@ impl Services {
         self.ensure_tenant(t).await?;
         let now = time::now_unix();
         let mut client = admin_client(t, ids::new_client_id(), name.to_owned(), now)?;
-        let (client, secret) = self.insert_new(&mut client, None, actor, "create", vec!["admin"], String::new(), now).await?;
+        let entry = audit(&client.client_id, actor, "create", vec!["admin"], String::new(), now);
+        let (client, secret) = self.insert_new(&mut client, None, entry, now).await?;
         Ok((client, secret.expect("an admin client uses a secret")))
     }
 }

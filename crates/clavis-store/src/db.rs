@@ -94,24 +94,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    /// Both migration trees must list the same versions with the same names.
-    #[test]
-    fn migration_trees_match() {
-        let list = |dir: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect();
-            v.sort();
-            v
-        };
-        assert_eq!(list("sqlite"), list("postgres"));
-        assert!(!list("sqlite").is_empty());
-    }
-}
-
 impl Store {
     /// Runs one statement outside any transaction (tests and operators: `CREATE DATABASE`).
     pub async fn execute_raw(&self, sql: &str) -> Result<()> {
@@ -153,5 +135,23 @@ impl Store {
             issues.push(format!("{n} clients without their create audit entry"));
         }
         Ok(issues)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Both migration trees must list the same versions with the same names.
+    #[test]
+    fn migration_trees_match() {
+        let list = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(list("sqlite"), list("postgres"));
+        assert!(!list("sqlite").is_empty());
     }
 }

@@ -158,7 +158,8 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let node = serve(&ws, &env());
     let token = admin_token(&node).await;
-    let ledger = ledger.lock().unwrap();
+    // Every task has ended: take the ledger out of its lock.
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
     assert!(!ledger.created.is_empty());
     for id in &ledger.created {
         let resp = http.get(format!("{}/admin/oauth/clients/{id}", node.admin)).bearer_auth(&token).send().await.unwrap();
