@@ -44,6 +44,13 @@ pub fn ulid() -> String {
     (0..26).map(|i| ALPHABET[((value >> (125 - 5 * i)) & 0x1f) as usize] as char).collect()
 }
 
+/// Whether `s` could name a client (or another record looked up by id): 1 to 128
+/// characters, none of them control characters. Anything else cannot exist, and must not
+/// reach a database (PostgreSQL refuses NUL in text).
+pub fn is_plausible_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control)
+}
+
 /// Server-generated `client_id`: 128 random bits, URL-safe.
 pub fn new_client_id() -> String {
     random_token(16)
@@ -60,6 +67,14 @@ mod tests {
         assert_eq!(a.len(), 26);
         assert!(a < b, "{a} !< {b}");
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn plausible_ids() {
+        assert!(is_plausible_id("my-service") && is_plausible_id(&"a".repeat(128)));
+        for bad in ["", "a\u{0}b", "tab\there", &"a".repeat(129)] {
+            assert!(!is_plausible_id(bad), "{bad:?}");
+        }
     }
 
     #[test]

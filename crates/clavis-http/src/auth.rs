@@ -28,17 +28,24 @@ impl From<AdminAuthError> for ApiError {
     }
 }
 
-/// Checks `Authorization: Bearer` for an access token with scope `admin`.
-pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principal, AdminAuthError> {
-    let header = parts
-        .headers
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| AdminAuthError::Unauthorized("missing bearer token".into()))?;
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(AdminAuthError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())),
-    };
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+}
+
+/// Checks `Authorization: Bearer` for an access token with scope `admin`.
+pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principal, AdminAuthError> {
+    let token = bearer_token(&parts.headers).ok_or_else(|| {
+        let present = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some();
+        AdminAuthError::Unauthorized(
+            if present { "the Authorization header must be \"Bearer <token>\"" } else { "missing bearer token" }.into(),
+        )
+    })?;
     let principal = state
         .services
         .verify_access_token(token)

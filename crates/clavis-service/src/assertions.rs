@@ -94,7 +94,7 @@ impl Services {
         if client_id_param.is_some_and(|id| id != c.sub) {
             return Err(denied("client_id differs from the assertion's subject"));
         }
-        if c.sub.is_empty() || c.sub.len() > 128 || c.sub.chars().any(char::is_control) || c.jti.is_empty() || c.jti.len() > 256 {
+        if !clavis_core::ids::is_plausible_id(&c.sub) || c.jti.is_empty() || c.jti.len() > 256 {
             return Err(denied("malformed sub or jti"));
         }
         if !c.audiences().iter().any(|aud| audiences.iter().any(|ok| ok == aud)) {

@@ -3,7 +3,6 @@
 //! read, replace or delete its own registration.
 
 use clavis_core::{ids, secret, Client, TenantId};
-use subtle::ConstantTimeEq;
 
 use crate::{Actor, ServiceError, Services};
 
@@ -26,13 +25,12 @@ impl Services {
     /// The client a registration access token manages, if it is that client's token.
     pub async fn registered_client(&self, t: &TenantId, client_id: &str, token: &str) -> Result<Client> {
         let refused = || ServiceError::Refused(REFUSED.into());
-        if client_id.len() > 128 || client_id.chars().any(char::is_control) {
+        if !ids::is_plausible_id(client_id) {
             return Err(refused());
         }
         let client = self.store.get_client(t, client_id).await?.ok_or_else(refused)?;
         let stored = client.extras.hydra.registration_token_hash.as_deref().ok_or_else(refused)?;
-        let presented = secret::hash(token);
-        if presented.len() != stored.len() || !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+        if !secret::verify(token, stored) {
             return Err(refused());
         }
         Ok(client)

@@ -279,7 +279,7 @@ impl Services {
 
         // Until the client and redirect URI are known good, errors are shown, not redirected.
         let client_id = get("client_id").ok_or_else(|| page("client_id is required"))?;
-        if client_id.len() > 128 || client_id.chars().any(char::is_control) {
+        if !ids::is_plausible_id(client_id) {
             return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into())));
         }
         let entry = self.clients.load(&self.store, t, client_id).await?;

@@ -59,7 +59,7 @@ impl Services {
         method: AuthMethod,
     ) -> Result<ClientRef, OAuthError> {
         let denied = || OAuthError::InvalidClient("client authentication failed".into());
-        if client_id.is_empty() || client_id.len() > 128 || client_id.chars().any(char::is_control) {
+        if !clavis_core::ids::is_plausible_id(client_id) {
             return Err(denied());
         }
         let entry = self.clients.load(&self.store, tenant, client_id).await?.ok_or_else(denied)?;

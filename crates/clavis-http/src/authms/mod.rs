@@ -208,7 +208,7 @@ pub(crate) struct PageBody<T: Serialize> {
 
 /// Client ids and secret ids are short; anything longer cannot exist.
 pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    if !clavis_core::ids::is_plausible_id(id) {
         return Err(ApiError::NotFound("client not found".into()));
     }
     Ok(())

@@ -260,7 +260,7 @@ fn object(body: Value) -> Result<Map<String, Value>, HydraError> {
 }
 
 fn client_id(id: &str) -> Result<&str, HydraError> {
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    if !clavis_core::ids::is_plausible_id(id) {
         return Err(not_found());
     }
     Ok(id)

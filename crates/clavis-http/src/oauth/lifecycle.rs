@@ -13,12 +13,7 @@ use crate::AppState;
 
 /// The caller of introspection: a client of this tenant, or an admin token of it.
 async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<(), OAuthError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
+    let bearer = crate::auth::bearer_token(headers);
     if let Some(token) = bearer {
         let p = st.services.verify_access_token(token).await.map_err(|_| OAuthError::InvalidClient("invalid bearer token".into()))?;
         if p.tenant != issuer.tenant || !p.has_scope("admin") {

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::Issuer;
+use crate::auth::bearer_token;
 use crate::hydra::clients::{build, view};
 use crate::hydra::{HydraError, HydraJson};
 use crate::AppState;
@@ -28,15 +29,6 @@ fn unauthorized(description: &str) -> Response {
     let mut resp = error(StatusCode::UNAUTHORIZED, "invalid_token", description).into_response();
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     resp
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
 }
 
 /// The metadata a client may register for itself.
@@ -88,7 +80,7 @@ pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: Heade
         return r;
     }
     if let Some(expected) = &st.services.settings.dcr_initial_access_token {
-        let presented = bearer(&headers).unwrap_or("");
+        let presented = bearer_token(&headers).unwrap_or("");
         if presented.len() != expected.len() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             return unauthorized("an initial access token is required to register");
         }
@@ -123,7 +115,7 @@ async fn authorized(st: &AppState, issuer: &Issuer, headers: &HeaderMap, id: &st
     if let Some(r) = disabled(st) {
         return Err(r);
     }
-    let token = bearer(headers).ok_or_else(|| unauthorized("the registration access token is required"))?;
+    let token = bearer_token(headers).ok_or_else(|| unauthorized("the registration access token is required"))?;
     st.services.registered_client(&issuer.tenant, id, token).await.map_err(service_error)
 }
 

@@ -10,12 +10,7 @@ use super::Issuer;
 use crate::AppState;
 
 pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
+    let token = crate::auth::bearer_token(&headers);
     let result = match token {
         Some(t) => st.services.userinfo(&issuer.tenant, t).await,
         None => Err("a bearer access token is required"),
