@@ -159,7 +159,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-fn has_nul(v: &serde_json::Value) -> bool {
+/// Whether any string (or key) of a JSON value holds a NUL character.
+pub(crate) fn has_nul(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     match v {
         Value::String(s) => s.contains('\0'),

@@ -104,7 +104,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HydraJson<T> {
         let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| HydraError::bad_request("malformed JSON"))?;
-        if value.to_string().contains("\\u0000") {
+        if crate::authms::has_nul(&value) {
             return Err(HydraError::bad_request("strings must not contain NUL characters"));
         }
         serde_path_to_error::deserialize(value)
