@@ -68,6 +68,10 @@ pub struct ConfigArgs {
     /// How often expired codes, tokens, jtis and sessions are deleted, e.g. `10m` [default: 10m].
     #[arg(long, env = "CLAVIS_CLEANUP_INTERVAL")]
     pub cleanup_interval: Option<String>,
+    /// How long a connection may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open, e.g. `10s` [default: 10s].
+    #[arg(long, env = "CLAVIS_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
     /// Token endpoint requests per second per client (burst: the same number); 0 = no limit.
     #[arg(long, env = "CLAVIS_TOKEN_RATE_PER_CLIENT")]
     pub token_rate_per_client: Option<u32>,
@@ -106,6 +110,7 @@ struct FileConfig {
     dcr_enabled: Option<bool>,
     dcr_initial_access_token: Option<String>,
     cleanup_interval: Option<String>,
+    header_read_timeout: Option<String>,
     token_rate_per_client: Option<u32>,
     token_rate_per_ip: Option<u32>,
 }
@@ -132,6 +137,7 @@ pub struct Config {
     pub dcr_enabled: bool,
     pub dcr_initial_access_token: Option<String>,
     pub cleanup_interval_secs: u64,
+    pub header_read_timeout_secs: u64,
     pub token_rate_per_client: u32,
     pub token_rate_per_ip: u32,
 }
@@ -226,6 +232,7 @@ impl Config {
             dcr_enabled: pick!(dcr_enabled).unwrap_or(false),
             dcr_initial_access_token: pick!(dcr_initial_access_token).filter(|s| !s.is_empty()),
             cleanup_interval_secs: duration(pick!(cleanup_interval), 600, "cleanup_interval")?.max(1) as u64,
+            header_read_timeout_secs: duration(pick!(header_read_timeout), 10, "header_read_timeout")?.max(1) as u64,
             token_rate_per_client: pick!(token_rate_per_client).unwrap_or(0),
             token_rate_per_ip: pick!(token_rate_per_ip).unwrap_or(0),
         })

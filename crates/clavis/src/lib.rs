@@ -2,6 +2,7 @@
 //! `clavis` binary and the integration tests both start servers through [`start`].
 
 pub mod config;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,15 +78,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         limits: Arc::new(clavis_http::oauth::Limits::new(config.token_rate_per_client, config.token_rate_per_ip)),
     });
     let (stop, stopped) = watch::channel(false);
+    let header_read_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs);
     let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        })
+        tokio::spawn(serve::serve(listener, router, header_read_timeout, stopped.clone()))
     };
     let mut tasks = vec![
         serve(public, clavis_http::public_router(state.clone())),

@@ -111,3 +111,35 @@ async fn cleanup_removes_what_expired() {
     // Two hours on, the revocation entry has outlived its token and goes.
     assert!(services.purge_expired(now + 7200).await.unwrap() >= 1);
 }
+
+/// A client that never finishes its headers (slowloris) is cut off after the header-read
+/// timeout, and so is an idle keep-alive connection; a normal request is unaffected.
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn_with(|a| a.header_read_timeout = Some("1s".into())).await;
+    let addr = app.public.trim_start_matches("http://").to_owned();
+    let closed_within = |mut s: tokio::net::TcpStream| async move {
+        let started = Instant::now();
+        let mut buf = Vec::new();
+        // EOF (or a reset) is the server hanging up; the outer timeout guards the test.
+        let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await.expect("connection left open");
+        (started.elapsed(), buf)
+    };
+
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health/alive HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let (elapsed, answer) = closed_within(slow).await;
+    assert!(elapsed >= Duration::from_millis(900), "closed too early: {elapsed:?}");
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "a partial request was answered");
+
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /health/alive HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let (_, answer) = closed_within(idle).await;
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&answer));
+
+    let huge = app.http.get(format!("{}/health/alive", app.public)).header("X-Big", "a".repeat(70_000)).send().await.unwrap();
+    assert_eq!(huge.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
