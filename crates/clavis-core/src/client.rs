@@ -100,28 +100,53 @@ pub struct Client {
 
 /// The writable fields of a client, as the authms API's create and update bodies carry
 /// them. `None` means "not given": on update the field keeps its value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ClientInput {
+    /// Required on create: 1 to 255 printable characters (trimmed).
+    #[schema(max_length = 255)]
     pub name: Option<String>,
+    /// Required on create: 1 to 100 absolute URIs of at most 2000 characters, without
+    /// fragment or credentials: `https`, `http` on loopback hosts, or a private-use scheme
+    /// such as `com.example.app:/cb` (only `https` with a FAPI profile).
+    #[schema(max_items = 100)]
     pub redirect_uris: Option<Vec<String>>,
+    /// Any of `client_secret_basic`, `client_secret_post`, `client_secret_jwt`,
+    /// `private_key_jwt`, `tls_client_auth`, `none` [default: `client_secret_basic`, or
+    /// `none` for a public client].
     pub client_auth_methods: Option<Vec<String>>,
+    /// `""`, `fapi1` or `fapi2`.
     pub fapi_profile: Option<String>,
+    /// Any of `authorization_code`, `client_credentials`, `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` [default: `authorization_code`,
+    /// `refresh_token`].
     pub grant_types: Option<Vec<String>>,
+    /// Confidential clients get a secret [default: true].
     pub is_confidential: Option<bool>,
+    /// A JSON Web Key Set (as a string) of public keys, for `private_key_jwt`; at most 64 KiB.
     pub jwks: Option<String>,
+    /// An `https` URL of the client's JWKS (exclusive with `jwks`).
     pub jwks_uri: Option<String>,
+    /// An `http(s)` URL or empty; at most 2000 characters.
     pub logo_url: Option<String>,
+    /// An `http(s)` URL or empty.
     pub privacy_policy: Option<String>,
+    /// Scope tokens (RFC 6749 §3.3 characters) [default: `openid`].
+    #[schema(max_items = 100)]
     pub scopes: Option<Vec<String>>,
+    /// An `http(s)` URL or empty.
     pub terms_url: Option<String>,
+    /// An `http(s)` URL or empty.
     pub website: Option<String>,
     /// Update only: `active` or `suspended`.
     pub status: Option<String>,
-    /// Clavis extensions (not in the seeds): where RP-initiated logout may return to,
+    /// Clavis extension: where RP-initiated logout may return to (rules as `redirect_uris`).
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `jwt` (default) or `opaque`,
+    /// Clavis extension: `jwt` (default) or `opaque`.
     pub access_token_strategy: Option<String>,
-    /// and per-grant token lifespans with Hydra's names and Go durations.
+    /// Clavis extension: per-grant token lifespans with Hydra's names and Go durations,
+    /// e.g. `{"client_credentials_grant_access_token": "30m"}`; at most one year.
+    #[schema(value_type = Option<Object>)]
     pub token_lifespans: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

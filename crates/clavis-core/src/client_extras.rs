@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessTokenStrategy {
     /// RFC 9068 JWTs, verifiable offline against the JWKS.

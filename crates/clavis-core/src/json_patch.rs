@@ -4,12 +4,16 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+/// One RFC 6902 operation.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Operation {
+    /// `add`, `remove`, `replace`, `move`, `copy` or `test`.
     pub op: String,
+    /// A JSON Pointer (RFC 6901).
     pub path: String,
     #[serde(default)]
+    #[schema(value_type = Option<Value>)]
     pub value: Option<Value>,
     #[serde(default)]
     pub from: Option<String>,

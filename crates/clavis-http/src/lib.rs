@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use clavis_service::Services;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Request bodies larger than this are refused with 413 (a JWKS of 20 RSA keys fits).
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
@@ -61,14 +63,83 @@ pub fn public_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub fn admin_router(state: AppState) -> Router {
+/// The admin listener's documented routes: the authms, internal and Hydra APIs and the
+/// operations endpoints.
+fn admin_routes() -> OpenApiRouter<AppState> {
     authms::router()
         .merge(hydra::router())
-        .route("/health/alive", axum::routing::get(observe::alive))
-        .route("/health/ready", axum::routing::get(observe::ready))
-        .route("/metrics", axum::routing::get(observe::metrics))
+        .routes(routes!(observe::alive))
+        .routes(routes!(observe::ready))
+        .routes(routes!(observe::metrics))
+}
+
+pub fn admin_router(state: AppState) -> Router {
+    let (routes, _) = admin_routes().split_for_parts();
+    let document = Arc::new(openapi_json());
+    let serve_document = move || {
+        let document = document.clone();
+        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
+    };
+    authms::fallbacks(routes)
+        .route("/openapi.json", axum::routing::get(serve_document))
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_admin))
         .with_state(state)
+}
+
+/// Document-wide parts of the OpenAPI description; the paths come from the routers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Clavis", description = include_str!("openapi-intro.md")),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "authms", description = "The tenant administrator's client API (admin listener, `{code,message,data,timestamp}` envelope)"),
+        (name = "internal", description = "Service-to-service API (admin listener, `X-API-Key`)"),
+        (name = "hydra", description = "Ory Hydra-compatible admin API (admin listener)"),
+        (name = "operations", description = "Health and metrics (admin listener; health also on the public one)"),
+        (name = "oauth2", description = "OAuth 2.0 / OpenID Connect endpoints (public listener; every tenant under `/t/{tenant}`)"),
+        (name = "discovery", description = "Issuer metadata and keys (public listener; every tenant under `/t/{tenant}`)"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        let bearer = |what: &str| {
+            let mut http = Http::new(HttpAuthScheme::Bearer);
+            http.description = Some(what.to_owned());
+            SecurityScheme::Http(http)
+        };
+        components.add_security_scheme("admin_token", bearer("An access token of this server with scope `admin`; its tenant is the tenant of every call"));
+        components.add_security_scheme("access_token", bearer("An access token of this server"));
+        components.add_security_scheme("registration_token", bearer("The RFC 7592 registration access token of the client"));
+        components.add_security_scheme("initial_access_token", bearer("The RFC 7591 initial access token, when the server requires one"));
+        components.add_security_scheme(
+            "internal_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("X-API-Key", "One of CLAVIS_INTERNAL_API_KEYS"))),
+        );
+        components.add_security_scheme("client_basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+    }
+}
+
+/// The OpenAPI 3.1 description of both listeners, generated from the routers' lists.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.merge(oauth::issuer_routes().into_openapi());
+    doc.merge(admin_routes().into_openapi());
+    doc
+}
+
+/// [`openapi`] as the pretty JSON that is committed as `openapi.json`.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().expect("the OpenAPI document serializes");
+    text.push('\n');
+    text
 }

@@ -16,7 +16,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 
@@ -174,22 +175,39 @@ pub async fn observe_admin(State(st): State<AppState>, req: Request, next: Next)
     observe("admin", st, req, next).await
 }
 
+/// Prometheus text exposition (admin listener).
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
     let body = st.metrics.render(st.services.store.pool_stats());
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
-pub async fn alive() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// A health answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
-/// Ready when the database answers.
+/// The process serves requests (both listeners).
+#[utoipa::path(get, path = "/health/alive", operation_id = "isAlive", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn alive() -> Json<Health> {
+    Json(Health { status: "ok", reason: None })
+}
+
+/// Ready when the database answers (both listeners).
+#[utoipa::path(get, path = "/health/ready", operation_id = "isReady", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, description = "The database is unreachable", body = Health)))]
 pub async fn ready(State(st): State<AppState>) -> Response {
     match st.services.store.ping().await {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Ok(()) => Json(Health { status: "ok", reason: None }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": "database unreachable"}))).into_response()
+            let body = Health { status: "unavailable", reason: Some("database unreachable") };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }

@@ -44,7 +44,7 @@ pub(crate) struct AuthRequest {
 }
 
 /// The login app's `PUT …/login/accept` body (Hydra's `AcceptOAuth2LoginRequest`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginAccept {
     pub subject: String,
     #[serde(default)]
@@ -57,11 +57,12 @@ pub struct LoginAccept {
     #[serde(default)]
     pub amr: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Value)]
     pub context: Value,
 }
 
 /// The consent app's `PUT …/consent/accept` body (Hydra's `AcceptOAuth2ConsentRequest`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentAccept {
     #[serde(default)]
     pub grant_scope: Vec<String>,
@@ -75,18 +76,20 @@ pub struct ConsentAccept {
     pub session: ConsentSession,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentSession {
     /// Extra claims for access tokens (under `ext`).
     #[serde(default)]
+    #[schema(value_type = Value)]
     pub access_token: Value,
     /// Extra claims for ID tokens and userinfo.
     #[serde(default)]
+    #[schema(value_type = Value)]
     pub id_token: Value,
 }
 
 /// Hydra's `RejectOAuth2Request`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectRequest {
     #[serde(default)]
     pub error: Option<String>,
@@ -163,30 +166,37 @@ impl From<clavis_store::StoreError> for AuthorizeError {
 }
 
 /// Hydra's `OAuth2LoginRequest`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginRequestView {
     pub challenge: String,
+    /// The client, as Hydra shows it.
+    #[schema(value_type = Value)]
     pub client: Value,
     pub request_url: String,
     pub requested_scope: Vec<String>,
     pub requested_access_token_audience: Vec<String>,
     pub skip: bool,
     pub subject: String,
+    #[schema(value_type = Value)]
     pub oidc_context: Value,
     pub session_id: String,
 }
 
 /// Hydra's `OAuth2ConsentRequest`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConsentRequestView {
     pub challenge: String,
+    /// The client, as Hydra shows it.
+    #[schema(value_type = Value)]
     pub client: Value,
     pub request_url: String,
     pub requested_scope: Vec<String>,
     pub requested_access_token_audience: Vec<String>,
     pub skip: bool,
     pub subject: String,
+    #[schema(value_type = Value)]
     pub oidc_context: Value,
+    #[schema(value_type = Value)]
     pub context: Value,
     pub login_challenge: String,
     pub login_session_id: String,

@@ -46,7 +46,7 @@ pub struct TokenSet {
 }
 
 /// RFC 7662 response.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Introspection {
     pub active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,9 @@ pub struct Introspection {
     pub iat: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// A string or an array of strings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     pub aud: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
@@ -70,6 +72,7 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_use: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     pub ext: Option<Value>,
 }
 

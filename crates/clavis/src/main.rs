@@ -21,6 +21,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the OpenAPI 3.1 description of both listeners (as served at the admin
+    /// listener's /openapi.json and committed as openapi.json).
+    Openapi,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -98,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging(&config);
     match cli.command {
         Command::Serve => clavis::start(config).await?.run_until_signal().await,
+        Command::Openapi => print!("{}", clavis_http::openapi_json()),
         Command::Migrate => {
             clavis::open_store(&config).await?;
             println!("migrations applied to {}", config.redacted_database_url());

@@ -143,3 +143,25 @@ async fn slow_headers_and_idle_connections_are_closed() {
     let huge = app.http.get(format!("{}/health/alive", app.public)).header("X-Big", "a".repeat(70_000)).send().await.unwrap();
     assert_eq!(huge.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 }
+
+/// The admin listener serves the OpenAPI document generated from the routers, and it is
+/// the committed `openapi.json` (regenerate with `cargo run -- openapi > openapi.json`).
+#[tokio::test]
+async fn openapi_document_is_served_and_matches_the_committed_file() {
+    let app = TestApp::spawn().await;
+    let resp = app.http.get(format!("{}/openapi.json", app.admin)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let served = resp.text().await.unwrap();
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json")).unwrap();
+    assert!(served == committed, "openapi.json is stale: run `cargo run -- openapi > openapi.json` and commit it");
+
+    let doc: Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, method) in [("/admin/oauth/clients", "post"), ("/internal/oauth/clients", "post"), ("/admin/clients/{id}", "patch"),
+                           ("/oauth2/token", "post"), ("/oauth2/introspect", "post"), ("/health/ready", "get")] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    let public = app.http.get(format!("{}/openapi.json", app.public)).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND, "the document belongs to the admin listener");
+}

@@ -8,14 +8,15 @@ use clavis_core::time::rfc3339;
 use clavis_core::{AccessTokenStrategy, Client, ClientInput, ClientStatus};
 use clavis_service::{Actor, ClientFilter};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{check_id, created, ok, query_pairs, ApiError, ApiJson, PageBody, Paging};
+use super::{check_id, created, ok, query_pairs, ApiError, ApiJson, Envelope, ErrorEnvelope, PageBody, Paging};
 use crate::auth::{AdminCaller, InternalCaller};
 use crate::AppState;
 
 /// `dto.OAuthClientItem`, plus `jwks` (public keys only, checked at write time) so that
 /// what an admin writes can be read back.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ClientItem {
     id: String,
     tenant_id: String,
@@ -26,15 +27,19 @@ pub(crate) struct ClientItem {
     grant_types: Vec<&'static str>,
     client_auth_methods: Vec<&'static str>,
     is_confidential: bool,
+    /// The JWKS as a string (public keys only); empty if none.
     jwks: String,
     jwks_uri: String,
+    /// `""`, `fapi1` or `fapi2`.
     fapi_profile: &'static str,
     logo_url: String,
     privacy_policy: String,
     terms_url: String,
     website: String,
     cors_origins: Vec<String>,
+    /// The last four characters of the current secret (confidential clients).
     secret_last_four: String,
+    /// `active` or `suspended`.
     status: &'static str,
     created_at: String,
     updated_at: String,
@@ -42,6 +47,8 @@ pub(crate) struct ClientItem {
     /// Clavis extensions (see docs/api.md).
     post_logout_redirect_uris: Vec<String>,
     access_token_strategy: AccessTokenStrategy,
+    /// Lifespans set for this client, Hydra's names with Go durations.
+    #[schema(value_type = Object)]
     token_lifespans: serde_json::Value,
 }
 
@@ -79,10 +86,11 @@ impl From<Client> for ClientItem {
 
 /// `dto.CreateClientResponse` / `dto.CloneClientResponse`: the client and, for a
 /// confidential client, its secret — the only time it is ever shown.
-#[derive(Serialize)]
-struct CreatedClient {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedClient {
     #[serde(flatten)]
     client: ClientItem,
+    /// Confidential clients only; shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
@@ -108,6 +116,10 @@ impl FromRequestParts<AppState> for Ids {
     }
 }
 
+#[utoipa::path(post, path = "/admin/oauth/clients", operation_id = "createClient", tag = "authms", security(("admin_token" = [])),
+    request_body = ClientInput,
+    responses((status = 201, description = "Created; `client_secret` is shown only here", body = Envelope<CreatedClient>),
+              (status = "4XX", body = ErrorEnvelope)))]
 pub async fn create(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -116,6 +128,12 @@ pub async fn create(
     Ok(created_client(st.services.create_client(&p.tenant, &input, &Actor(p.client_id)).await?))
 }
 
+/// Registers a client for the tenant in `X-Tenant-ID` (created if new): the tenant-service's call.
+#[utoipa::path(post, path = "/internal/oauth/clients", operation_id = "createTenantClient", tag = "internal", security(("internal_api_key" = [])),
+    params(("X-Tenant-ID" = String, Header, description = "The tenant, `^[a-z0-9][a-z0-9_-]{0,62}$`")),
+    request_body = ClientInput,
+    responses((status = 201, description = "Created; `client_secret` is shown only here", body = Envelope<CreatedClient>),
+              (status = "4XX", body = ErrorEnvelope)))]
 pub async fn create_internal(
     State(st): State<AppState>,
     caller: InternalCaller,
@@ -124,6 +142,12 @@ pub async fn create_internal(
     Ok(created_client(st.services.create_client(&caller.tenant, &input, &Actor("internal-api".into())).await?))
 }
 
+#[utoipa::path(get, path = "/admin/oauth/clients", operation_id = "listClients", tag = "authms", security(("admin_token" = [])),
+    params(("page" = Option<i64>, Query, description = "From 1", minimum = 1),
+           ("page_size" = Option<i64>, Query, description = "1 to 100 [default: 20]", minimum = 1, maximum = 100),
+           ("name" = Option<String>, Query, description = "Substring of the name"),
+           ("status" = Option<String>, Query, description = "`active` or `suspended`")),
+    responses((status = 200, body = Envelope<PageBody<ClientItem>>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn list(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -150,10 +174,16 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/admin/oauth/clients/{client_id}", operation_id = "getClient", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 200, body = Envelope<ClientItem>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     Ok(ok(ClientItem::from(st.services.get_client(&p.tenant, &ids[0]).await?)))
 }
 
+/// Changes the fields present; `status` suspends or reactivates.
+#[utoipa::path(put, path = "/admin/oauth/clients/{client_id}", operation_id = "updateClient", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), request_body = ClientInput,
+    responses((status = 200, body = Envelope<ClientItem>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -164,11 +194,17 @@ pub async fn update(
     Ok(ok(ClientItem::from(client)))
 }
 
+/// Soft-deletes the client: its tokens stop working and its `client_id` is not reused.
+#[utoipa::path(delete, path = "/admin/oauth/clients/{client_id}", operation_id = "deleteClient", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn delete(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     st.services.delete_client(&p.tenant, &ids[0], &Actor(p.client_id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A new client with the same settings, a new `client_id` and (if confidential) a new secret.
+#[utoipa::path(post, path = "/admin/oauth/clients/{client_id}/clone", operation_id = "cloneClient", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 201, body = Envelope<CreatedClient>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn clone(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     Ok(created_client(st.services.clone_client(&p.tenant, &ids[0], &Actor(p.client_id)).await?))
 }

@@ -6,16 +6,18 @@ use axum::response::{IntoResponse, Response};
 use clavis_core::time::rfc3339;
 use clavis_service::KeyInfo;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::clients::Ids;
-use super::{created, ok, ApiError};
+use super::{created, ok, ApiError, Envelope, ErrorEnvelope};
 use crate::auth::AdminCaller;
 use crate::AppState;
 
-#[derive(Serialize)]
-struct KeyItem {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeyItem {
     kid: String,
     alg: String,
+    /// `active` (signs), `verify` (in the JWKS, no longer signs).
     status: String,
     created_at: String,
 }
@@ -26,8 +28,8 @@ impl From<KeyInfo> for KeyItem {
     }
 }
 
-#[derive(Serialize)]
-struct KeyList {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeyList {
     keys: Vec<KeyItem>,
 }
 
@@ -35,12 +37,15 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// The tenant's signing keys (never their private parts).
+#[utoipa::path(get, path = "/admin/oauth/keys", operation_id = "listKeys", tag = "authms", security(("admin_token" = [])), responses((status = 200, body = Envelope<KeyList>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
     let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
     Ok(ok(KeyList { keys: keys.into_iter().map(KeyItem::from).collect() }))
 }
 
 /// A new signing key; the previous ones stay in the JWKS (status `verify`) until retired.
+#[utoipa::path(post, path = "/admin/oauth/keys/rotate", operation_id = "rotateKey", tag = "authms", security(("admin_token" = [])), responses((status = 201, body = Envelope<KeyItem>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
     let kid = st.services.keys.rotate(&p.tenant).await.map_err(internal)?;
     let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
@@ -48,6 +53,9 @@ pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> 
     Ok(created(KeyItem::from(key)))
 }
 
+/// Removes a `verify` key from the JWKS; the active key cannot be retired.
+#[utoipa::path(delete, path = "/admin/oauth/keys/{kid}", operation_id = "retireKey", tag = "authms", security(("admin_token" = [])), params(("kid" = String, Path)),
+    responses((status = 204, description = "Retired"), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn retire(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     st.services.keys.retire(&p.tenant, &ids[0]).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

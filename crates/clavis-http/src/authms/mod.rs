@@ -10,57 +10,77 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use clavis_service::ServiceError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{AppState, ADMIN_BODY_LIMIT};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/oauth/clients", post(clients::create).get(clients::list))
-        .route("/admin/oauth/clients/{client_id}", get(clients::get).put(clients::update).delete(clients::delete))
-        .route("/admin/oauth/clients/{client_id}/clone", post(clients::clone))
-        .route("/admin/oauth/clients/{client_id}/rotate-secret", post(secrets::rotate))
-        .route("/admin/oauth/clients/{client_id}/secrets", get(secrets::list).post(secrets::add))
-        .route("/admin/oauth/clients/{client_id}/secrets/{secret_id}", delete(secrets::delete))
-        .route("/admin/oauth/clients/{client_id}/audit", get(secrets::audit))
-        .route("/admin/oauth/tenant", get(tenant::get).put(tenant::update))
-        .route("/admin/oauth/keys", get(keys::list))
-        .route("/admin/oauth/keys/rotate", post(keys::rotate))
-        .route("/admin/oauth/keys/{kid}", delete(keys::retire))
-        .route("/internal/oauth/clients", post(clients::create_internal))
+/// The authms routes; the OpenAPI document is built from the same list.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(clients::create, clients::list))
+        .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(clients::clone))
+        .routes(routes!(secrets::rotate))
+        .routes(routes!(secrets::list, secrets::add))
+        .routes(routes!(secrets::delete))
+        .routes(routes!(secrets::audit))
+        .routes(routes!(tenant::get, tenant::update))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::retire))
+        .routes(routes!(clients::create_internal))
+}
+
+/// The answers of the authms API that fall outside its routes.
+pub fn fallbacks(router: Router<AppState>) -> Router<AppState> {
+    router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
-#[derive(Serialize)]
-struct Envelope<T: Serialize> {
+/// A successful authms response.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Envelope<T> {
+    /// The HTTP status.
     code: u16,
     message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<T>,
+    data: T,
+    /// RFC 3339.
     timestamp: String,
 }
 
-fn envelope<T: Serialize>(status: StatusCode, message: &str, data: Option<T>) -> Response {
-    let body = Envelope {
-        code: status.as_u16(),
-        message: message.to_owned(),
-        data,
-        timestamp: clavis_core::time::rfc3339(clavis_core::time::now_unix()),
-    };
+/// An authms error: the envelope without `data`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorEnvelope {
+    /// The HTTP status.
+    code: u16,
+    /// What was wrong, naming the field (`redirect_uris[0]: must be an absolute URI`).
+    message: String,
+    /// RFC 3339.
+    timestamp: String,
+}
+
+fn timestamp() -> String {
+    clavis_core::time::rfc3339(clavis_core::time::now_unix())
+}
+
+fn envelope<T: Serialize>(status: StatusCode, message: &str, data: T) -> Response {
+    let body = Envelope { code: status.as_u16(), message: message.to_owned(), data, timestamp: timestamp() };
     (status, Json(body)).into_response()
 }
 
 pub(crate) fn ok<T: Serialize>(data: T) -> Response {
-    envelope(StatusCode::OK, "success", Some(data))
+    envelope(StatusCode::OK, "success", data)
 }
 
 pub(crate) fn created<T: Serialize>(data: T) -> Response {
-    envelope(StatusCode::CREATED, "created", Some(data))
+    envelope(StatusCode::CREATED, "created", data)
 }
 
 /// Every way an authms call can fail, mapped to a status in one place.
@@ -98,7 +118,8 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal server error".into())
             }
         };
-        let mut resp = envelope::<()>(status, &message, None);
+        let body = ErrorEnvelope { code: status.as_u16(), message, timestamp: timestamp() };
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
@@ -199,8 +220,8 @@ pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
-#[derive(Serialize)]
-pub(crate) struct PageBody<T: Serialize> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PageBody<T> {
     pub items: Vec<T>,
     pub total: i64,
     pub page: i64,

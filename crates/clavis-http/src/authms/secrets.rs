@@ -6,25 +6,32 @@ use axum::response::{IntoResponse, Response};
 use clavis_core::time::{now_unix, parse_rfc3339, rfc3339};
 use clavis_service::{Actor, AuditEntry, SecretRecord, SecretStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::clients::Ids;
-use super::{created, ok, query_pairs, ApiError, ApiJson, PageBody, Paging};
+use super::{created, ok, query_pairs, ApiError, ApiJson, Envelope, ErrorEnvelope, PageBody, Paging};
 use crate::auth::AdminCaller;
 use crate::AppState;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
+    /// How long the previous secret keeps working, 0 to 30 days in seconds [default: 4 hours].
+    #[schema(minimum = 0, maximum = 2592000)]
     grace_period_seconds: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct Rotated {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Rotated {
     client_id: String,
     new_secret: String,
     rotated_at: String,
 }
 
+/// A new secret, shown once; the previous ones expire after the grace period. The body may be omitted.
+#[utoipa::path(post, path = "/admin/oauth/clients/{client_id}/rotate-secret", operation_id = "rotateClientSecret", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), request_body(content = Option<RotateRequest>),
+    responses((status = 200, body = Envelope<Rotated>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn rotate(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -37,8 +44,8 @@ pub async fn rotate(
 }
 
 /// A secret as listed: never its value or hash.
-#[derive(Serialize)]
-struct SecretItem {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SecretItem {
     secret_id: String,
     /// `active`, `expiring` (rotated, in its grace period) or `expired`.
     status: &'static str,
@@ -70,27 +77,30 @@ impl SecretItem {
     }
 }
 
-#[derive(Serialize)]
-struct SecretList {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SecretList {
     secrets: Vec<SecretItem>,
 }
 
+#[utoipa::path(get, path = "/admin/oauth/clients/{client_id}/secrets", operation_id = "listClientSecrets", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 200, body = Envelope<SecretList>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     let now = now_unix();
     let secrets = st.services.list_secrets(&p.tenant, &ids[0]).await?;
     Ok(ok(SecretList { secrets: secrets.into_iter().map(|s| SecretItem::new(s, now)).collect() }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSecretRequest {
+    /// At most 255 characters.
     description: Option<String>,
     /// RFC 3339.
     expires_at: Option<String>,
 }
 
-#[derive(Serialize)]
-struct AddedSecret {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AddedSecret {
     secret_id: String,
     secret_value: String,
     status: &'static str,
@@ -99,6 +109,10 @@ struct AddedSecret {
     expires_at: Option<String>,
 }
 
+/// An additional secret (for a zero-downtime switch), shown once. The body may be omitted.
+#[utoipa::path(post, path = "/admin/oauth/clients/{client_id}/secrets", operation_id = "addClientSecret", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path)), request_body(content = Option<AddSecretRequest>),
+    responses((status = 201, body = Envelope<AddedSecret>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn add(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -121,13 +135,16 @@ pub async fn add(
     }))
 }
 
+/// Revokes one secret; the last valid secret of a confidential client cannot be deleted.
+#[utoipa::path(delete, path = "/admin/oauth/clients/{client_id}/secrets/{secret_id}", operation_id = "deleteClientSecret", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path), ("secret_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn delete(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
     st.services.delete_secret(&p.tenant, &ids[0], &ids[1], &Actor(p.client_id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Serialize)]
-struct AuditItem {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditItem {
     id: String,
     tenant_id: String,
     client_id: String,
@@ -138,6 +155,11 @@ struct AuditItem {
     created_at: String,
 }
 
+/// Who changed what, newest first.
+#[utoipa::path(get, path = "/admin/oauth/clients/{client_id}/audit", operation_id = "listClientAudit", tag = "authms", security(("admin_token" = [])),
+    params(("client_id" = String, Path), ("page" = Option<i64>, Query, minimum = 1),
+           ("page_size" = Option<i64>, Query, description = "1 to 100 [default: 20]", minimum = 1, maximum = 100)),
+    responses((status = 200, body = Envelope<PageBody<AuditItem>>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn audit(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,

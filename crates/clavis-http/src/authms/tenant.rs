@@ -5,13 +5,14 @@ use axum::extract::State;
 use axum::response::Response;
 use clavis_service::TenantSettings;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ok, ApiError, ApiJson};
+use super::{ok, ApiError, ApiJson, Envelope, ErrorEnvelope};
 use crate::auth::AdminCaller;
 use crate::AppState;
 
-#[derive(Serialize)]
-struct TenantView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TenantView {
     tenant_id: String,
     /// The tenant's own URLs (null: the server's applies) …
     login_url: Option<String>,
@@ -21,16 +22,18 @@ struct TenantView {
     effective: Effective,
 }
 
-#[derive(Serialize)]
-struct Effective {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Effective {
     login_url: Option<String>,
     consent_url: Option<String>,
     logout_url: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// Absent fields keep their value; a URL sets the override, `""` removes it.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantUpdate {
+    /// An absolute `http(s)` URL, or `""`.
     login_url: Option<String>,
     consent_url: Option<String>,
     logout_url: Option<String>,
@@ -48,11 +51,14 @@ async fn view(st: &AppState, tenant: &clavis_core::TenantId) -> Result<Response,
     }))
 }
 
+#[utoipa::path(get, path = "/admin/oauth/tenant", operation_id = "getTenant", tag = "authms", security(("admin_token" = [])), responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
     view(&st, &p.tenant).await
 }
 
 /// Fields present change: a URL sets the override, `""` removes it.
+#[utoipa::path(put, path = "/admin/oauth/tenant", operation_id = "updateTenant", tag = "authms", security(("admin_token" = [])), request_body = TenantUpdate,
+    responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,

@@ -10,9 +10,11 @@ use axum::Json;
 use clavis_core::json_patch::{self, Operation};
 use clavis_core::{time, AccessTokenStrategy, AuthMethod, Client, GrantType, Lifespans, TenantId, ValidationError};
 use clavis_service::{Actor, ServiceError};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
-use super::{HydraAdmin, HydraError, HydraJson};
+use super::{HydraAdmin, HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 /// Hydra's defaults for what a request leaves out.
@@ -24,52 +26,148 @@ pub const MAX_PAGE_SIZE: i64 = 500;
 const SERVER_MANAGED: &[&str] =
     &["/client_id", "/created_at", "/updated_at", "/registration_access_token", "/registration_client_uri", "/client_secret_expires_at"];
 
+/// A client as Ory Hydra shows it (`OAuth2Client`). As a request body (create, replace,
+/// dynamic registration) every field is optional: absent ones get Hydra's defaults.
+#[derive(Serialize, ToSchema)]
+pub struct HydraClient {
+    /// 1 to 128 printable ASCII characters without `/ ? # %` [default: generated].
+    pub client_id: String,
+    pub client_name: String,
+    /// Only in the answer that sets it (create, or a replace that gives one): 6 to 512 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub client_secret_expires_at: i64,
+    /// Dynamic registration only (RFC 7592).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_client_uri: Option<String>,
+    /// Dynamic registration only: in the registration answer, once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// [default: `authorization_code`]
+    pub grant_types: Vec<&'static str>,
+    /// Space-separated combinations of `code`, `token`, `id_token`, `none` [default: `code`].
+    pub response_types: Vec<String>,
+    /// Space-separated scope tokens [default: `offline_access offline openid`].
+    pub scope: String,
+    pub audience: Vec<String>,
+    /// At most 255 characters.
+    pub owner: String,
+    pub policy_uri: String,
+    pub tos_uri: String,
+    pub client_uri: String,
+    pub logo_uri: String,
+    /// Origins like `https://app.example.com`.
+    pub allowed_cors_origins: Vec<String>,
+    pub contacts: Vec<String>,
+    /// Only `public`.
+    pub subject_type: String,
+    pub sector_identifier_uri: String,
+    /// A JSON Web Key Set of public keys; `{}` if none.
+    #[schema(value_type = Object)]
+    pub jwks: Value,
+    pub jwks_uri: String,
+    /// [default: `client_secret_basic`]
+    pub token_endpoint_auth_method: &'static str,
+    pub token_endpoint_auth_signing_alg: String,
+    pub request_object_signing_alg: String,
+    pub request_uris: Vec<String>,
+    pub userinfo_signed_response_alg: String,
+    pub frontchannel_logout_uri: String,
+    pub frontchannel_logout_session_required: bool,
+    pub backchannel_logout_uri: String,
+    pub backchannel_logout_session_required: bool,
+    /// Free-form JSON, kept as given.
+    #[schema(value_type = Value)]
+    pub metadata: Value,
+    pub skip_consent: bool,
+    pub skip_logout_consent: bool,
+    pub access_token_strategy: AccessTokenStrategy,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(flatten)]
+    pub lifespans: HydraLifespans,
+}
+
+/// Per-grant token lifespans as Go durations (`"1h30m0s"`, from 1s to 8784h); absent:
+/// the server's default.
+#[derive(Serialize, Deserialize, Default, ToSchema)]
+pub struct HydraLifespans {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_code_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_code_grant_id_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_code_grant_refresh_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_credentials_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_grant_id_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_grant_refresh_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    implicit_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    implicit_grant_id_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwt_bearer_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_grant_access_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_grant_id_token_lifespan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_grant_refresh_token_lifespan: Option<String>,
+}
+
 /// A client as Hydra shows it.
-pub fn view(c: &Client) -> Value {
+pub fn view(c: &Client) -> HydraClient {
     let h = &c.extras.hydra;
     let jwks = if c.jwks.is_empty() { json!({}) } else { serde_json::from_str(&c.jwks).unwrap_or_else(|_| json!({})) };
-    let mut v = json!({
-        "client_id": c.client_id,
-        "client_name": c.name,
-        "client_secret_expires_at": 0,
-        "redirect_uris": c.redirect_uris,
-        "post_logout_redirect_uris": c.extras.post_logout_redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+    HydraClient {
+        client_id: c.client_id.clone(),
+        client_name: c.name.clone(),
+        client_secret: None,
+        client_secret_expires_at: 0,
+        registration_client_uri: None,
+        registration_access_token: None,
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.extras.post_logout_redirect_uris.clone(),
+        grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
         // Hydra's defaults for clients it never wrote (created through the authms API).
-        "response_types": if h.response_types.is_empty() { vec!["code".to_owned()] } else { h.response_types.clone() },
-        "scope": c.scopes.join(" "),
-        "audience": h.audience,
-        "owner": c.owner,
-        "policy_uri": c.privacy_policy,
-        "tos_uri": c.terms_url,
-        "client_uri": c.website,
-        "logo_uri": c.logo_url,
-        "allowed_cors_origins": h.allowed_cors_origins,
-        "contacts": h.contacts,
-        "subject_type": if h.subject_type.is_empty() { "public" } else { h.subject_type.as_str() },
-        "sector_identifier_uri": h.sector_identifier_uri,
-        "jwks": jwks,
-        "jwks_uri": c.jwks_uri,
-        "token_endpoint_auth_method": c.auth_methods.first().map(|m| m.as_str()).unwrap_or("client_secret_basic"),
-        "token_endpoint_auth_signing_alg": h.token_endpoint_auth_signing_alg,
-        "request_object_signing_alg": h.request_object_signing_alg,
-        "request_uris": h.request_uris,
-        "userinfo_signed_response_alg": h.userinfo_signed_response_alg,
-        "frontchannel_logout_uri": h.frontchannel_logout_uri,
-        "frontchannel_logout_session_required": h.frontchannel_logout_session_required,
-        "backchannel_logout_uri": h.backchannel_logout_uri,
-        "backchannel_logout_session_required": h.backchannel_logout_session_required,
-        "metadata": if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
-        "skip_consent": h.skip_consent,
-        "skip_logout_consent": h.skip_logout_consent,
-        "access_token_strategy": match c.extras.access_token_strategy { AccessTokenStrategy::Jwt => "jwt", AccessTokenStrategy::Opaque => "opaque" },
-        "created_at": time::rfc3339(c.created_at),
-        "updated_at": time::rfc3339(c.updated_at),
-    });
-    if let (Value::Object(out), Value::Object(lifespans)) = (&mut v, c.extras.lifespans.to_json()) {
-        out.extend(lifespans);
+        response_types: if h.response_types.is_empty() { vec!["code".to_owned()] } else { h.response_types.clone() },
+        scope: c.scopes.join(" "),
+        audience: h.audience.clone(),
+        owner: c.owner.clone(),
+        policy_uri: c.privacy_policy.clone(),
+        tos_uri: c.terms_url.clone(),
+        client_uri: c.website.clone(),
+        logo_uri: c.logo_url.clone(),
+        allowed_cors_origins: h.allowed_cors_origins.clone(),
+        contacts: h.contacts.clone(),
+        subject_type: if h.subject_type.is_empty() { "public".into() } else { h.subject_type.clone() },
+        sector_identifier_uri: h.sector_identifier_uri.clone(),
+        jwks,
+        jwks_uri: c.jwks_uri.clone(),
+        token_endpoint_auth_method: c.auth_methods.first().map(|m| m.as_str()).unwrap_or("client_secret_basic"),
+        token_endpoint_auth_signing_alg: h.token_endpoint_auth_signing_alg.clone(),
+        request_object_signing_alg: h.request_object_signing_alg.clone(),
+        request_uris: h.request_uris.clone(),
+        userinfo_signed_response_alg: h.userinfo_signed_response_alg.clone(),
+        frontchannel_logout_uri: h.frontchannel_logout_uri.clone(),
+        frontchannel_logout_session_required: h.frontchannel_logout_session_required,
+        backchannel_logout_uri: h.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: h.backchannel_logout_session_required,
+        metadata: if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
+        skip_consent: h.skip_consent,
+        skip_logout_consent: h.skip_logout_consent,
+        access_token_strategy: c.extras.access_token_strategy,
+        created_at: time::rfc3339(c.created_at),
+        updated_at: time::rfc3339(c.updated_at),
+        lifespans: serde_json::from_value(c.extras.lifespans.to_json()).unwrap_or_default(),
     }
-    v
 }
 
 fn invalid(field: &str, message: &str) -> HydraError {
@@ -244,12 +342,8 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     Ok((c, secret))
 }
 
-fn with_secret(c: &Client, secret: Option<String>) -> Value {
-    let mut v = view(c);
-    if let (Some(s), Value::Object(m)) = (secret, &mut v) {
-        m.insert("client_secret".into(), Value::String(s));
-    }
-    v
+fn with_secret(c: &Client, secret: Option<String>) -> HydraClient {
+    HydraClient { client_secret: secret, ..view(c) }
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, HydraError> {
@@ -266,6 +360,8 @@ fn client_id(id: &str) -> Result<&str, HydraError> {
     Ok(id)
 }
 
+#[utoipa::path(post, path = "/admin/clients", operation_id = "createOAuth2Client", tag = "hydra", security(("admin_token" = [])), request_body = HydraClient,
+    responses((status = 201, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, HydraJson(body): HydraJson<Value>) -> Result<Response, HydraError> {
     let (client, secret) = build(&object(body)?, None, &p.tenant)?;
     let (client, secret) =
@@ -273,11 +369,16 @@ pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Hydra
     Ok((StatusCode::CREATED, Json(with_secret(&client, secret))).into_response())
 }
 
+#[utoipa::path(get, path = "/admin/clients/{id}", operation_id = "getOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")),
+    responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn get(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id): Path<String>) -> Result<Response, HydraError> {
     let client = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
     Ok(Json(view(&client)).into_response())
 }
 
+/// Replaces every Hydra field (absent ones get Hydra's defaults); a `client_secret` rotates the secret.
+#[utoipa::path(put, path = "/admin/clients/{id}", operation_id = "setOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")), request_body = HydraClient,
+    responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn replace(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -295,6 +396,9 @@ pub async fn replace(
     Ok(Json(with_secret(&client, secret)).into_response())
 }
 
+/// RFC 6902 JSON Patch over the client as Hydra shows it (`replace /client_secret` rotates).
+#[utoipa::path(patch, path = "/admin/clients/{id}", operation_id = "patchOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")), request_body = Vec<Operation>,
+    responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn patch(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -311,8 +415,8 @@ pub async fn patch(
     }
     // As in Hydra, the patched document has a `client_secret` (empty: "keep the secret"),
     // so that `replace /client_secret` rotates it.
-    let mut doc = view(&current);
-    doc["client_secret"] = json!("");
+    let doc = serde_json::to_value(HydraClient { client_secret: Some(String::new()), ..view(&current) })
+        .map_err(|e| HydraError::from(ServiceError::Internal(e.to_string())))?;
     let patched = json_patch::apply(&doc, &ops).map_err(|e| HydraError::bad_request(e.to_string()))?;
     let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;
     let (client, secret) =
@@ -320,12 +424,16 @@ pub async fn patch(
     Ok(Json(with_secret(&client, secret)).into_response())
 }
 
+#[utoipa::path(delete, path = "/admin/clients/{id}", operation_id = "deleteOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")),
+    responses((status = 204, description = "Deleted"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn delete(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id): Path<String>) -> Result<Response, HydraError> {
     st.services.delete_client(&p.tenant, client_id(&id)?, &Actor(p.client_id)).await.map_err(service_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `PUT /admin/clients/{id}/lifespans`: all lifespans at once (absent ones unset).
+#[utoipa::path(put, path = "/admin/clients/{id}/lifespans", operation_id = "setOAuth2ClientLifespans", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")), request_body = HydraLifespans,
+    responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn lifespans(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -345,6 +453,12 @@ pub async fn lifespans(
 }
 
 /// `GET /admin/clients?page_size&page_token&client_name&owner`, Hydra's keyset pagination.
+#[utoipa::path(get, path = "/admin/clients", operation_id = "listOAuth2Clients", tag = "hydra", security(("admin_token" = [])),
+    params(("page_size" = Option<i64>, Query, description = "1 to 500 [default: 250]", minimum = 1),
+           ("page_token" = Option<String>, Query, description = "From the `next` link of the previous page"),
+           ("client_name" = Option<String>, Query), ("owner" = Option<String>, Query)),
+    responses((status = 200, body = Vec<HydraClient>, headers(("Link" = String, description = "`first` and `next` pages"),
+               ("X-Total-Count" = i64))), (status = "4XX", body = HydraErrorBody)))]
 pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
@@ -383,7 +497,7 @@ pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuer
     if let (true, Some(last)) = (more, items.last()) {
         links.push(format!("</admin/clients?{base}&page_token={}>; rel=\"next\"", last.id));
     }
-    let body: Vec<Value> = items.iter().map(view).collect();
+    let body: Vec<HydraClient> = items.iter().map(view).collect();
     let mut resp = Json(body).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&links.join(",")) {

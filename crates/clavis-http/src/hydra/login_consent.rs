@@ -3,10 +3,11 @@
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{ConsentAccept, LoginAccept, RejectRequest};
-use serde_json::json;
+use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{HydraAdmin, HydraError, HydraJson};
+use super::{HydraAdmin, HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 fn challenge(query: Option<&str>, name: &str) -> Result<String, HydraError> {
@@ -16,15 +17,25 @@ fn challenge(query: Option<&str>, name: &str) -> Result<String, HydraError> {
         .ok_or_else(|| HydraError::bad_request(format!("query parameter {name} is required")))
 }
 
-fn redirect_to(url: String) -> Response {
-    Json(json!({ "redirect_to": url })).into_response()
+/// Where the login or consent app sends the browser next (`OAuth2RedirectTo`).
+#[derive(Serialize, ToSchema)]
+pub struct RedirectTo {
+    redirect_to: String,
 }
 
+fn redirect_to(url: String) -> Response {
+    Json(RedirectTo { redirect_to: url }).into_response()
+}
+
+#[utoipa::path(get, path = "/admin/oauth2/auth/requests/login", operation_id = "getOAuth2LoginRequest", tag = "hydra", security(("admin_token" = [])), params(("login_challenge" = String, Query)),
+    responses((status = 200, body = LoginRequestView), (status = "4XX", body = HydraErrorBody)))]
 pub async fn get_login(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let c = challenge(q.as_deref(), "login_challenge")?;
     Ok(Json(st.services.login_request(&p.tenant, &c).await?).into_response())
 }
 
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/login/accept", operation_id = "acceptOAuth2LoginRequest", tag = "hydra", security(("admin_token" = [])), params(("login_challenge" = String, Query)),
+    request_body = LoginAccept, responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
 pub async fn accept_login(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -35,6 +46,8 @@ pub async fn accept_login(
     Ok(redirect_to(st.services.accept_login(&p.tenant, &c, body).await?))
 }
 
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/login/reject", operation_id = "rejectOAuth2LoginRequest", tag = "hydra", security(("admin_token" = [])), params(("login_challenge" = String, Query)),
+    request_body = RejectRequest, responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
 pub async fn reject_login(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -45,11 +58,15 @@ pub async fn reject_login(
     Ok(redirect_to(st.services.reject_login(&p.tenant, &c, body).await?))
 }
 
+#[utoipa::path(get, path = "/admin/oauth2/auth/requests/consent", operation_id = "getOAuth2ConsentRequest", tag = "hydra", security(("admin_token" = [])), params(("consent_challenge" = String, Query)),
+    responses((status = 200, body = ConsentRequestView), (status = "4XX", body = HydraErrorBody)))]
 pub async fn get_consent(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let c = challenge(q.as_deref(), "consent_challenge")?;
     Ok(Json(st.services.consent_request(&p.tenant, &c).await?).into_response())
 }
 
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/consent/accept", operation_id = "acceptOAuth2ConsentRequest", tag = "hydra", security(("admin_token" = [])), params(("consent_challenge" = String, Query)),
+    request_body = ConsentAccept, responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
 pub async fn accept_consent(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
@@ -60,6 +77,8 @@ pub async fn accept_consent(
     Ok(redirect_to(st.services.accept_consent(&p.tenant, &c, body).await?))
 }
 
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/consent/reject", operation_id = "rejectOAuth2ConsentRequest", tag = "hydra", security(("admin_token" = [])), params(("consent_challenge" = String, Query)),
+    request_body = RejectRequest, responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
 pub async fn reject_consent(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,

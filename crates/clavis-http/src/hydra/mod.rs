@@ -10,27 +10,37 @@ use axum::body::Bytes;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use clavis_service::{Principal, ServiceError};
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{admin_principal, AdminAuthError};
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/oauth2/auth/requests/login", get(login_consent::get_login))
-        .route("/admin/oauth2/auth/requests/login/accept", put(login_consent::accept_login))
-        .route("/admin/oauth2/auth/requests/login/reject", put(login_consent::reject_login))
-        .route("/admin/oauth2/auth/requests/consent", get(login_consent::get_consent))
-        .route("/admin/oauth2/auth/requests/consent/accept", put(login_consent::accept_consent))
-        .route("/admin/oauth2/auth/requests/consent/reject", put(login_consent::reject_consent))
-        .route("/admin/clients", post(clients::create).get(clients::list))
-        .route("/admin/clients/{id}", get(clients::get).put(clients::replace).patch(clients::patch).delete(clients::delete))
-        .route("/admin/clients/{id}/lifespans", put(clients::lifespans))
+/// The Hydra routes; the OpenAPI document is built from the same list.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_consent::get_login))
+        .routes(routes!(login_consent::accept_login))
+        .routes(routes!(login_consent::reject_login))
+        .routes(routes!(login_consent::get_consent))
+        .routes(routes!(login_consent::accept_consent))
+        .routes(routes!(login_consent::reject_consent))
+        .routes(routes!(clients::create, clients::list))
+        .routes(routes!(clients::get, clients::replace, clients::patch, clients::delete))
+        .routes(routes!(clients::lifespans))
+}
+
+/// Hydra's error body (`genericError`).
+#[derive(Serialize, ToSchema)]
+pub struct HydraErrorBody {
+    error: &'static str,
+    error_description: String,
+    status_code: u16,
 }
 
 /// Hydra's error body, with its status.
@@ -56,7 +66,7 @@ impl IntoResponse for HydraError {
             tracing::error!(cause = %self.description, "internal error");
         }
         let description = if self.status == StatusCode::INTERNAL_SERVER_ERROR { "internal server error".into() } else { self.description };
-        let body = json!({"error": self.error, "error_description": description, "status_code": self.status.as_u16()});
+        let body = HydraErrorBody { error: self.error, error_description: description, status_code: self.status.as_u16() };
         let mut resp = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

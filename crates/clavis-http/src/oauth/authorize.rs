@@ -10,7 +10,7 @@ use clavis_core::TenantId;
 use clavis_service::{AuthorizeError, AuthorizeStep};
 use serde_json::json;
 
-use super::Issuer;
+use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
 
 /// The login session cookie of a tenant.
@@ -35,6 +35,15 @@ fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(S
     form_urlencoded::parse(raw).into_owned().collect()
 }
 
+/// The browser's entry to the authorization code flow: redirects to the login app, the
+/// consent app, or back to the client. POST with the parameters as a form body is the same.
+/// Also served at `/oauth/authorize`.
+#[utoipa::path(get, path = "/oauth2/auth", operation_id = "oAuth2Authorize", tag = "oauth2", params(("response_type" = String, Query, description = "`code`"), ("client_id" = String, Query),
+           ("redirect_uri" = Option<String>, Query), ("scope" = Option<String>, Query), ("state" = Option<String>, Query),
+           ("nonce" = Option<String>, Query), ("code_challenge" = Option<String>, Query),
+           ("code_challenge_method" = Option<String>, Query, description = "`S256`"), ("prompt" = Option<String>, Query),
+           ("max_age" = Option<i64>, Query), ("login_hint" = Option<String>, Query)),
+    responses((status = 303, description = "Redirect (`Location`)"), (status = 400, description = "The client or redirect URI cannot be trusted", body = OAuthErrorBody)))]
 pub async fn authorize(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -71,15 +80,19 @@ pub async fn authorize(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            let body = json!({"error": e.code(), "error_description": e.description()});
-            let mut resp = (status, Json(body)).into_response();
+            let mut resp = (status, OAuthErrorBody::json(e.code(), e.description())).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
     }
 }
 
-/// `GET|POST /oauth2/sessions/logout`: RP-initiated logout.
+/// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0); also POST with a form body.
+#[utoipa::path(get, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSession", tag = "oauth2",
+    params(("id_token_hint" = Option<String>, Query), ("post_logout_redirect_uri" = Option<String>, Query),
+           ("state" = Option<String>, Query), ("client_id" = Option<String>, Query)),
+    responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
+              (status = 200, description = "Logged out", body = Object), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn logout(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -105,7 +118,7 @@ pub async fn logout(
         }
         Err(e) => {
             let status = if e.code() == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
-            (status, Json(json!({"error": e.code(), "error_description": e.description()}))).into_response()
+            (status, OAuthErrorBody::json(e.code(), e.description())).into_response()
         }
     }
 }
@@ -118,6 +131,6 @@ fn redirect(location: &str) -> Response {
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        Err(_) => (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request", "error_description": "unusable redirect"}))).into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, OAuthErrorBody::json("invalid_request", "unusable redirect")).into_response(),
     }
 }

@@ -48,14 +48,20 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     v
 }
 
+/// OpenID Connect Discovery 1.0 metadata of the issuer.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", operation_id = "discoverOidcConfiguration", tag = "discovery", responses((status = 200, body = Object)))]
 pub async fn openid_configuration(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
     Json(metadata(&issuer, st.services.settings.dcr_enabled))
 }
 
+/// RFC 8414 metadata (the same document).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "discoverOAuth2AuthorizationServer", tag = "discovery", responses((status = 200, body = Object)))]
 pub async fn authorization_server(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
     Json(metadata(&issuer, st.services.settings.dcr_enabled))
 }
 
+/// The issuer's public signing keys (RFC 7517), including keys that only verify.
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "discoverJsonWebKeys", tag = "discovery", responses((status = 200, description = "A JSON Web Key Set", body = Object)))]
 pub async fn jwks(State(st): State<AppState>, issuer: Issuer) -> Result<Response, OAuthResponseError> {
     let keys = st.services.keys.for_tenant(&issuer.tenant).await.map_err(|e| OAuthResponseError(e.into()))?;
     let mut resp = Json(keys.jwks()).into_response();

@@ -8,7 +8,8 @@ use axum::Json;
 use clavis_service::OAuthError;
 
 use super::token::{authenticate, Form};
-use super::{Issuer, OAuthResponseError};
+use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use utoipa::ToSchema;
 use crate::AppState;
 
 /// The caller of introspection: a client of this tenant, or an admin token of it.
@@ -28,6 +29,11 @@ async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMa
     Ok(())
 }
 
+/// RFC 7662. The caller is a confidential client of the tenant, or holds an admin token of it.
+/// Also served at `/oauth/introspect`.
+#[utoipa::path(post, path = "/oauth2/introspect", operation_id = "introspectOAuth2Token", tag = "oauth2", security(("client_basic" = []), ("admin_token" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = clavis_service::Introspection), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let form = Form::parse(&headers, &body)?;
@@ -42,6 +48,11 @@ pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: Hea
     }
 }
 
+/// RFC 7009: revokes a refresh token (and what it issued) or an opaque access token of
+/// the calling client. Also served at `/oauth/revoke`.
+#[utoipa::path(post, path = "/oauth2/revoke", operation_id = "revokeOAuth2Token", tag = "oauth2", security((), ("client_basic" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or unknown (RFC 7009 §2.2)"), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn revoke(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let form = Form::parse(&headers, &body)?;
@@ -58,6 +69,19 @@ pub async fn revoke(State(st): State<AppState>, issuer: Issuer, headers: HeaderM
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => OAuthResponseError(e).into_response(),
     }
+}
+
+/// The body of introspection and revocation; client authentication as at the token endpoint.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the form that `Form` reads
+pub(crate) struct TokenForm {
+    token: String,
+    /// `access_token` or `refresh_token`.
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 fn no_store(mut resp: Response) -> Response {

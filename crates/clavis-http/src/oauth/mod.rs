@@ -20,42 +20,67 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clavis_core::TenantId;
 use clavis_service::OAuthError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{AppState, PUBLIC_BODY_LIMIT};
 
-/// The endpoints of one issuer, mounted at the root and under `/t/{tenant}`.
-fn issuer_routes() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
-        .route("/.well-known/oauth-authorization-server", get(discovery::authorization_server))
-        .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route("/oauth2/auth", get(authorize::authorize).post(authorize::authorize))
+/// The endpoints of one issuer, mounted at the root and under `/t/{tenant}`; the
+/// OpenAPI document is built from the same list. The `/oauth/*` aliases (the authms
+/// paths) are the same handlers, documented once under their `/oauth2/*` names.
+pub fn issuer_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(discovery::openid_configuration))
+        .routes(routes!(discovery::authorization_server))
+        .routes(routes!(discovery::jwks))
+        .routes(routes!(authorize::authorize))
+        .routes(routes!(token::token))
+        .routes(routes!(lifecycle::introspect))
+        .routes(routes!(lifecycle::revoke))
+        .routes(routes!(userinfo::userinfo))
+        .routes(routes!(authorize::logout))
+        .routes(routes!(register::register))
+        .routes(routes!(register::get, register::update, register::delete))
+        // POST with a form body means the same as GET with a query (OpenID Connect).
+        .route("/oauth2/auth", post(authorize::authorize))
+        .route("/userinfo", post(userinfo::userinfo))
+        .route("/oauth2/sessions/logout", post(authorize::logout))
         .route("/oauth/authorize", get(authorize::authorize).post(authorize::authorize))
-        .route("/oauth2/token", post(token::token))
         .route("/oauth/token", post(token::token))
-        .route("/oauth2/introspect", post(lifecycle::introspect))
         .route("/oauth/introspect", post(lifecycle::introspect))
-        .route("/oauth2/revoke", post(lifecycle::revoke))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
-        .route("/oauth2/sessions/logout", get(authorize::logout).post(authorize::logout))
-        .route("/oauth2/register", post(register::register))
-        .route("/oauth2/register/{client_id}", get(register::get).put(register::update).delete(register::delete))
         .route("/oauth/revoke", post(lifecycle::revoke))
 }
 
+/// The public listener's routes: every issuer, plus what lies outside them.
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .merge(issuer_routes())
-        .nest("/t/{tenant}", issuer_routes())
+    let (root, _) = issuer_routes().split_for_parts();
+    let (tenant, _) = issuer_routes().split_for_parts();
+    root.nest("/t/{tenant}", tenant)
         .route("/health/alive", get(crate::observe::alive))
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state, cors::cors))
 }
 
+/// An RFC 6749 §5.2 error body.
+#[derive(Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `invalid_token`, `temporarily_unavailable`, …
+    pub error: String,
+    pub error_description: String,
+}
+
+impl OAuthErrorBody {
+    pub fn json(error: &str, description: impl Into<String>) -> Json<Self> {
+        Json(Self { error: error.to_owned(), error_description: description.into() })
+    }
+}
+
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"}))).into_response()
+    (StatusCode::NOT_FOUND, OAuthErrorBody::json("not_found", "no such endpoint")).into_response()
 }
 
 /// The issuer a request is addressed to: its tenant and its issuer URL.
@@ -102,8 +127,7 @@ impl IntoResponse for OAuthResponseError {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        let body = json!({"error": self.0.code(), "error_description": self.0.description()});
-        let mut resp = (status, Json(body)).into_response();
+        let mut resp = (status, OAuthErrorBody::json(self.0.code(), self.0.description())).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

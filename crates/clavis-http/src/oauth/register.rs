@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::Client;
 use clavis_service::ServiceError;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::Issuer;
 use crate::auth::bearer_token;
-use crate::hydra::clients::{build, view};
-use crate::hydra::{HydraError, HydraJson};
+use crate::hydra::clients::{build, view, HydraClient};
+use crate::hydra::{HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 /// Fields only an admin may set; a registration carrying them is refused.
@@ -53,10 +53,8 @@ fn object(v: Value) -> Result<Map<String, Value>, HydraError> {
     }
 }
 
-fn registration_view(issuer: &Issuer, c: &Client) -> Value {
-    let mut v = view(c);
-    v["registration_client_uri"] = json!(format!("{}/oauth2/register/{}", issuer.url, c.client_id));
-    v
+fn registration_view(issuer: &Issuer, c: &Client) -> HydraClient {
+    HydraClient { registration_client_uri: Some(format!("{}/oauth2/register/{}", issuer.url, c.client_id)), ..view(c) }
 }
 
 fn service_error(e: ServiceError) -> Response {
@@ -75,6 +73,11 @@ fn disabled(st: &AppState) -> Option<Response> {
         .then(|| error(StatusCode::NOT_FOUND, "not_found", "dynamic client registration is not enabled").into_response())
 }
 
+/// RFC 7591 dynamic client registration (when enabled), with Hydra's client fields minus
+/// the admin-only ones.
+#[utoipa::path(post, path = "/oauth2/register", operation_id = "createOidcDynamicClient", tag = "oauth2", security((), ("initial_access_token" = [])),
+    request_body = HydraClient,
+    responses((status = 201, description = "With `registration_access_token`, shown once", body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, HydraJson(body): HydraJson<Value>) -> Response {
     if let Some(r) = disabled(&st) {
         return r;
@@ -98,11 +101,7 @@ pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: Heade
     };
     match st.services.register_client(&issuer.tenant, client).await {
         Ok((client, secret, token)) => {
-            let mut v = registration_view(&issuer, &client);
-            v["registration_access_token"] = json!(token);
-            if let Some(s) = secret {
-                v["client_secret"] = json!(s);
-            }
+            let v = HydraClient { registration_access_token: Some(token), client_secret: secret, ..registration_view(&issuer, &client) };
             let mut resp = (StatusCode::CREATED, Json(v)).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
@@ -119,6 +118,9 @@ async fn authorized(st: &AppState, issuer: &Issuer, headers: &HeaderMap, id: &st
     st.services.registered_client(&issuer.tenant, id, token).await.map_err(service_error)
 }
 
+/// RFC 7592: the registered client, for the holder of its registration access token.
+#[utoipa::path(get, path = "/oauth2/register/{client_id}", operation_id = "getOidcDynamicClient", tag = "oauth2", security(("registration_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn get(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, Path(params): Path<Vec<String>>) -> Response {
     let id = params.last().cloned().unwrap_or_default();
     match authorized(&st, &issuer, &headers, &id).await {
@@ -127,6 +129,9 @@ pub async fn get(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap,
     }
 }
 
+#[utoipa::path(put, path = "/oauth2/register/{client_id}", operation_id = "setOidcDynamicClient", tag = "oauth2", security(("registration_token" = [])),
+    params(("client_id" = String, Path)), request_body = HydraClient,
+    responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn update(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -170,6 +175,8 @@ pub async fn update(
     }
 }
 
+#[utoipa::path(delete, path = "/oauth2/register/{client_id}", operation_id = "deleteOidcDynamicClient", tag = "oauth2", security(("registration_token" = [])),
+    params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn delete(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, Path(params): Path<Vec<String>>) -> Response {
     let id = params.last().cloned().unwrap_or_default();
     if let Err(r) = authorized(&st, &issuer, &headers, &id).await {

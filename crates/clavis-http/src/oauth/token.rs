@@ -13,8 +13,9 @@ use base64::Engine;
 use clavis_core::{AuthMethod, Client};
 use clavis_service::{ClientRef, OAuthError, TokenSet};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{Issuer, OAuthResponseError};
+use super::{Issuer, OAuthErrorBody, OAuthResponseError};
 use crate::AppState;
 
 /// A form body as RFC 6749 wants it read: every parameter at most once.
@@ -113,8 +114,30 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-#[derive(Serialize)]
-struct TokenResponse<'a> {
+/// The token request (RFC 6749 §4.1.3, §4.4.2, §6). The client authenticates with
+/// `Authorization: Basic`, `client_id` + `client_secret`, a `client_assertion`
+/// (`private_key_jwt`, `client_secret_jwt`), or (public clients) `client_id` alone. Every
+/// parameter at most once.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the form that `Form` reads
+pub(crate) struct TokenRequest {
+    /// `client_credentials`, `authorization_code` or `refresh_token`.
+    grant_type: String,
+    scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    /// PKCE (RFC 7636), S256.
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: i64,
@@ -125,6 +148,10 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
+/// Issues tokens. Also served at `/oauth/token`, and under `/t/{tenant}` for every tenant.
+#[utoipa::path(post, path = "/oauth2/token", operation_id = "oauth2TokenExchange", tag = "oauth2", security((), ("client_basic" = [])),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 429, description = "Rate limited; see `Retry-After`", body = OAuthErrorBody), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn token(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -142,8 +169,8 @@ pub async fn token(
 }
 
 fn too_many_requests(wait: u64) -> Response {
-    let body = serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"});
-    let mut resp = (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let body = OAuthErrorBody::json("temporarily_unavailable", "rate limit exceeded");
+    let mut resp = (axum::http::StatusCode::TOO_MANY_REQUESTS, body).into_response();
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

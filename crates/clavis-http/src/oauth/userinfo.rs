@@ -4,11 +4,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
-use super::Issuer;
+use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
 
+/// OpenID Connect Core §5.3: the claims of the access token's subject (also POST).
+#[utoipa::path(get, path = "/userinfo", operation_id = "getOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
+    responses((status = 200, description = "Claims", body = Object), (status = 401, body = OAuthErrorBody)))]
 pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
     let token = crate::auth::bearer_token(&headers);
     let result = match token {
@@ -23,7 +25,7 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
         }
         Err(why) => {
             let mut resp =
-                (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_token", "error_description": why}))).into_response();
+                (StatusCode::UNAUTHORIZED, OAuthErrorBody::json("invalid_token", why)).into_response();
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             resp
         }
