@@ -119,7 +119,7 @@ def _psql(server_url, sql):
         raise RuntimeError(f"psql {sql!r} failed ({result.returncode}): {result.stderr.strip()}")
 
 
-def _start(data_dir, database_url):
+def _start(data_dir, database_url, extra_env):
     binary = Path(os.environ.get("CLAVIS_BIN", DEFAULT_BIN))
     if not binary.is_file():
         pytest.fail(f"server binary {binary} not found: run `cargo build -p clavis --bin clavis` or set CLAVIS_BIN")
@@ -151,6 +151,7 @@ def _start(data_dir, database_url):
     )
     if database_url:
         env["CLAVIS_DATABASE_URL"] = database_url
+    env.update(extra_env)
 
     proc = subprocess.Popen(
         [str(binary), "serve"],
@@ -226,15 +227,16 @@ def _database(target):
 
 
 @pytest.fixture(scope="module")
-def clavis():
-    """One server for the test module: fresh data directory, fresh database.
+def clavis(request):
+    """One server for the test module: fresh data directory, fresh database, and the
+    module's own `CLAVIS_ENV` settings (a dict), if it has any.
 
     Teardown checks the log for leaks unless a test of the module already did: so the
     check runs exactly once per server, whichever of the module's tests were selected.
     """
     target = os.environ.get("CLAVIS_TEST_DB", "sqlite")
     with tempfile.TemporaryDirectory(prefix="clavis-interop-") as data_dir, _database(target) as database_url:
-        server = _start(data_dir, database_url)
+        server = _start(data_dir, database_url, getattr(request.module, "CLAVIS_ENV", {}))
         try:
             expected = "postgres" if database_url else "sqlite"
             assert server.backend == expected, f"server runs on {server.backend!r}, expected {expected!r}"

@@ -145,3 +145,41 @@ async fn bad_secret_and_rotation_bodies() {
         expect_error(&app, Method::POST, &format!("{base}/secrets"), Some(body.into()), 400).await;
     }
 }
+
+/// Bodies that are not what the operation takes (found by schemathesis): a missing body
+/// where one is required, and a JSON array where an object is expected (serde would read
+/// a struct from an array of its fields). Optional bodies may still be omitted or `null`.
+#[tokio::test]
+async fn bodies_must_be_present_and_of_the_right_json_type() {
+    let app = TestApp::spawn().await;
+    let id = app.create_client(json!({"name": "shape", "redirect_uris": ["https://a.example/cb"]})).await["client_id"]
+        .as_str().unwrap().to_owned();
+    expect_error(&app, Method::POST, "/admin/oauth/clients", None, 400).await;
+    expect_error(&app, Method::PUT, &format!("/admin/oauth/clients/{id}"), None, 400).await;
+    expect_error(&app, Method::PUT, "/admin/oauth/tenant", None, 400).await;
+    expect_error(&app, Method::POST, &format!("/admin/oauth/clients/{id}/secrets"), Some("[null, null]".into()), 400).await;
+    expect_error(&app, Method::POST, &format!("/admin/oauth/clients/{id}/rotate-secret"), Some("[3600]".into()), 400).await;
+    let (status, _) = app.admin(Method::POST, &format!("/admin/oauth/clients/{id}/secrets"), Some(Value::Null)).await;
+    assert_eq!(status, StatusCode::CREATED, "a null optional body is no body");
+    let (status, _) = app.admin(Method::POST, &format!("/admin/oauth/clients/{id}/rotate-secret"), None).await;
+    assert_eq!(status, StatusCode::OK, "the rotation body is optional");
+
+    // The Hydra API answers in its own format.
+    for (method, path, body) in [
+        (Method::POST, "/admin/clients".to_owned(), None),
+        (Method::PUT, format!("/admin/clients/{id}"), None),
+        (Method::PUT, format!("/admin/clients/{id}/lifespans"), None),
+        (Method::PUT, format!("/admin/clients/{id}"), Some("[]")),
+        (Method::PATCH, format!("/admin/clients/{id}"), Some(r#"{"op":"replace","path":"/client_name","value":"x"}"#)),
+        (Method::PUT, "/admin/oauth2/auth/requests/login/accept?login_challenge=x".to_owned(), Some(r#"["someone"]"#)),
+    ] {
+        let mut req = app.http.request(method.clone(), format!("{}{path}", app.admin)).bearer_auth(&app.admin_token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{method} {path} {body:?}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_request", "{v}");
+    }
+}

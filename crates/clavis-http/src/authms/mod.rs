@@ -139,45 +139,72 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// A JSON body whose errors name the offending field (`redirect_uris[0]: invalid type…`).
-/// An empty body reads as `{}` when `T` allows it, so optional bodies may be omitted.
+/// A JSON object body whose errors name the offending field (`redirect_uris[0]: invalid
+/// type…`). The body is required.
 pub struct ApiJson<T>(pub T);
+
+/// As [`ApiJson`], for bodies whose every field is optional: a missing body (or `null`)
+/// reads as `{}`.
+pub struct OptionalApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("could not read the request body".into())
-            }
-        })?;
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
-        if let Some(ct) = content_type {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if mime != "application/json" && !mime.ends_with("+json") {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-        }
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|_| ApiError::BadRequest("invalid request body: malformed JSON".into()))?;
-        if has_nul(&value) {
-            // Valid JSON, but no database stores it and no legitimate value needs it.
-            return Err(ApiError::BadRequest("invalid request body: strings must not contain NUL characters".into()));
-        }
-        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| {
-            let path = e.path().to_string();
-            let what = e.into_inner().to_string();
-            if path == "." || path.is_empty() {
-                ApiError::BadRequest(format!("invalid request body: {what}"))
-            } else {
-                ApiError::BadRequest(format!("{path}: {what}"))
-            }
-        })
+        read_object(req, state, false).await.map(ApiJson)
     }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_object(req, state, true).await.map(OptionalApiJson)
+    }
+}
+
+async fn read_object<T: DeserializeOwned>(req: Request, state: &AppState, may_be_empty: bool) -> Result<T, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("could not read the request body".into())
+        }
+    })?;
+    let body: &[u8] = match body.iter().all(u8::is_ascii_whitespace) {
+        true if may_be_empty => b"{}",
+        true => return Err(ApiError::BadRequest("a JSON object body is required".into())),
+        false => &body,
+    };
+    if let Some(ct) = content_type {
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::BadRequest("invalid request body: malformed JSON".into()))?;
+    if may_be_empty && value.is_null() {
+        value = serde_json::Value::Object(Default::default());
+    }
+    if !value.is_object() {
+        // serde would read a struct from an array of its fields; nobody means that.
+        return Err(ApiError::BadRequest("invalid request body: must be a JSON object".into()));
+    }
+    if has_nul(&value) {
+        // Valid JSON, but no database stores it and no legitimate value needs it.
+        return Err(ApiError::BadRequest("invalid request body: strings must not contain NUL characters".into()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let what = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            ApiError::BadRequest(format!("invalid request body: {what}"))
+        } else {
+            ApiError::BadRequest(format!("{path}: {what}"))
+        }
+    })
 }
 
 /// Whether any string (or key) of a JSON value holds a NUL character.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::clients::Ids;
-use super::{created, ok, query_pairs, ApiError, ApiJson, Envelope, ErrorEnvelope, PageBody, Paging};
+use super::{created, ok, query_pairs, ApiError, Envelope, ErrorEnvelope, OptionalApiJson, PageBody, Paging};
 use crate::auth::AdminCaller;
 use crate::AppState;
 
@@ -36,7 +36,7 @@ pub async fn rotate(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
     Ids(ids): Ids,
-    ApiJson(body): ApiJson<RotateRequest>,
+    OptionalApiJson(body): OptionalApiJson<RotateRequest>,
 ) -> Result<Response, ApiError> {
     let (new_secret, at) =
         st.services.rotate_secret(&p.tenant, &ids[0], body.grace_period_seconds, &Actor(p.client_id)).await?;
@@ -117,7 +117,7 @@ pub async fn add(
     State(st): State<AppState>,
     AdminCaller(p): AdminCaller,
     Ids(ids): Ids,
-    ApiJson(body): ApiJson<AddSecretRequest>,
+    OptionalApiJson(body): OptionalApiJson<AddSecretRequest>,
 ) -> Result<Response, ApiError> {
     let expires_at = match body.expires_at.as_deref() {
         None | Some("") => None,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use super::{HydraAdmin, HydraError, HydraErrorBody, HydraJson};
+use super::{HydraAdmin, HydraError, HydraErrorBody, HydraJson, HydraJsonArray};
 use crate::AppState;
 
 /// Hydra's defaults for what a request leaves out.
@@ -189,40 +189,72 @@ fn not_found() -> HydraError {
     HydraError::new(StatusCode::NOT_FOUND, "not_found", "Unable to locate the resource")
 }
 
-/// Typed reads of a JSON body's fields; `null` counts as absent.
-struct Fields<'a>(&'a Map<String, Value>);
+/// A Hydra client body (create, replace, patch result, dynamic registration). Every field
+/// is optional and `null` counts as absent; fields of the client's view that the server
+/// manages (`created_at`, …) are ignored.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(default)]
+pub struct HydraClientRequest {
+    /// 1 to 128 printable ASCII characters without `/ ? # %` [default: generated]; on
+    /// replace, if given, the client's own.
+    client_id: Option<String>,
+    client_name: Option<String>,
+    /// 6 to 512 characters [default: generated, for confidential clients]; on replace, a
+    /// new secret.
+    client_secret: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// [default: `authorization_code`]
+    grant_types: Option<Vec<String>>,
+    /// Space-separated combinations of `code`, `token`, `id_token`, `none` [default: `code`].
+    response_types: Option<Vec<String>>,
+    /// Space-separated scope tokens [default: `offline_access offline openid`].
+    scope: Option<String>,
+    audience: Option<Vec<String>>,
+    /// At most 255 characters.
+    owner: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    /// Origins like `https://app.example.com`.
+    allowed_cors_origins: Option<Vec<String>>,
+    contacts: Option<Vec<String>>,
+    /// Only `public`.
+    subject_type: Option<String>,
+    sector_identifier_uri: Option<String>,
+    /// A JSON Web Key Set of public keys.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<Map<String, Value>>,
+    jwks_uri: Option<String>,
+    /// [default: `client_secret_basic`]
+    token_endpoint_auth_method: Option<String>,
+    token_endpoint_auth_signing_alg: Option<String>,
+    request_object_signing_alg: Option<String>,
+    request_uris: Option<Vec<String>>,
+    userinfo_signed_response_alg: Option<String>,
+    frontchannel_logout_uri: Option<String>,
+    frontchannel_logout_session_required: Option<bool>,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: Option<bool>,
+    /// Free-form JSON, kept as given.
+    #[schema(value_type = Value)]
+    metadata: Option<Value>,
+    skip_consent: Option<bool>,
+    skip_logout_consent: Option<bool>,
+    /// `jwt` or `opaque` [default: `jwt`].
+    access_token_strategy: Option<String>,
+    #[serde(flatten)]
+    lifespans: HydraLifespans,
+}
 
-impl Fields<'_> {
-    fn get(&self, k: &str) -> Option<&Value> {
-        self.0.get(k).filter(|v| !v.is_null())
-    }
-
-    fn string(&self, k: &str) -> Result<Option<String>, HydraError> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(invalid(k, "must be a string")),
-        }
-    }
-
-    fn strings(&self, k: &str) -> Result<Option<Vec<String>>, HydraError> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid(k, "must be an array of strings")))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(invalid(k, "must be an array of strings")),
-        }
-    }
-
-    fn boolean(&self, k: &str) -> Result<Option<bool>, HydraError> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(invalid(k, "must be a boolean")),
-        }
+impl HydraClientRequest {
+    /// Reads a body; a field of the wrong type is `invalid_client_metadata` naming it.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, HydraError> {
+        serde_path_to_error::deserialize(Value::Object(body.clone())).map_err(|e| {
+            let path = e.path().to_string();
+            invalid(&path, &e.into_inner().to_string())
+        })
     }
 }
 
@@ -230,11 +262,16 @@ impl Fields<'_> {
 /// — absent ones get Hydra's defaults — and the rest is kept. Returns the client and the
 /// `client_secret` the body set, if any.
 pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) -> Result<(Client, Option<String>), HydraError> {
-    let f = Fields(body);
+    let r = HydraClientRequest::parse(body)?;
     let mut c = match current {
-        Some(c) => c.clone(),
+        Some(c) => {
+            if r.client_id.as_ref().is_some_and(|id| *id != c.client_id) {
+                return Err(invalid("client_id", "cannot be changed"));
+            }
+            c.clone()
+        }
         None => {
-            let client_id = match f.string("client_id")?.filter(|s| !s.is_empty()) {
+            let client_id = match r.client_id.filter(|s| !s.is_empty()) {
                 Some(id) => {
                     if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) || id.contains(['/', '?', '#', '%']) {
                         return Err(invalid("client_id", "must be 1 to 128 printable ASCII characters without / ? # %"));
@@ -246,20 +283,18 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
             Client::blank(t.clone(), client_id)
         }
     };
-    let text = |k: &str| -> Result<String, HydraError> { Ok(f.string(k)?.unwrap_or_default()) };
-    let list = |k: &str| -> Result<Vec<String>, HydraError> { Ok(f.strings(k)?.unwrap_or_default()) };
-    c.name = text("client_name")?;
-    c.redirect_uris = list("redirect_uris")?;
-    c.extras.post_logout_redirect_uris = list("post_logout_redirect_uris")?;
-    let grants = f.strings("grant_types")?.filter(|g| !g.is_empty()).unwrap_or_else(|| vec!["authorization_code".into()]);
+    c.name = r.client_name.unwrap_or_default();
+    c.redirect_uris = r.redirect_uris.unwrap_or_default();
+    c.extras.post_logout_redirect_uris = r.post_logout_redirect_uris.unwrap_or_default();
+    let grants = r.grant_types.filter(|g| !g.is_empty()).unwrap_or_else(|| vec!["authorization_code".into()]);
     c.grant_types = grants
         .iter()
         .map(|g| GrantType::parse(g).ok_or_else(|| invalid("grant_types", &format!("{g:?} is not supported"))))
         .collect::<Result<_, _>>()?;
     c.grant_types.dedup();
-    let scope = f.string("scope")?.unwrap_or_else(|| DEFAULT_SCOPE.into());
+    let scope = r.scope.unwrap_or_else(|| DEFAULT_SCOPE.into());
     c.scopes = clavis_core::scope::parse_scope_param(&scope).ok_or_else(|| invalid("scope", "must be space-separated scope tokens"))?;
-    let method_name = f.string("token_endpoint_auth_method")?.filter(|m| !m.is_empty()).unwrap_or_else(|| "client_secret_basic".into());
+    let method_name = r.token_endpoint_auth_method.filter(|m| !m.is_empty()).unwrap_or_else(|| "client_secret_basic".into());
     let method = AuthMethod::parse(&method_name).ok_or_else(|| invalid("token_endpoint_auth_method", "is not supported"))?;
     // Hydra has one method; keep the authms list when its first entry is unchanged.
     if c.auth_methods.first() != Some(&method) {
@@ -269,69 +304,67 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     if !c.is_confidential {
         c.fapi_profile = clavis_core::FapiProfile::None;
     }
-    c.jwks = match f.get("jwks") {
-        None => String::new(),
-        Some(Value::Object(m)) if m.get("keys").is_none_or(|k| k.is_null()) => String::new(),
-        Some(v @ Value::Object(_)) => v.to_string(),
-        Some(_) => return Err(invalid("jwks", "must be a JSON Web Key Set object")),
+    c.jwks = match r.jwks {
+        Some(m) if m.get("keys").is_some_and(|k| !k.is_null()) => Value::Object(m).to_string(),
+        _ => String::new(),
     };
-    c.jwks_uri = text("jwks_uri")?;
-    c.logo_url = text("logo_uri")?;
-    c.privacy_policy = text("policy_uri")?;
-    c.terms_url = text("tos_uri")?;
-    c.website = text("client_uri")?;
-    c.owner = text("owner")?;
+    c.jwks_uri = r.jwks_uri.unwrap_or_default();
+    c.logo_url = r.logo_uri.unwrap_or_default();
+    c.privacy_policy = r.policy_uri.unwrap_or_default();
+    c.terms_url = r.tos_uri.unwrap_or_default();
+    c.website = r.client_uri.unwrap_or_default();
+    c.owner = r.owner.unwrap_or_default();
     if c.owner.chars().count() > 255 {
         return Err(invalid("owner", "must be at most 255 characters"));
     }
-    c.extras.access_token_strategy = match f.string("access_token_strategy")?.as_deref() {
+    c.extras.access_token_strategy = match r.access_token_strategy.as_deref() {
         None | Some("") | Some("jwt") => AccessTokenStrategy::Jwt,
         Some("opaque") => AccessTokenStrategy::Opaque,
         Some(_) => return Err(invalid("access_token_strategy", "must be jwt or opaque")),
     };
     let mut lifespans = Lifespans::default();
-    let given: Map<String, Value> = body.iter().filter(|(k, _)| k.ends_with("_lifespan")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let given = match serde_json::to_value(&r.lifespans) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     lifespans.apply(&given, "lifespan").map_err(|e| invalid(&e.field, &e.message))?;
     c.extras.lifespans = lifespans;
 
     let h = &mut c.extras.hydra;
-    h.response_types = f.strings("response_types")?.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["code".into()]);
-    for r in &h.response_types {
-        let ok = r.split(' ').all(|p| matches!(p, "code" | "token" | "id_token" | "none"));
+    h.response_types = r.response_types.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["code".into()]);
+    for rt in &h.response_types {
+        let ok = rt.split(' ').all(|p| matches!(p, "code" | "token" | "id_token" | "none"));
         if !ok {
-            return Err(invalid("response_types", &format!("{r:?} is not a response type")));
+            return Err(invalid("response_types", &format!("{rt:?} is not a response type")));
         }
     }
-    h.audience = list("audience")?;
-    h.allowed_cors_origins = list("allowed_cors_origins")?;
+    h.audience = r.audience.unwrap_or_default();
+    h.allowed_cors_origins = r.allowed_cors_origins.unwrap_or_default();
     for o in &h.allowed_cors_origins {
         let ok = url::Url::parse(o).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == *o);
         if !ok {
             return Err(invalid("allowed_cors_origins", &format!("{o:?} is not an origin like https://app.example.com")));
         }
     }
-    h.contacts = list("contacts")?;
-    h.metadata = f.get("metadata").cloned().unwrap_or(Value::Null);
-    h.skip_consent = f.boolean("skip_consent")?.unwrap_or(false);
-    h.skip_logout_consent = f.boolean("skip_logout_consent")?.unwrap_or(false);
-    h.subject_type = text("subject_type")?;
-    if !matches!(h.subject_type.as_str(), "" | "public") {
+    h.contacts = r.contacts.unwrap_or_default();
+    h.metadata = r.metadata.unwrap_or(Value::Null);
+    h.skip_consent = r.skip_consent.unwrap_or(false);
+    h.skip_logout_consent = r.skip_logout_consent.unwrap_or(false);
+    h.subject_type = r.subject_type.filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into());
+    if h.subject_type != "public" {
         return Err(invalid("subject_type", "only public is supported"));
     }
-    if h.subject_type.is_empty() {
-        h.subject_type = "public".into();
-    }
-    h.sector_identifier_uri = text("sector_identifier_uri")?;
-    h.request_uris = list("request_uris")?;
-    h.request_object_signing_alg = text("request_object_signing_alg")?;
-    h.token_endpoint_auth_signing_alg = text("token_endpoint_auth_signing_alg")?;
-    h.userinfo_signed_response_alg = text("userinfo_signed_response_alg")?;
-    h.frontchannel_logout_uri = text("frontchannel_logout_uri")?;
-    h.frontchannel_logout_session_required = f.boolean("frontchannel_logout_session_required")?.unwrap_or(false);
-    h.backchannel_logout_uri = text("backchannel_logout_uri")?;
-    h.backchannel_logout_session_required = f.boolean("backchannel_logout_session_required")?.unwrap_or(false);
+    h.sector_identifier_uri = r.sector_identifier_uri.unwrap_or_default();
+    h.request_uris = r.request_uris.unwrap_or_default();
+    h.request_object_signing_alg = r.request_object_signing_alg.unwrap_or_default();
+    h.token_endpoint_auth_signing_alg = r.token_endpoint_auth_signing_alg.unwrap_or_default();
+    h.userinfo_signed_response_alg = r.userinfo_signed_response_alg.unwrap_or_default();
+    h.frontchannel_logout_uri = r.frontchannel_logout_uri.unwrap_or_default();
+    h.frontchannel_logout_session_required = r.frontchannel_logout_session_required.unwrap_or(false);
+    h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();
+    h.backchannel_logout_session_required = r.backchannel_logout_session_required.unwrap_or(false);
 
-    let secret = f.string("client_secret")?.filter(|s| !s.is_empty());
+    let secret = r.client_secret.filter(|s| !s.is_empty());
     if let Some(s) = &secret {
         let n = s.chars().count();
         if !(clavis_core::secret::MIN_SUPPLIED_LEN..=clavis_core::secret::MAX_SUPPLIED_LEN).contains(&n) {
@@ -360,7 +393,7 @@ fn client_id(id: &str) -> Result<&str, HydraError> {
     Ok(id)
 }
 
-#[utoipa::path(post, path = "/admin/clients", operation_id = "createOAuth2Client", tag = "hydra", security(("admin_token" = [])), request_body = HydraClient,
+#[utoipa::path(post, path = "/admin/clients", operation_id = "createOAuth2Client", tag = "hydra", security(("admin_token" = [])), request_body = HydraClientRequest,
     responses((status = 201, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, HydraJson(body): HydraJson<Value>) -> Result<Response, HydraError> {
     let (client, secret) = build(&object(body)?, None, &p.tenant)?;
@@ -377,7 +410,7 @@ pub async fn get(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id)
 }
 
 /// Replaces every Hydra field (absent ones get Hydra's defaults); a `client_secret` rotates the secret.
-#[utoipa::path(put, path = "/admin/clients/{id}", operation_id = "setOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")), request_body = HydraClient,
+#[utoipa::path(put, path = "/admin/clients/{id}", operation_id = "setOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")), request_body = HydraClientRequest,
     responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn replace(
     State(st): State<AppState>,
@@ -386,11 +419,7 @@ pub async fn replace(
     HydraJson(body): HydraJson<Value>,
 ) -> Result<Response, HydraError> {
     let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
-    let body = object(body)?;
-    if body.get("client_id").and_then(Value::as_str).is_some_and(|b| b != current.client_id) {
-        return Err(invalid("client_id", "cannot be changed"));
-    }
-    let (next, secret) = build(&body, Some(&current), &p.tenant)?;
+    let (next, secret) = build(&object(body)?, Some(&current), &p.tenant)?;
     let (client, secret) =
         st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
     Ok(Json(with_secret(&client, secret)).into_response())
@@ -403,7 +432,7 @@ pub async fn patch(
     State(st): State<AppState>,
     HydraAdmin(p): HydraAdmin,
     Path(id): Path<String>,
-    HydraJson(ops): HydraJson<Vec<Operation>>,
+    HydraJsonArray(ops): HydraJsonArray<Operation>,
 ) -> Result<Response, HydraError> {
     let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
     for op in &ops {

@@ -101,27 +101,53 @@ impl FromRequestParts<AppState> for HydraAdmin {
     }
 }
 
-/// A JSON body; an empty body reads as `{}`.
+/// A JSON object body (required).
 pub struct HydraJson<T>(pub T);
+
+/// A JSON array body (required): a JSON Patch.
+pub struct HydraJsonArray<T>(pub Vec<T>);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for HydraJson<T> {
     type Rejection = HydraError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, HydraError> {
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            HydraError::new(e.status(), "invalid_request", "could not read the request body")
-        })?;
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|_| HydraError::bad_request("malformed JSON"))?;
-        if crate::authms::has_nul(&value) {
-            return Err(HydraError::bad_request("strings must not contain NUL characters"));
+        let value = read_json(req, state).await?;
+        if !value.is_object() {
+            return Err(HydraError::bad_request("the body must be a JSON object"));
         }
-        serde_path_to_error::deserialize(value)
-            .map(HydraJson)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                HydraError::bad_request(format!("{path}: {}", e.into_inner()))
-            })
+        deserialize(value).map(HydraJson)
     }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for HydraJsonArray<T> {
+    type Rejection = HydraError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HydraError> {
+        let value = read_json(req, state).await?;
+        if !value.is_array() {
+            return Err(HydraError::bad_request("the body must be a JSON array"));
+        }
+        deserialize(value).map(HydraJsonArray)
+    }
+}
+
+async fn read_json(req: Request, state: &AppState) -> Result<serde_json::Value, HydraError> {
+    let body = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| HydraError::new(e.status(), "invalid_request", "could not read the request body"))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(HydraError::bad_request("a JSON body is required"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| HydraError::bad_request("malformed JSON"))?;
+    if crate::authms::has_nul(&value) {
+        return Err(HydraError::bad_request("strings must not contain NUL characters"));
+    }
+    Ok(value)
+}
+
+fn deserialize<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, HydraError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        HydraError::bad_request(format!("{path}: {}", e.into_inner()))
+    })
 }

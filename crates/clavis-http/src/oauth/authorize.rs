@@ -10,8 +10,42 @@ use clavis_core::TenantId;
 use clavis_service::{AuthorizeError, AuthorizeStep};
 use serde_json::json;
 
+use utoipa::{IntoParams, ToSchema};
+
 use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
+
+/// The authorization request (RFC 6749 §4.1.1, RFC 7636, OpenID Connect Core §3.1.2.1),
+/// as a query (GET) or a form body (POST).
+#[derive(IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `request_params` reads
+pub(crate) struct AuthorizeParams {
+    /// `code`
+    response_type: String,
+    client_id: String,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    /// `S256`
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<i64>,
+    login_hint: Option<String>,
+}
+
+/// An RP-initiated logout request, as a query (GET) or a form body (POST).
+#[derive(IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `request_params` reads
+pub(crate) struct LogoutParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+}
 
 /// The login session cookie of a tenant.
 fn cookie_name(t: &TenantId) -> String {
@@ -36,14 +70,11 @@ fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(S
 }
 
 /// The browser's entry to the authorization code flow: redirects to the login app, the
-/// consent app, or back to the client. POST with the parameters as a form body is the same.
+/// consent app, or back to the client.
 /// Also served at `/oauth/authorize`.
-#[utoipa::path(get, path = "/oauth2/auth", operation_id = "oAuth2Authorize", tag = "oauth2", params(("response_type" = String, Query, description = "`code`"), ("client_id" = String, Query),
-           ("redirect_uri" = Option<String>, Query), ("scope" = Option<String>, Query), ("state" = Option<String>, Query),
-           ("nonce" = Option<String>, Query), ("code_challenge" = Option<String>, Query),
-           ("code_challenge_method" = Option<String>, Query, description = "`S256`"), ("prompt" = Option<String>, Query),
-           ("max_age" = Option<i64>, Query), ("login_hint" = Option<String>, Query)),
-    responses((status = 303, description = "Redirect (`Location`)"), (status = 400, description = "The client or redirect URI cannot be trusted", body = OAuthErrorBody)))]
+#[utoipa::path(get, path = "/oauth2/auth", operation_id = "oAuth2Authorize", tag = "oauth2", params(AuthorizeParams),
+    responses((status = 303, description = "Redirect (`Location`)"),
+              (status = 400, description = "The client or redirect URI cannot be trusted", body = OAuthErrorBody)))]
 pub async fn authorize(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -88,9 +119,7 @@ pub async fn authorize(
 }
 
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0); also POST with a form body.
-#[utoipa::path(get, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSession", tag = "oauth2",
-    params(("id_token_hint" = Option<String>, Query), ("post_logout_redirect_uri" = Option<String>, Query),
-           ("state" = Option<String>, Query), ("client_id" = Option<String>, Query)),
+#[utoipa::path(get, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSession", tag = "oauth2", params(LogoutParams),
     responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
               (status = 200, description = "Logged out", body = Object), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn logout(
@@ -121,6 +150,38 @@ pub async fn logout(
             (status, OAuthErrorBody::json(e.code(), e.description())).into_response()
         }
     }
+}
+
+/// The authorization request as a form body: the same as [`authorize`].
+#[utoipa::path(post, path = "/oauth2/auth", operation_id = "oAuth2AuthorizeForm", tag = "oauth2",
+    request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Redirect (`Location`)"),
+              (status = 400, description = "The client or redirect URI cannot be trusted", body = OAuthErrorBody)))]
+pub async fn authorize_form(
+    st: State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize(st, issuer, method, uri, headers, body).await
+}
+
+/// RP-initiated logout with a form body: the same as [`logout`].
+#[utoipa::path(post, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSessionForm", tag = "oauth2",
+    request_body(content = Option<LogoutParams>, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
+              (status = 200, description = "Logged out", body = Object), (status = "4XX", body = OAuthErrorBody)))]
+pub async fn logout_form(
+    st: State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    logout(st, issuer, method, uri, headers, body).await
 }
 
 fn redirect(location: &str) -> Response {

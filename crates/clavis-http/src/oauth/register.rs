@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::Issuer;
 use crate::auth::bearer_token;
-use crate::hydra::clients::{build, view, HydraClient};
+use crate::hydra::clients::{build, view, HydraClient, HydraClientRequest};
 use crate::hydra::{HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
@@ -76,7 +76,7 @@ fn disabled(st: &AppState) -> Option<Response> {
 /// RFC 7591 dynamic client registration (when enabled), with Hydra's client fields minus
 /// the admin-only ones.
 #[utoipa::path(post, path = "/oauth2/register", operation_id = "createOidcDynamicClient", tag = "oauth2", security((), ("initial_access_token" = [])),
-    request_body = HydraClient,
+    request_body = HydraClientRequest,
     responses((status = 201, description = "With `registration_access_token`, shown once", body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, HydraJson(body): HydraJson<Value>) -> Response {
     if let Some(r) = disabled(&st) {
@@ -130,7 +130,7 @@ pub async fn get(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap,
 }
 
 #[utoipa::path(put, path = "/oauth2/register/{client_id}", operation_id = "setOidcDynamicClient", tag = "oauth2", security(("registration_token" = [])),
-    params(("client_id" = String, Path)), request_body = HydraClient,
+    params(("client_id" = String, Path)), request_body = HydraClientRequest,
     responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn update(
     State(st): State<AppState>,

@@ -8,7 +8,7 @@ use axum::Json;
 use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
 
-/// OpenID Connect Core §5.3: the claims of the access token's subject (also POST).
+/// OpenID Connect Core §5.3: the claims of the access token's subject.
 #[utoipa::path(get, path = "/userinfo", operation_id = "getOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
     responses((status = 200, description = "Claims", body = Object), (status = 401, body = OAuthErrorBody)))]
 pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
@@ -30,4 +30,11 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
             resp
         }
     }
+}
+
+/// The same as [`userinfo`] (OpenID Connect allows POST).
+#[utoipa::path(post, path = "/userinfo", operation_id = "postOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
+    responses((status = 200, description = "Claims", body = Object), (status = 401, body = OAuthErrorBody)))]
+pub async fn userinfo_post(st: State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
+    userinfo(st, issuer, headers).await
 }
