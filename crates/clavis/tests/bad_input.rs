@@ -117,7 +117,7 @@ async fn bad_pagination_and_filters_are_400() {
     let app = TestApp::spawn().await;
     let (id, _) = app.machine_client().await;
     for q in ["name=%00", "page=0", "page=-1", "page=abc", "page=1.5", "page_size=0", "page_size=101", "page_size=-5",
-              "page_size=9999999999999999999999", "status=deleted", "status=ACTIVE"] {
+              "page_size=9999999999999999999999", "status=deleted", "status=ACTIVE", "page=", "page_size="] {
         let v = expect_error(&app, Method::GET, &format!("/admin/oauth/clients?{q}"), None, 400).await;
         let field = q.split('=').next().unwrap();
         assert!(v["message"].as_str().unwrap().contains(field), "{q}: {v}");

@@ -79,7 +79,7 @@ async fn keyset_pages_with_link_headers() {
     let resp = app.http.get(format!("{}/admin/clients?page_size=100000&client_name=c3", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "clamped, not refused");
     assert_eq!(resp.json::<Vec<Value>>().await.unwrap().len(), 1);
-    for bad in ["page_size=0", "page_size=x", "page_token=not-a-token"] {
+    for bad in ["page_size=0", "page_size=x", "page_size=", "page_token=not-a-token"] {
         let (s, _) = app.admin(Method::GET, &format!("/admin/clients?{bad}"), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
     }

@@ -231,7 +231,6 @@ impl Paging {
         let int = |name: &str, default: i64, max: i64| -> Result<i64, ApiError> {
             match params.iter().find(|(k, _)| k == name) {
                 None => Ok(default),
-                Some((_, v)) if v.is_empty() => Ok(default),
                 Some((_, v)) => v
                     .parse::<i64>()
                     .ok()

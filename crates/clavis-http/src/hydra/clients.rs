@@ -491,7 +491,8 @@ pub async fn lifespans(
 pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
-    let page_size = match get("page_size") {
+    // Present but empty is not a number either.
+    let page_size = match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {
         None => DEFAULT_PAGE_SIZE,
         Some(v) => v
             .parse::<i64>()
