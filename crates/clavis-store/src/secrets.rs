@@ -115,7 +115,7 @@ pub(crate) use insert_secret;
 /// Binds: `$1` tenant, `$2` client_id, `$3` tenant, `$4` client_id.
 pub(crate) const REFRESH_LAST_FOUR: &str = "UPDATE clients SET secret_last_four = COALESCE((SELECT s.last_four \
     FROM client_secrets s WHERE s.tenant_id = $1 AND s.client_id = $2 AND s.status = 'active' \
-    ORDER BY s.created_at DESC, s.secret_id DESC LIMIT 1), '') WHERE tenant_id = $3 AND client_id = $4";
+    ORDER BY s.created_at DESC, s.secret_id DESC LIMIT 1), '') WHERE tenant_id = $1 AND client_id = $2";
 
 const SELECT_SECRETS: &str = "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, \
     updated_at, expires_at, last_used_at, sealed FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
@@ -246,8 +246,6 @@ use lock_client;
 macro_rules! refresh_last_four {
     ($exec:expr, $tenant:expr, $client_id:expr) => {
         sqlx::query(REFRESH_LAST_FOUR)
-            .bind($tenant.as_str())
-            .bind($client_id)
             .bind($tenant.as_str())
             .bind($client_id)
             .execute($exec)

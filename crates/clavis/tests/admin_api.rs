@@ -71,6 +71,26 @@ async fn public_clients_get_no_secret() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
+/// A confidential client switched to public loses its secrets, in one transaction with the
+/// update (found by schemathesis: on PostgreSQL this was a 500).
+#[tokio::test]
+async fn switching_to_public_drops_the_secrets() {
+    let app = TestApp::spawn().await;
+    let c = app.create_client(json!({"name": "was confidential", "redirect_uris": ["https://a.example/cb"]})).await;
+    let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    assert_eq!(c["secret_last_four"].as_str().unwrap().len(), 4);
+    let (status, body) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{id}"), Some(json!({"is_confidential": false}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["client_auth_methods"], json!(["none"]));
+    let (_, read) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}"), None).await;
+    assert_eq!(read["data"]["secret_last_four"], "", "{read}");
+    let (_, secrets) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/secrets"), None).await;
+    assert_eq!(secrets["data"]["secrets"], json!([]), "{secrets}");
+    let resp = app.http.post(app.token_url("")).basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the old secret no longer authenticates");
+}
+
 #[tokio::test]
 async fn list_paginates_filters_and_orders_stably() {
     let app = TestApp::spawn().await;
