@@ -255,6 +255,123 @@ fn new_handle() -> (String, String) {
     (value, hash)
 }
 
+/// The prefix of the request_uri values of pushed authorization requests (RFC 9126 §2.2).
+pub const PAR_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// Parameters a client sends to authenticate itself: never kept with a pushed request.
+const CLIENT_AUTH_PARAMS: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
+
+/// What a valid authorization request asks for; checked alike at the authorization
+/// endpoint and when a request is pushed.
+struct Checked {
+    redirect_uri: String,
+    redirect_uri_given: bool,
+    state: String,
+    scope: Vec<String>,
+    code_challenge: Option<String>,
+    prompt: Vec<String>,
+    max_age: Option<i64>,
+    nonce: Option<String>,
+    audience: Vec<String>,
+    login_hint: Option<String>,
+    acr_values: Vec<String>,
+    ui_locales: Vec<String>,
+    display: Option<String>,
+}
+
+/// Why a request was refused. Until the redirect URI is known good the error is shown
+/// (`Page`); after that, the client gets it at its redirect URI.
+enum Refusal {
+    Page(OAuthError),
+    Redirect { redirect_uri: String, state: String, error: OAuthError },
+}
+
+impl Refusal {
+    fn into_error(self) -> OAuthError {
+        match self {
+            Refusal::Page(e) | Refusal::Redirect { error: e, .. } => e,
+        }
+    }
+}
+
+/// The checks of RFC 6749 §4.1.1, RFC 7636 and OpenID Connect Core §3.1.2.1 for `client`.
+fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked, Refusal> {
+    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let page = |m: &str| Refusal::Page(OAuthError::InvalidRequest(m.to_owned()));
+    let redirect_uri = match get("redirect_uri") {
+        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(_) => return Err(page("redirect_uri does not match any registered redirect URI")),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return Err(page("redirect_uri is required: the client has several")),
+    };
+    let state = get("state").unwrap_or("").to_owned();
+    let fail = |error: OAuthError| Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error };
+
+    match get("response_type") {
+        Some("code") => {}
+        Some(other) => return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {other:?} is not supported; use code")))),
+        None => return Err(fail(OAuthError::InvalidRequest("response_type is required".into()))),
+    }
+    if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
+    }
+    if state.is_empty() {
+        return Err(fail(OAuthError::InvalidRequest("state is required".into())));
+    }
+    if state.len() > 1024 {
+        return Err(fail(OAuthError::InvalidRequest("state is too long".into())));
+    }
+    let scope = scope::parse_scope_param(get("scope").unwrap_or(""))
+        .ok_or_else(|| fail(OAuthError::InvalidScope("the scope parameter is malformed".into())))?;
+    if let Some(extra) = scope.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(fail(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client"))));
+    }
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, None) => None,
+        (Some(c), Some("S256")) if is_pkce_value(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => return Err(fail(OAuthError::InvalidRequest("code_challenge is malformed".into()))),
+        (Some(_), None | Some("plain")) => {
+            return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256 (plain is not accepted)".into())))
+        }
+        (Some(_), Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256".into()))),
+        (None, Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method without code_challenge".into()))),
+    };
+    if code_challenge.is_none() && (!client.is_confidential || client.fapi_profile != FapiProfile::None) {
+        return Err(fail(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required for this client".into())));
+    }
+    let prompt: Vec<String> = get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    if let Some(p) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
+        return Err(fail(OAuthError::InvalidRequest(format!("prompt {p:?} is not supported"))));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(fail(OAuthError::InvalidRequest("prompt=none cannot be combined".into())));
+    }
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthError::InvalidRequest("max_age must be a non-negative integer".into())))?),
+    };
+    let nonce = get("nonce").map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
+        return Err(fail(OAuthError::InvalidRequest("nonce is too long".into())));
+    }
+    let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    Ok(Checked {
+        redirect_uri_given: get("redirect_uri").is_some(),
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        scope,
+        code_challenge,
+        prompt,
+        max_age,
+        nonce,
+        audience: words("audience"),
+        login_hint: get("login_hint").map(str::to_owned),
+        acr_values: words("acr_values"),
+        ui_locales: words("ui_locales"),
+        display: get("display").map(str::to_owned),
+    })
+}
+
 /// The PKCE code challenge shape of RFC 7636 (43–128 unreserved characters).
 fn is_pkce_value(s: &str) -> bool {
     (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
@@ -297,64 +414,34 @@ impl Services {
             Some(e) if e.client.status == ClientStatus::Active => e.client.clone(),
             _ => return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into()))),
         };
-        let redirect_uri = match get("redirect_uri") {
-            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
-            Some(_) => return Err(page("redirect_uri does not match any registered redirect URI")),
-            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-            None => return Err(page("redirect_uri is required: the client has several")),
-        };
-        let state = get("state").unwrap_or("");
-        let fail = |e: OAuthError| error_redirect(&redirect_uri, state, issuer, &e);
-
-        match get("response_type") {
-            Some("code") => {}
-            Some(other) => return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {other:?} is not supported; use code")))),
-            None => return Err(fail(OAuthError::InvalidRequest("response_type is required".into()))),
-        }
-        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
-            return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
-        }
-        if state.is_empty() {
-            return Err(fail(OAuthError::InvalidRequest("state is required".into())));
-        }
-        if state.len() > 1024 {
-            return Err(fail(OAuthError::InvalidRequest("state is too long".into())));
-        }
-        let requested = scope::parse_scope_param(get("scope").unwrap_or(""))
-            .ok_or_else(|| fail(OAuthError::InvalidScope("the scope parameter is malformed".into())))?;
-        if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
-            return Err(fail(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client"))));
-        }
-        let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
-            (None, None) => None,
-            (Some(c), Some("S256")) if is_pkce_value(c) => Some(c.to_owned()),
-            (Some(_), Some("S256")) => return Err(fail(OAuthError::InvalidRequest("code_challenge is malformed".into()))),
-            (Some(_), None | Some("plain")) => {
-                return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256 (plain is not accepted)".into())))
+        // A pushed request (RFC 9126) replaces every parameter but client_id.
+        let pushed;
+        let params = match get("request_uri") {
+            Some(uri) => {
+                let taken = match uri.strip_prefix(PAR_URI_PREFIX) {
+                    Some(handle) if handle.len() <= 128 => self.store.take_pushed(t, &secret::hash(handle), now).await?,
+                    _ => None,
+                };
+                let Some((owner, stored)) = taken else {
+                    return Err(page("request_uri is unknown, expired or already used"));
+                };
+                if owner != client.client_id {
+                    return Err(page("request_uri was pushed by another client"));
+                }
+                pushed = serde_json::from_str::<Vec<(String, String)>>(&stored).unwrap_or_default();
+                &pushed[..]
             }
-            (Some(_), Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method must be S256".into()))),
-            (None, Some(_)) => return Err(fail(OAuthError::InvalidRequest("code_challenge_method without code_challenge".into()))),
+            None if client.fapi_profile == FapiProfile::Fapi2 => {
+                return Err(page("this client must push its authorization requests (PAR, /oauth2/par)"));
+            }
+            None => params,
         };
-        if code_challenge.is_none() && (!client.is_confidential || client.fapi_profile != FapiProfile::None) {
-            return Err(fail(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required for this client".into())));
-        }
-        let prompt: Vec<String> = get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
-        if let Some(p) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
-            return Err(fail(OAuthError::InvalidRequest(format!("prompt {p:?} is not supported"))));
-        }
-        if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-            return Err(fail(OAuthError::InvalidRequest("prompt=none cannot be combined".into())));
-        }
-        let max_age = match get("max_age") {
-            None => None,
-            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthError::InvalidRequest("max_age must be a non-negative integer".into())))?),
-        };
-        let nonce = get("nonce").map(str::to_owned);
-        if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
-            return Err(fail(OAuthError::InvalidRequest("nonce is too long".into())));
-        }
-        let audience: Vec<String> = get("audience").unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
-        let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let checked = check_request(&client, params).map_err(|r| match r {
+            Refusal::Page(e) => AuthorizeError::Page(e),
+            Refusal::Redirect { redirect_uri, state, error } => error_redirect(&redirect_uri, &state, issuer, &error),
+        })?;
+        let Checked { redirect_uri, redirect_uri_given, state, scope: requested, code_challenge, prompt, max_age, nonce, audience, .. } = checked;
+        let fail = |e: OAuthError| error_redirect(&redirect_uri, &state, issuer, &e);
 
         let session = match session_cookie {
             Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?.map(|s| {
@@ -380,18 +467,18 @@ impl Services {
         let request = AuthRequest {
             client_id: client.client_id.clone(),
             redirect_uri,
-            redirect_uri_given: get("redirect_uri").is_some(),
+            redirect_uri_given,
             scope: requested,
             audience,
-            state: state.to_owned(),
+            state,
             nonce,
             code_challenge,
             prompt,
             max_age,
-            login_hint: get("login_hint").map(str::to_owned),
-            acr_values: words("acr_values"),
-            ui_locales: words("ui_locales"),
-            display: get("display").map(str::to_owned),
+            login_hint: checked.login_hint,
+            acr_values: checked.acr_values,
+            ui_locales: checked.ui_locales,
+            display: checked.display,
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
@@ -411,6 +498,34 @@ impl Services {
         };
         self.store.insert_flow(t, &row).await?;
         Ok(AuthorizeStep { location: with_params(&login_url, &[("login_challenge", &challenge)]), set_session: None })
+    }
+
+    /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
+    /// as the authorization endpoint would check it. Returns the request_uri and its
+    /// lifetime in seconds.
+    pub async fn push_authorization_request(
+        &self,
+        t: &TenantId,
+        client: &Client,
+        params: &[(String, String)],
+    ) -> Result<(String, i64), OAuthError> {
+        let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        if get("client_id").is_some_and(|id| id != client.client_id) {
+            return Err(OAuthError::InvalidRequest("client_id differs from the authenticated client".into()));
+        }
+        if get("request_uri").is_some() {
+            return Err(OAuthError::InvalidRequest("request_uri cannot be pushed".into()));
+        }
+        if get("request").is_some() {
+            return Err(OAuthError::Custom("request_not_supported".into(), "request objects are not supported".into()));
+        }
+        check_request(client, params).map_err(Refusal::into_error)?;
+        let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).collect();
+        let (handle, hash) = new_handle();
+        let ttl = self.settings.par_ttl_secs;
+        let data = serde_json::to_string(&kept).expect("pairs serialize");
+        self.store.insert_pushed(t, &hash, &client.client_id, &data, time::now_unix() + ttl).await?;
+        Ok((format!("{PAR_URI_PREFIX}{handle}"), ttl))
     }
 
     async fn flow(&self, t: &TenantId, by: FlowHandle, handle: &str) -> Result<(FlowRow, FlowData), ServiceError> {

@@ -50,6 +50,8 @@ pub struct Settings {
     pub id_token_ttl_secs: i64,
     /// How long a login/consent flow may take from start to code.
     pub flow_ttl_secs: i64,
+    /// How long a pushed authorization request's request_uri stays usable (RFC 9126).
+    pub par_ttl_secs: i64,
     /// Dynamic client registration (`/oauth2/register`): off unless enabled; with an initial
     /// access token, registering needs it as a bearer token.
     pub dcr_enabled: bool,
@@ -73,6 +75,7 @@ impl Default for Settings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             id_token_ttl_secs: 3600,
             flow_ttl_secs: 3600,
+            par_ttl_secs: 90,
             secret_sealing_key: None,
             dcr_enabled: false,
             dcr_initial_access_token: None,

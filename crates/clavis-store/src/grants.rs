@@ -299,9 +299,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Keeps a pushed authorization request (RFC 9126) under the hash of its request_uri.
+    pub async fn insert_pushed(&self, tenant: &TenantId, uri_hash: &str, client_id: &str, params: &str, expires_at: i64) -> Result<()> {
+        let sql = "INSERT INTO pushed_requests (tenant_id, request_uri_hash, client_id, params, expires_at) VALUES ($1, $2, $3, $4, $5)";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(tenant.as_str()).bind(uri_hash).bind(client_id).bind(params).bind(expires_at).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Takes an unexpired pushed request: `(client_id, params)`, and it is gone, so that
+    /// a request_uri is used once even when two nodes race for it.
+    pub async fn take_pushed(&self, tenant: &TenantId, uri_hash: &str, now: i64) -> Result<Option<(String, String)>> {
+        let get = "SELECT client_id, params FROM pushed_requests WHERE tenant_id = $1 AND request_uri_hash = $2 AND expires_at > $3";
+        let delete = "DELETE FROM pushed_requests WHERE tenant_id = $1 AND request_uri_hash = $2";
+        let _w = self.write_guard().await;
+        let (row, deleted): (Option<(String, String)>, u64) = on_pool!(self, pool => (
+            sqlx::query_as(get).bind(tenant.as_str()).bind(uri_hash).bind(now).fetch_optional(pool).await?,
+            sqlx::query(delete).bind(tenant.as_str()).bind(uri_hash).execute(pool).await?.rows_affected(),
+        ));
+        Ok(row.filter(|_| deleted == 1))
+    }
+}
+
 /// Tables whose rows die at `expires_at`.
 const EXPIRING_TABLES: &[&str] =
-    &["auth_flows", "auth_codes", "refresh_tokens", "revoked_tokens", "used_jtis", "opaque_tokens", "userinfo_claims", "login_sessions", "consent_grants"];
+    &["auth_flows", "auth_codes", "refresh_tokens", "revoked_tokens", "used_jtis", "opaque_tokens", "userinfo_claims", "login_sessions", "consent_grants",
+      "pushed_requests"];
 
 impl Store {
     /// Deletes a tenant's expired flows, codes, tokens, revocations, `jti`s, sessions and

@@ -525,3 +525,110 @@ async fn a_tenant_can_have_its_own_login_and_consent_app() {
     assert_eq!(v["data"]["login_url"], Value::Null);
     assert_eq!(v["data"]["effective"]["login_url"], LOGIN_URL);
 }
+
+/// Pushes `form` to `/oauth2/par`, authenticated with Basic when `secret` is given.
+async fn push(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = app.http.post(format!("{}/oauth2/par", app.public));
+    let mut pairs: Vec<(&str, &str)> = form.to_vec();
+    match secret {
+        Some(s) => req = req.basic_auth(client_id, Some(s)),
+        None => pairs.push(("client_id", client_id)),
+    }
+    let resp = req.form(&pairs).send().await.unwrap();
+    let status = resp.status();
+    if status == StatusCode::CREATED {
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+    }
+    (status, resp.json().await.unwrap())
+}
+
+fn par_start(app: &TestApp, client_id: &str, request_uri: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
+    url.query_pairs_mut().append_pair("client_id", client_id).append_pair("request_uri", request_uri);
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+/// RFC 9126: a client pushes its authorization request and sends the browser with only
+/// `client_id` and the `request_uri`; the pushed parameters are the request (others in the
+/// URL are ignored), the request_uri works once, for that client only.
+#[tokio::test]
+async fn pushed_authorization_requests_drive_the_flow() {
+    let app = spawn().await;
+    let (id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let request = [("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "openid offline_access"),
+                   ("state", "pushed-state-1"), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let (s, pushed) = push(&app, &id, Some(&secret), &request).await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    let request_uri = pushed["request_uri"].as_str().unwrap().to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"), "{pushed}");
+    assert_eq!(pushed["expires_in"], 90);
+
+    let mut browser = Browser::new();
+    let start = par_start(&app, &id, &request_uri, &[("scope", "openid profile"), ("state", "from-the-url")]);
+    let to_client = login_and_consent(&app, &mut browser, &start, "alice", false).await;
+    assert!(to_client.starts_with(REDIRECT), "{to_client}");
+    assert_eq!(param(&to_client, "state").as_deref(), Some("pushed-state-1"), "the pushed state, not the URL's");
+    let code = param(&to_client, "code").unwrap();
+    let (s, tokens) = exchange(&app, &id, Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "openid offline_access", "the pushed scope, not the URL's");
+
+    // Once only.
+    let (s, _, body) = Browser::new().get(&start).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+
+    // For the client that pushed it only.
+    let (other, _) = web_client(&app, true).await;
+    let (_, pushed) = push(&app, &id, Some(&secret), &request).await;
+    let (s, _, body) = Browser::new().get(&par_start(&app, &other, pushed["request_uri"].as_str().unwrap(), &[])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, _, body) = Browser::new().get(&par_start(&app, &id, "urn:ietf:params:oauth:request_uri:made-up", &[])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+
+    // Checked when pushed, answered in JSON.
+    for (form, want, error) in [
+        (vec![("response_type", "code"), ("redirect_uri", "https://evil.example/cb"), ("state", "s")], StatusCode::BAD_REQUEST, "invalid_request"),
+        (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("scope", "admin")], StatusCode::BAD_REQUEST, "invalid_scope"),
+        (vec![("response_type", "token"), ("redirect_uri", REDIRECT), ("state", "s")], StatusCode::BAD_REQUEST, "unsupported_response_type"),
+        (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("request_uri", &request_uri)], StatusCode::BAD_REQUEST, "invalid_request"),
+        (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("client_id", "someone-else")], StatusCode::BAD_REQUEST, "invalid_request"),
+    ] {
+        let (s, body) = push(&app, &id, Some(&secret), &form).await;
+        assert_eq!((s, body["error"].as_str().unwrap()), (want, error), "{form:?}: {body}");
+    }
+    let (s, body) = push(&app, &id, Some("wrong-secret"), &request).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    // A public client pushes with its client_id alone (and PKCE).
+    let (public, _) = web_client(&app, false).await;
+    let (s, body) = push(&app, &public, None, &request).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+
+    let (s, _, metadata) = Browser::new().get(&format!("{}/.well-known/openid-configuration", app.public)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(metadata["pushed_authorization_request_endpoint"], format!("{}/oauth2/par", app.public));
+}
+
+/// A `fapi2` client must push its authorization requests.
+#[tokio::test]
+async fn fapi2_clients_must_use_par() {
+    let app = spawn().await;
+    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+    let c = app
+        .create_client(json!({"name": "bank", "redirect_uris": [REDIRECT], "fapi_profile": "fapi2",
+                              "client_auth_methods": ["private_key_jwt"], "jwks": jwks}))
+        .await;
+    let id = c["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let start = auth_url(&app, id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let (s, _, body) = Browser::new().get(&start).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("PAR"), "{body}");
+}

@@ -195,8 +195,9 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["authorization_response_iss_parameter_supported"], true);
             assert_eq!(v["userinfo_endpoint"], format!("{issuer}/userinfo"));
             assert_eq!(v["end_session_endpoint"], format!("{issuer}/oauth2/sessions/logout"));
-            for missing in [ "device_authorization_endpoint",
-                            "pushed_authorization_request_endpoint", "registration_endpoint"] {
+            assert_eq!(v["pushed_authorization_request_endpoint"], format!("{issuer}/oauth2/par"));
+            assert_eq!(v["require_pushed_authorization_requests"], false);
+            for missing in ["device_authorization_endpoint", "registration_endpoint"] {
                 assert!(v.get(missing).is_none(), "{missing} is not implemented yet");
             }
         }

@@ -34,6 +34,8 @@ pub(crate) struct AuthorizeParams {
     prompt: Option<String>,
     max_age: Option<i64>,
     login_hint: Option<String>,
+    /// From `/oauth2/par`: the pushed request's parameters replace all others (but `client_id`).
+    request_uri: Option<String>,
 }
 
 /// An RP-initiated logout request, as a query (GET) or a form body (POST).

@@ -18,6 +18,8 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "authorization_endpoint": format!("{url}/oauth2/auth"),
         "token_endpoint": format!("{url}/oauth2/token"),
         "introspection_endpoint": format!("{url}/oauth2/introspect"),
+        "pushed_authorization_request_endpoint": format!("{url}/oauth2/par"),
+        "require_pushed_authorization_requests": false,
         "revocation_endpoint": format!("{url}/oauth2/revoke"),
         "userinfo_endpoint": format!("{url}/userinfo"),
         "end_session_endpoint": format!("{url}/oauth2/sessions/logout"),

@@ -6,6 +6,7 @@ mod cors;
 mod discovery;
 mod lifecycle;
 mod limits;
+mod par;
 mod register;
 pub mod token;
 mod userinfo;
@@ -37,6 +38,7 @@ pub fn issuer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(discovery::jwks))
         .routes(routes!(authorize::authorize, authorize::authorize_form))
         .routes(routes!(token::token))
+        .routes(routes!(par::push))
         .routes(routes!(lifecycle::introspect))
         .routes(routes!(lifecycle::revoke))
         .routes(routes!(userinfo::userinfo, userinfo::userinfo_post))

@@ -1,0 +1,47 @@
+//! `POST /oauth2/par`: pushed authorization requests (RFC 9126). The client sends the
+//! parameters of an authorization request with its credentials, and gets a short-lived
+//! `request_uri` to send the browser to `/oauth2/auth` with.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::authorize::AuthorizeParams;
+use super::token::{authenticate, Form};
+use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::AppState;
+
+/// RFC 9126 §2.2.
+#[derive(Serialize, ToSchema)]
+pub struct PushedRequest {
+    /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth2/auth?client_id=…&request_uri=…`; usable once.
+    request_uri: String,
+    expires_in: i64,
+}
+
+/// Pushes an authorization request; the client authenticates as at the token endpoint.
+#[utoipa::path(post, path = "/oauth2/par", operation_id = "pushAuthorizationRequest", tag = "oauth2",
+    security((), ("client_basic" = [])),
+    request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded",
+                 description = "The authorization request's parameters, plus client authentication"),
+    responses((status = 201, body = PushedRequest), (status = "4XX", body = OAuthErrorBody)))]
+pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let form = Form::parse(&headers, &body)?;
+        let client = authenticate(&st, &issuer, &headers, &form).await?;
+        st.services.push_authorization_request(&issuer.tenant, &client, form.pairs()).await
+    }
+    .await;
+    match result {
+        Ok((request_uri, expires_in)) => {
+            let mut resp = (StatusCode::CREATED, Json(PushedRequest { request_uri, expires_in })).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => OAuthResponseError(e).into_response(),
+    }
+}
