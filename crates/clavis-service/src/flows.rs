@@ -205,7 +205,7 @@ pub struct ConsentRequestView {
 }
 
 /// Appends query parameters to a URL that may already have a query.
-fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     match Url::parse(base) {
         Ok(mut url) => {
             {
@@ -249,7 +249,7 @@ pub(crate) fn client_view(c: &Client) -> Value {
     })
 }
 
-fn new_handle() -> (String, String) {
+pub(crate) fn new_handle() -> (String, String) {
     let value = ids::random_token(32);
     let hash = secret::hash(&value);
     (value, hash)

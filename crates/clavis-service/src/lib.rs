@@ -22,7 +22,7 @@ pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};
 pub use keys::{KeyInfo, Keys};
-pub use logout::LogoutOutcome;
+pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
 pub use tokens::{AccessClaims, IssuedToken, Principal};
 

@@ -1,16 +1,52 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the user's login
-//! session and return to a registered `post_logout_redirect_uri`.
+//! session and return to a registered `post_logout_redirect_uri`. With a logout app
+//! configured, Ory Hydra's round trip comes first: the browser goes to the app with a
+//! `logout_challenge`; the app reads it (`GET …/requests/logout`) and accepts (the browser
+//! comes back with a `logout_verifier` and the session ends) or rejects (nothing happens).
 
 use clavis_core::jose::UnverifiedJwt;
 use clavis_core::{secret, time, TenantId};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{OAuthError, Services};
+use crate::flows::{client_view, new_handle, with_params};
+use crate::{OAuthError, ServiceError, Services};
+
+/// How long a logout request waits for the logout app.
+const LOGOUT_REQUEST_TTL_SECS: i64 = 3600;
+
+/// What a logout request remembers between the app's decision and the browser's return.
+#[derive(Serialize, Deserialize)]
+struct PendingLogout {
+    subject: String,
+    sid: String,
+    client_id: Option<String>,
+    request_url: String,
+    rp_initiated: bool,
+    /// Where the browser goes once logged out (`None`: the endpoint answers itself).
+    location: Option<String>,
+    issuer: String,
+}
+
+/// Hydra's `OAuth2LogoutRequest`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogoutRequestView {
+    pub challenge: String,
+    pub subject: String,
+    pub sid: String,
+    pub request_url: String,
+    pub rp_initiated: bool,
+    /// The client that asked, as Hydra shows it; `null` if none was named.
+    #[schema(value_type = Option<Object>)]
+    pub client: Option<Value>,
+}
 
 /// Where the browser goes after logging out: the client's URI (with `state`), the
 /// logout app, or nowhere (the endpoint answers itself).
 pub struct LogoutOutcome {
     pub location: Option<String>,
+    /// Whether the session ended (the cookie goes too), or waits for the logout app.
+    pub ended: bool,
 }
 
 impl Services {
@@ -30,10 +66,15 @@ impl Services {
     pub async fn logout(
         &self,
         t: &TenantId,
+        issuer: &str,
+        request_url: &str,
         params: &[(String, String)],
         session_cookie: Option<&str>,
     ) -> Result<LogoutOutcome, OAuthError> {
         let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        if let Some(verifier) = get("logout_verifier") {
+            return self.finish_logout(t, verifier).await;
+        }
         let hint = match get("id_token_hint") {
             Some(token) => Some(self.id_token_hint(t, token).await?),
             None => None,
@@ -53,8 +94,9 @@ impl Services {
         let location = match get("post_logout_redirect_uri") {
             Some(uri) => {
                 let client_id = client_id
+                    .as_deref()
                     .ok_or_else(|| OAuthError::InvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id".into()))?;
-                let client = self.store.get_client(t, &client_id).await?;
+                let client = self.store.get_client(t, client_id).await?;
                 if !client.is_some_and(|c| c.extras.post_logout_redirect_uris.iter().any(|u| u == uri)) {
                     return Err(OAuthError::InvalidRequest("post_logout_redirect_uri is not registered for the client".into()));
                 }
@@ -64,18 +106,99 @@ impl Services {
                 }
                 Some(url.to_string())
             }
-            None => self.app_urls(t).await?.logout_url,
+            None => None,
         };
-        // End the browser's session, and the one the hint names.
         let now = time::now_unix();
-        if let Some(cookie) = session_cookie {
-            if let Some(s) = self.store.find_session(t, &secret::hash(cookie), now).await? {
-                self.store.delete_session_by_sid(t, &s.sid).await?;
-            }
+        let session = match session_cookie {
+            Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?,
+            None => None,
+        };
+        let hinted_sid = hint.as_ref().and_then(|c| c["sid"].as_str()).map(str::to_owned);
+        let logout_app = self.app_urls(t).await?.logout_url;
+        let skip_app = match &client_id {
+            Some(id) => self.store.get_client(t, id).await?.is_some_and(|c| c.extras.hydra.skip_logout_consent),
+            None => false,
+        };
+        let subject = session.as_ref().map(|s| s.subject.clone()).or_else(|| hint.as_ref().and_then(|c| c["sub"].as_str()).map(str::to_owned));
+        let sid = session.as_ref().map(|s| s.sid.clone()).or(hinted_sid);
+        if let (Some(app), Some(subject), Some(sid), false) = (&logout_app, subject, sid, skip_app) {
+            // The logout app decides; nothing ends yet.
+            let pending = PendingLogout {
+                subject,
+                sid,
+                client_id,
+                request_url: request_url.to_owned(),
+                rp_initiated: true,
+                location,
+                issuer: issuer.to_owned(),
+            };
+            let (challenge, hash) = new_handle();
+            let data = serde_json::to_string(&pending).expect("logout request serializes");
+            self.store.insert_logout(t, &hash, &data, now + LOGOUT_REQUEST_TTL_SECS).await?;
+            return Ok(LogoutOutcome { location: Some(with_params(app, &[("logout_challenge", &challenge)])), ended: false });
+        }
+        // End the browser's session, and the one the hint names.
+        if let Some(s) = session {
+            self.store.delete_session_by_sid(t, &s.sid).await?;
         }
         if let Some(sid) = hint.as_ref().and_then(|c| c["sid"].as_str()) {
             self.store.delete_session_by_sid(t, sid).await?;
         }
-        Ok(LogoutOutcome { location })
+        // Without a post-logout URI, a configured logout app still gets the browser.
+        Ok(LogoutOutcome { location: location.or(logout_app), ended: true })
+    }
+
+    /// Back from the logout app with a verifier: the session ends.
+    async fn finish_logout(&self, t: &TenantId, verifier: &str) -> Result<LogoutOutcome, OAuthError> {
+        let invalid = || OAuthError::InvalidRequest("the logout verifier is invalid or was used".into());
+        if verifier.len() > 128 {
+            return Err(invalid());
+        }
+        let data = self.store.use_logout_verifier(t, &secret::hash(verifier), time::now_unix()).await?.ok_or_else(invalid)?;
+        let pending: PendingLogout = serde_json::from_str(&data).map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        self.store.delete_session_by_sid(t, &pending.sid).await?;
+        Ok(LogoutOutcome { location: pending.location, ended: true })
+    }
+
+    async fn pending_logout(&self, t: &TenantId, challenge: &str) -> Result<(String, PendingLogout), ServiceError> {
+        if challenge.len() > 128 {
+            return Err(ServiceError::NotFound("logout request"));
+        }
+        let hash = secret::hash(challenge);
+        let row = self.store.find_logout(t, &hash, time::now_unix()).await?.ok_or(ServiceError::NotFound("logout request"))?;
+        if row.state != "pending" {
+            return Err(ServiceError::Conflict("the logout request has already been handled".into()));
+        }
+        let pending = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok((hash, pending))
+    }
+
+    /// `GET /admin/oauth2/auth/requests/logout`.
+    pub async fn logout_request(&self, t: &TenantId, challenge: &str) -> Result<LogoutRequestView, ServiceError> {
+        let (_, p) = self.pending_logout(t, challenge).await?;
+        let client = match &p.client_id {
+            Some(id) => self.store.get_client(t, id).await?.map(|c| client_view(&c)),
+            None => None,
+        };
+        Ok(LogoutRequestView { challenge: challenge.to_owned(), subject: p.subject, sid: p.sid, request_url: p.request_url, rp_initiated: p.rp_initiated, client })
+    }
+
+    /// `PUT …/logout/accept`: where the browser goes to finish logging out.
+    pub async fn accept_logout(&self, t: &TenantId, challenge: &str) -> Result<String, ServiceError> {
+        let (hash, p) = self.pending_logout(t, challenge).await?;
+        let (verifier, verifier_hash) = new_handle();
+        if !self.store.settle_logout(t, &hash, Some(&verifier_hash)).await? {
+            return Err(ServiceError::Conflict("the logout request has already been handled".into()));
+        }
+        Ok(with_params(&format!("{}/oauth2/sessions/logout", p.issuer), &[("logout_verifier", &verifier)]))
+    }
+
+    /// `PUT …/logout/reject`: the user stays logged in.
+    pub async fn reject_logout(&self, t: &TenantId, challenge: &str) -> Result<(), ServiceError> {
+        let (hash, _) = self.pending_logout(t, challenge).await?;
+        if !self.store.settle_logout(t, &hash, None).await? {
+            return Err(ServiceError::Conflict("the logout request has already been handled".into()));
+        }
+        Ok(())
     }
 }

@@ -324,10 +324,59 @@ impl Store {
     }
 }
 
+/// A logout request's state: `pending` (at the logout app), `accepted` (a verifier was
+/// issued), `done` (the verifier was used) or `rejected`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogoutRow {
+    pub state: String,
+    pub data: String,
+}
+
+impl Store {
+    pub async fn insert_logout(&self, tenant: &TenantId, challenge_hash: &str, data: &str, expires_at: i64) -> Result<()> {
+        let sql = "INSERT INTO logout_requests (tenant_id, challenge_hash, verifier_hash, state, data, expires_at) \
+                   VALUES ($1, $2, NULL, 'pending', $3, $4)";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(tenant.as_str()).bind(challenge_hash).bind(data).bind(expires_at).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The unexpired logout request of a challenge (hash).
+    pub async fn find_logout(&self, tenant: &TenantId, challenge_hash: &str, now: i64) -> Result<Option<LogoutRow>> {
+        let sql = "SELECT state, data FROM logout_requests WHERE tenant_id = $1 AND challenge_hash = $2 AND expires_at > $3";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).bind(challenge_hash).bind(now).fetch_optional(pool).await?))
+    }
+
+    /// Moves a pending request on: accepted (with the verifier's hash) or rejected. False if
+    /// it was not pending (handled already, on this node or another).
+    pub async fn settle_logout(&self, tenant: &TenantId, challenge_hash: &str, verifier_hash: Option<&str>) -> Result<bool> {
+        let sql = "UPDATE logout_requests SET state = $3, verifier_hash = $4 WHERE tenant_id = $1 AND challenge_hash = $2 AND state = 'pending'";
+        let state = if verifier_hash.is_some() { "accepted" } else { "rejected" };
+        let _w = self.write_guard().await;
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(tenant.as_str()).bind(challenge_hash).bind(state).bind(verifier_hash)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Uses an accepted request's verifier, once: its data, and it is `done`.
+    pub async fn use_logout_verifier(&self, tenant: &TenantId, verifier_hash: &str, now: i64) -> Result<Option<String>> {
+        let mark = "UPDATE logout_requests SET state = 'done' WHERE tenant_id = $1 AND verifier_hash = $2 AND state = 'accepted' AND expires_at > $3";
+        let get = "SELECT data FROM logout_requests WHERE tenant_id = $1 AND verifier_hash = $2";
+        let _w = self.write_guard().await;
+        let (marked, data): (u64, Option<(String,)>) = on_pool!(self, pool => (
+            sqlx::query(mark).bind(tenant.as_str()).bind(verifier_hash).bind(now).execute(pool).await?.rows_affected(),
+            sqlx::query_as(get).bind(tenant.as_str()).bind(verifier_hash).fetch_optional(pool).await?,
+        ));
+        Ok(data.filter(|_| marked == 1).map(|(d,)| d))
+    }
+}
+
 /// Tables whose rows die at `expires_at`.
 const EXPIRING_TABLES: &[&str] =
     &["auth_flows", "auth_codes", "refresh_tokens", "revoked_tokens", "used_jtis", "opaque_tokens", "userinfo_claims", "login_sessions", "consent_grants",
-      "pushed_requests"];
+      "pushed_requests", "logout_requests"];
 
 impl Store {
     /// Deletes a tenant's expired flows, codes, tokens, revocations, `jti`s, sessions and

@@ -14,7 +14,7 @@ mod tenants;
 pub use audit::AuditEntry;
 pub use clients::ClientFilter;
 pub use db::Store;
-pub use grants::{CodeRow, FlowHandle, FlowRow, RefreshRow, SessionRow, Spend};
+pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};
 pub use keys::StoredKey;
 pub use secrets::{SecretRecord, SecretStatus};
 pub use tenants::TenantSettings;

@@ -632,3 +632,91 @@ async fn fapi2_clients_must_use_par() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("PAR"), "{body}");
 }
+
+/// With a logout app, RP-initiated logout is Hydra's round trip: the app gets a
+/// `logout_challenge`, reads the request, and accepts (the browser comes back with a
+/// single-use verifier, the session ends, the client's post-logout URI follows) or
+/// rejects (the session stays). A client with `skip_logout_consent` skips the app.
+#[tokio::test]
+async fn logout_requests_go_through_the_logout_app() {
+    const LOGOUT_URL: &str = "https://login.example/logout";
+    let app = TestApp::spawn_with(|a| {
+        a.login_url = Some(LOGIN_URL.into());
+        a.consent_url = Some(CONSENT_URL.into());
+        a.logout_url = Some(LOGOUT_URL.into());
+    })
+    .await;
+    let c = app
+        .create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid"],
+                              "post_logout_redirect_uris": ["https://app.example.com/bye"]}))
+        .await;
+    let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let (verifier, challenge) = pkce();
+    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let mut browser = Browser::new();
+    let start = auth_url(&app, client_id, &pk).replace("openid+offline_access+profile", "openid");
+    let back = login_and_consent(&app, &mut browser, &start, "ida", true).await;
+    let code = param(&back, "code").expect(&back);
+    let (_, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let none = auth_url(&app, client_id, &[pk[0], pk[1], ("prompt", "none")]).replace("openid+offline_access+profile", "openid");
+    let logout = format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s2", app.public);
+    let logout_challenge = |loc: &str| {
+        assert!(loc.starts_with(LOGOUT_URL), "{loc}");
+        param(loc, "logout_challenge").unwrap()
+    };
+
+    // Rejected: still logged in.
+    let (s, loc, _) = browser.get(&logout).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let ch = logout_challenge(&loc);
+    let (s, request) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={ch}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{request}");
+    assert_eq!((request["subject"].as_str(), request["rp_initiated"].as_bool()), (Some("ida"), Some(true)));
+    assert_eq!(request["client"]["client_id"], client_id);
+    assert!(!request["sid"].as_str().unwrap().is_empty());
+    let resp = app.http.put(format!("{}/admin/oauth2/auth/requests/logout/reject?logout_challenge={ch}", app.admin))
+        .bearer_auth(&app.admin_token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (s, again) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={ch}"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "handled once: {again}");
+    let (_, loc, _) = browser.get(&none).await;
+    assert!(param(&loc, "code").is_none() && loc.starts_with(LOGIN_URL), "still logged in: {loc}");
+
+    // Accepted: the session ends, then the client's URI with its state.
+    let (_, loc, _) = browser.get(&logout).await;
+    let ch = logout_challenge(&loc);
+    let (s, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={ch}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{accepted}");
+    let finish = accepted["redirect_to"].as_str().unwrap().to_owned();
+    assert!(finish.starts_with(&format!("{}/oauth2/sessions/logout?logout_verifier=", app.public)), "{finish}");
+    let (_, loc, _) = browser.get(&none).await;
+    assert!(loc.starts_with(LOGIN_URL), "not over before the browser comes back: {loc}");
+    let (s, loc, _) = browser.get(&finish).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(loc, "https://app.example.com/bye?state=s2");
+    let (_, loc, _) = browser.get(&none).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
+    let (s, _, body) = browser.get(&finish).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the verifier works once: {body}");
+    let (s, _) = app.admin(Method::GET, "/admin/oauth2/auth/requests/logout?logout_challenge=unknown", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // skip_logout_consent: straight out, no app.
+    let (s, patched) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
+        Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}]))).await;
+    assert_eq!(s, StatusCode::OK, "{patched}");
+    let (verifier, challenge) = pkce();
+    let start = auth_url(&app, client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .replace("openid+offline_access+profile", "openid");
+    let back = login_and_consent(&app, &mut browser, &start, "ida", true).await;
+    let code = param(&back, "code").expect(&back);
+    let (_, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let (s, loc, _) = browser.get(&format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye", app.public)).await;
+    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye"));
+    let (_, loc, _) = browser.get(&none).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
+}

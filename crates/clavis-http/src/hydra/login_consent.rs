@@ -1,9 +1,10 @@
-//! `GET/PUT /admin/oauth2/auth/requests/{login,consent}[/accept|/reject]`.
+//! `GET/PUT /admin/oauth2/auth/requests/{login,consent,logout}[/accept|/reject]`.
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
+use axum::http::StatusCode;
+use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, LogoutRequestView, RejectRequest};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -87,4 +88,28 @@ pub async fn reject_consent(
 ) -> Result<Response, HydraError> {
     let c = challenge(q.as_deref(), "consent_challenge")?;
     Ok(redirect_to(st.services.reject_consent(&p.tenant, &c, body).await?))
+}
+
+#[utoipa::path(get, path = "/admin/oauth2/auth/requests/logout", operation_id = "getOAuth2LogoutRequest", tag = "hydra", security(("admin_token" = [])), params(("logout_challenge" = String, Query)),
+    responses((status = 200, body = LogoutRequestView), (status = "4XX", body = HydraErrorBody)))]
+pub async fn get_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let c = challenge(q.as_deref(), "logout_challenge")?;
+    Ok(Json(st.services.logout_request(&p.tenant, &c).await?).into_response())
+}
+
+/// The user confirmed: the browser is sent back to end the session.
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/logout/accept", operation_id = "acceptOAuth2LogoutRequest", tag = "hydra", security(("admin_token" = [])), params(("logout_challenge" = String, Query)),
+    responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
+pub async fn accept_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let c = challenge(q.as_deref(), "logout_challenge")?;
+    Ok(redirect_to(st.services.accept_logout(&p.tenant, &c).await?))
+}
+
+/// The user stays logged in.
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/logout/reject", operation_id = "rejectOAuth2LogoutRequest", tag = "hydra", security(("admin_token" = [])), params(("logout_challenge" = String, Query)),
+    responses((status = 204, description = "Rejected"), (status = "4XX", body = HydraErrorBody)))]
+pub async fn reject_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let c = challenge(q.as_deref(), "logout_challenge")?;
+    st.services.reject_logout(&p.tenant, &c).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

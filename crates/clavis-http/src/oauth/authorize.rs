@@ -47,6 +47,8 @@ pub(crate) struct LogoutParams {
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
     client_id: Option<String>,
+    /// Back from the logout app (after `PUT …/requests/logout/accept`).
+    logout_verifier: Option<String>,
 }
 
 /// The login session cookie of a tenant.
@@ -135,15 +137,19 @@ pub async fn logout(
     let params = request_params(&method, &uri, &body);
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
-    match st.services.logout(&issuer.tenant, &params, cookie).await {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+    let request_url = format!("{}{}?{query}", st.services.settings.public_url, uri.path());
+    match st.services.logout(&issuer.tenant, &issuer.url, &request_url, &params, cookie).await {
         Ok(outcome) => {
             let mut resp = match outcome.location {
                 Some(location) => redirect(&location),
                 None => Json(json!({"status": "logged_out"})).into_response(),
             };
-            let clear = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-            if let Ok(v) = HeaderValue::from_str(&clear) {
-                resp.headers_mut().insert(header::SET_COOKIE, v);
+            if outcome.ended {
+                let clear = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+                if let Ok(v) = HeaderValue::from_str(&clear) {
+                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                }
             }
             resp
         }
