@@ -455,6 +455,27 @@ async fn introspection_needs_a_caller_of_the_same_tenant() {
     assert_eq!(introspect(&app, &token).await["active"], false);
 }
 
+/// An `openid`-only client with a post-logout URI, and a user signed in to it with a
+/// remembered session: returns the ID token.
+async fn openid_sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, secret: &str, subject: &str) -> String {
+    let (verifier, challenge) = pkce();
+    let start = auth_url(app, client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .replace("openid+offline_access+profile", "openid");
+    let back = login_and_consent(app, browser, &start, subject, true).await;
+    let code = param(&back, "code").expect(&back);
+    let (s, tokens) = exchange(app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+/// A prompt=none request: answered with `login_required` once the session is gone.
+fn silent_auth_url(app: &TestApp, client_id: &str) -> String {
+    let (_, challenge) = pkce();
+    auth_url(app, client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256"), ("prompt", "none")])
+        .replace("openid+offline_access+profile", "openid")
+}
+
 #[tokio::test]
 async fn rp_initiated_logout_ends_the_session() {
     let app = spawn().await;
@@ -465,17 +486,9 @@ async fn rp_initiated_logout_ends_the_session() {
         }))
         .await;
     let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
-    let (verifier, challenge) = pkce();
-    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
     let mut browser = Browser::new();
-    let start = auth_url(&app, client_id, &pk).replace("openid+offline_access+profile", "openid");
-    let back = login_and_consent(&app, &mut browser, &start, "henry", true).await;
-    let code = param(&back, "code").expect(&back);
-    let (s, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
-    assert_eq!(s, StatusCode::OK, "{tokens}");
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let none = auth_url(&app, client_id, &[pk[0], pk[1], ("prompt", "none")]).replace("openid+offline_access+profile", "openid");
+    let id_token = openid_sign_in(&app, &mut browser, client_id, secret, "henry").await;
+    let none = silent_auth_url(&app, client_id);
     let (_, loc, _) = browser.get(&none).await;
     assert!(loc.starts_with(LOGIN_URL), "logged in before: {loc}");
 
@@ -651,16 +664,9 @@ async fn logout_requests_go_through_the_logout_app() {
                               "post_logout_redirect_uris": ["https://app.example.com/bye"]}))
         .await;
     let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
-    let (verifier, challenge) = pkce();
-    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
     let mut browser = Browser::new();
-    let start = auth_url(&app, client_id, &pk).replace("openid+offline_access+profile", "openid");
-    let back = login_and_consent(&app, &mut browser, &start, "ida", true).await;
-    let code = param(&back, "code").expect(&back);
-    let (_, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let none = auth_url(&app, client_id, &[pk[0], pk[1], ("prompt", "none")]).replace("openid+offline_access+profile", "openid");
+    let id_token = openid_sign_in(&app, &mut browser, client_id, secret, "ida").await;
+    let none = silent_auth_url(&app, client_id);
     let logout = format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s2", app.public);
     let logout_challenge = |loc: &str| {
         assert!(loc.starts_with(LOGOUT_URL), "{loc}");
@@ -707,14 +713,7 @@ async fn logout_requests_go_through_the_logout_app() {
     let (s, patched) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
         Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}]))).await;
     assert_eq!(s, StatusCode::OK, "{patched}");
-    let (verifier, challenge) = pkce();
-    let start = auth_url(&app, client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])
-        .replace("openid+offline_access+profile", "openid");
-    let back = login_and_consent(&app, &mut browser, &start, "ida", true).await;
-    let code = param(&back, "code").expect(&back);
-    let (_, tokens) = exchange(&app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
-    let id_token = tokens["id_token"].as_str().unwrap();
+    let id_token = openid_sign_in(&app, &mut browser, client_id, secret, "ida").await;
     let (s, loc, _) = browser.get(&format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye", app.public)).await;
     assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye"));
     let (_, loc, _) = browser.get(&none).await;
