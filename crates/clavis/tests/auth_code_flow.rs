@@ -117,8 +117,10 @@ async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, su
     to_client
 }
 
-async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut req = app.http.post(app.token_url(""));
+/// POSTs `form` to a public endpoint as the client: Basic with a secret, else `client_id`.
+/// A success must not be cached.
+async fn post_as_client(url: String, app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = app.http.post(url);
     let mut pairs: Vec<(&str, &str)> = form.to_vec();
     match secret {
         Some(s) => req = req.basic_auth(client_id, Some(s)),
@@ -126,7 +128,14 @@ async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[
     }
     let resp = req.form(&pairs).send().await.unwrap();
     let status = resp.status();
+    if status.is_success() {
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+    }
     (status, resp.json().await.unwrap())
+}
+
+async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    post_as_client(app.token_url(""), app, client_id, secret, form).await
 }
 
 async fn introspect(app: &TestApp, token: &str) -> Value {
@@ -541,18 +550,7 @@ async fn a_tenant_can_have_its_own_login_and_consent_app() {
 
 /// Pushes `form` to `/oauth2/par`, authenticated with Basic when `secret` is given.
 async fn push(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut req = app.http.post(format!("{}/oauth2/par", app.public));
-    let mut pairs: Vec<(&str, &str)> = form.to_vec();
-    match secret {
-        Some(s) => req = req.basic_auth(client_id, Some(s)),
-        None => pairs.push(("client_id", client_id)),
-    }
-    let resp = req.form(&pairs).send().await.unwrap();
-    let status = resp.status();
-    if status == StatusCode::CREATED {
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-    }
-    (status, resp.json().await.unwrap())
+    post_as_client(format!("{}/oauth2/par", app.public), app, client_id, secret, form).await
 }
 
 fn par_start(app: &TestApp, client_id: &str, request_uri: &str, extra: &[(&str, &str)]) -> String {
