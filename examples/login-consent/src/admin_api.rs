@@ -124,6 +124,16 @@ pub struct ConsentRequest {
     pub subject: String,
 }
 
+/// `GET …/logout` (Hydra's `OAuth2LogoutRequest`, the fields this app uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogoutRequest {
+    #[serde(default, deserialize_with = "null_default")]
+    pub subject: String,
+    /// The application that asked, if it said.
+    #[serde(default)]
+    pub client: Option<ClientInfo>,
+}
+
 #[derive(Deserialize)]
 struct RedirectTo {
     redirect_to: String,
@@ -140,6 +150,7 @@ struct TokenResponse {
 pub enum Kind {
     Login,
     Consent,
+    Logout,
 }
 
 impl Kind {
@@ -147,6 +158,7 @@ impl Kind {
         match self {
             Kind::Login => "login",
             Kind::Consent => "consent",
+            Kind::Logout => "logout",
         }
     }
 
@@ -154,6 +166,7 @@ impl Kind {
         match self {
             Kind::Login => "login_challenge",
             Kind::Consent => "consent_challenge",
+            Kind::Logout => "logout_challenge",
         }
     }
 }
@@ -179,7 +192,16 @@ impl AdminApi {
         self.call(reqwest::Method::GET, Kind::Consent, "", challenge, None).await
     }
 
-    /// `PUT …/{login,consent}/accept`; returns where to send the browser.
+    pub async fn logout_request(&self, challenge: &str) -> Result<LogoutRequest, AdminError> {
+        self.call(reqwest::Method::GET, Kind::Logout, "", challenge, None).await
+    }
+
+    /// `PUT …/logout/reject`: the user stays signed in (Clavis answers 204, no redirect).
+    pub async fn reject_logout(&self, challenge: &str) -> Result<(), AdminError> {
+        self.call(reqwest::Method::PUT, Kind::Logout, "/reject", challenge, None).await
+    }
+
+    /// `PUT …/{login,consent,logout}/accept`; returns where to send the browser.
     pub async fn accept(&self, kind: Kind, challenge: &str, body: &Value) -> Result<String, AdminError> {
         let r: RedirectTo = self.call(reqwest::Method::PUT, kind, "/accept", challenge, Some(body)).await?;
         Ok(r.redirect_to)
@@ -218,6 +240,9 @@ impl AdminApi {
             }
             let resp = req.send().await.map_err(other("calling the Clavis admin API"))?;
             let status = resp.status();
+            if status == reqwest::StatusCode::NO_CONTENT {
+                return serde_json::from_value(Value::Null).map_err(|e| AdminError::Other(format!("expected a body: {e}")));
+            }
             if status.is_success() {
                 return resp.json().await.map_err(other("reading the Clavis admin API response"));
             }

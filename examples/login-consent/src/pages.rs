@@ -119,6 +119,32 @@ pub fn consent(f: &ConsentForm) -> String {
     )
 }
 
+pub struct LogoutForm<'a> {
+    pub challenge: &'a str,
+    pub csrf: &'a str,
+    pub subject: &'a str,
+    pub client_name: Option<&'a str>,
+}
+
+pub fn logout(f: &LogoutForm) -> String {
+    let from = f.client_name.map(|c| format!(" ({} asked)", escape(c))).unwrap_or_default();
+    layout(
+        "Sign out?",
+        &format!(
+            "<h1>Sign out?</h1>\n<p>You are signed in as <strong>{subject}</strong>{from}.</p>\n\
+             <form method=\"post\" action=\"logout\">\n\
+             <input type=\"hidden\" name=\"logout_challenge\" value=\"{challenge}\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <div class=\"buttons\"><button class=\"primary\" type=\"submit\" name=\"action\" value=\"yes\">Sign out</button>\n\
+             <button type=\"submit\" name=\"action\" value=\"no\">Stay signed in</button></div>\n\
+             </form>",
+            subject = escape(f.subject),
+            challenge = escape(f.challenge),
+            csrf = escape(f.csrf),
+        ),
+    )
+}
+
 pub fn error(title: &str, message: &str) -> String {
     layout(title, &format!("<h1>{}</h1>\n<p>{}</p>", escape(title), escape(message)))
 }
@@ -137,5 +163,7 @@ mod tests {
         let page = consent(&ConsentForm { challenge: evil, csrf: evil, client_name: evil, subject: evil, scopes: &scopes });
         assert!(!page.contains("<script>"), "{page}");
         assert!(!error(evil, evil).contains("<script>"));
+        let page = logout(&LogoutForm { challenge: evil, csrf: evil, subject: evil, client_name: Some(evil) });
+        assert!(!page.contains("<script>"), "{page}");
     }
 }

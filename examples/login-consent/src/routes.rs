@@ -1,4 +1,4 @@
-//! The handlers: `GET/POST /login`, `GET/POST /consent`, `GET /healthz`.
+//! The handlers: `GET/POST /login`, `GET/POST /consent`, `GET/POST /logout`, `GET /healthz`.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::admin_api::{AdminError, ConsentRequest, Kind};
-use crate::pages::{self, ConsentForm, LoginForm};
+use crate::pages::{self, ConsentForm, LoginForm, LogoutForm};
 use crate::users::User;
 use crate::{csrf, AppState};
 
@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/login", get(show_login).post(submit_login))
         .route("/consent", get(show_consent).post(submit_consent))
+        .route("/logout", get(show_logout).post(submit_logout))
         .route("/healthz", get(|| async { "ok" }))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -44,6 +45,8 @@ struct Challenges {
     login_challenge: String,
     #[serde(default)]
     consent_challenge: String,
+    #[serde(default)]
+    logout_challenge: String,
 }
 
 /// An `application/x-www-form-urlencoded` body; keys may repeat (`grant_scope`).
@@ -214,6 +217,44 @@ fn remember_for(st: &AppState, remember: bool) -> i64 {
         st.0.options.remember_for
     } else {
         0
+    }
+}
+
+// ---- logout ----
+
+async fn show_logout(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<Challenges>) -> Response {
+    let challenge = q.logout_challenge;
+    if challenge.is_empty() {
+        // Clavis sends the browser here without a challenge once there is nothing to decide.
+        return (StatusCode::OK, Html(pages::error("Signed out", "You are signed out."))).into_response();
+    }
+    let req = match st.admin().logout_request(&challenge).await {
+        Ok(r) => r,
+        Err(e) => return admin_failure(e),
+    };
+    let (nonce, new_cookie) = csrf_nonce(&st, &headers);
+    let token = st.0.csrf.token("logout", &challenge, &nonce);
+    let client_name = req.client.as_ref().map(|c| c.display_name());
+    let html = pages::logout(&LogoutForm { challenge: &challenge, csrf: &token, subject: &req.subject, client_name });
+    with_cookie(Html(html).into_response(), new_cookie)
+}
+
+async fn submit_logout(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = FormData::parse(&body);
+    let challenge = form.get("logout_challenge").unwrap_or_default();
+    if challenge.is_empty() {
+        return missing_challenge();
+    }
+    if !csrf_ok(&st, &headers, "logout", challenge, &form) {
+        return csrf_failure();
+    }
+    match form.get("action") {
+        Some("yes") => outcome(st.admin().accept(Kind::Logout, challenge, &json!({})).await),
+        Some("no") => match st.admin().reject_logout(challenge).await {
+            Ok(()) => (StatusCode::OK, Html(pages::error("Still signed in", "You are still signed in."))).into_response(),
+            Err(e) => admin_failure(e),
+        },
+        _ => error_page(StatusCode::BAD_REQUEST, "Bad request", "Choose Sign out or Stay signed in."),
     }
 }
 

@@ -66,6 +66,7 @@ impl Env {
             bootstrap_client_secret: Some(ADMIN_SECRET.into()),
             login_url: Some(format!("{app}/login")),
             consent_url: Some(format!("{app}/consent")),
+            logout_url: Some(format!("{app}/logout")),
             ..Default::default()
         })
         .unwrap();
@@ -451,5 +452,43 @@ async fn bad_challenges_get_error_pages() {
         assert!(page.html.starts_with("<!doctype html>"));
         assert_eq!(page.location, None);
     }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn logout_asks_first_and_ends_the_session() {
+    let env = Env::start().await;
+    let mut browser = Browser::new();
+    let (login, _) = login_page(&env, &mut browser, &[]).await;
+    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
+    let all = consent.fields("grant_scope");
+    let mut fields: Vec<(&str, &str)> = all.iter().map(|s| ("grant_scope", s.as_str())).collect();
+    fields.extend([("remember", "1"), ("action", "allow")]);
+    at_client(&browser.submit_and_follow(&consent, &fields).await);
+    let logout = format!("{}/oauth2/sessions/logout", env.public);
+
+    // "Stay signed in": the session goes on.
+    let page = browser.open(&logout).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.url.starts_with(&format!("{}/logout?logout_challenge=", env.app)), "{}", page.url);
+    assert!(page.html.contains("<strong>alice</strong>"), "{}", page.html);
+    let mut forged = clone_page(&page);
+    forged.html = forged.html.replace("name=\"csrf\" value=\"", "name=\"csrf\" value=\"x");
+    assert_eq!(browser.submit(&forged, &[("action", "yes")]).await.status, StatusCode::FORBIDDEN, "a forged form");
+    let stayed = browser.submit(&page, &[("action", "no")]).await;
+    assert_eq!(stayed.status, StatusCode::OK);
+    assert!(stayed.html.contains("still signed in"), "{}", stayed.html);
+    at_client(&browser.open(&env.auth_url(&[]).0).await);
+
+    // "Sign out": back through Clavis, the session ends.
+    let page = browser.open(&logout).await;
+    let done = browser.submit_and_follow(&page, &[("action", "yes")]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+    assert!(done.url.starts_with(&format!("{}/oauth2/sessions/logout?logout_verifier=", env.public)), "{}", done.url);
+    assert!(done.html.contains("logged_out"), "{}", done.html);
+    login_page(&env, &mut browser, &[]).await;
+    // Nothing left to sign out of: Clavis sends the browser to the app without a challenge.
+    let page = browser.open(&logout).await;
+    assert!(page.html.contains("You are signed out."), "{}", page.html);
     env.stop().await;
 }
