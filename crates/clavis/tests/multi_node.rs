@@ -146,3 +146,61 @@ async fn a_flow_can_hop_between_nodes() {
         ("redirect_uri", "https://app.example.com/cb".into()), ("code_verifier", verifier)]).await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the code worked once across nodes");
 }
+
+/// A request pushed (PAR) to one node is used on the other, once; a logout request
+/// started on one node is settled through the other, and the session ends everywhere.
+#[tokio::test]
+async fn pushed_requests_and_logout_requests_span_nodes() {
+    let a = TestApp::spawn_with(|c| {
+        c.public_url = Some("http://clavis.test".into());
+        c.login_url = Some("https://login.example/login".into());
+        c.consent_url = Some("https://login.example/consent".into());
+        c.logout_url = Some("https://login.example/logout".into());
+    })
+    .await;
+    let b = a.another_node().await;
+    let c = a
+        .create_client(json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"], "scopes": ["openid"]}))
+        .await;
+    let (id, secret) = (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned());
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let via = |node: &TestApp, url: &str| url.replace("http://clavis.test", &node.public);
+    let location = |resp: &reqwest::Response| resp.headers()["location"].to_str().unwrap().to_owned();
+    let param = |url: &str, k: &str| url::Url::parse(url).unwrap().query_pairs().find(|(n, _)| n == k).unwrap().1.into_owned();
+    let challenge = clavis_core::jose::pkce_s256(&clavis_core::ids::random_token(32));
+
+    let pushed: serde_json::Value = a.http.post(format!("{}/oauth2/par", a.public)).basic_auth(&id, Some(&secret))
+        .form(&[("response_type", "code"), ("redirect_uri", "https://app.example.com/cb"), ("scope", "openid"),
+                ("state", "par-hop-1"), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")])
+        .send().await.unwrap().json().await.unwrap();
+    let mut start = url::Url::parse(&format!("{}/oauth2/auth", b.public)).unwrap();
+    start.query_pairs_mut().append_pair("client_id", &id).append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
+    let resp = browser.get(start.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "pushed to A, used on B");
+    let login = param(&location(&resp), "login_challenge");
+    let again = browser.get(start.as_str().replace(&b.public, &a.public)).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "and then not on A");
+
+    let (_, accepted) = a.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
+                                Some(json!({"subject": "alice", "remember": true, "remember_for": 3600}))).await;
+    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let consent = param(&location(&resp), "consent_challenge");
+    let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
+                                Some(json!({"grant_scope": ["openid"]}))).await;
+    let back = location(&browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap());
+    assert_eq!(param(&back, "state"), "par-hop-1");
+
+    let resp = browser.get(format!("{}/oauth2/sessions/logout", a.public)).header("cookie", &cookie).send().await.unwrap();
+    let logout = param(&location(&resp), "logout_challenge");
+    let (s, request) = b.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={logout}"), None).await;
+    assert_eq!((s, request["subject"].as_str()), (StatusCode::OK, Some("alice")), "started on A, read on B");
+    let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={logout}"), None).await;
+    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "finished on A");
+    // The session is gone on both nodes: a silent request needs a login.
+    let silent = format!("{}/oauth2/auth?response_type=code&client_id={id}&scope=openid&state=s-after&prompt=none\
+        &code_challenge={challenge}&code_challenge_method=S256", b.public);
+    let resp = browser.get(&silent).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(param(&location(&resp), "error"), "login_required");
+}
