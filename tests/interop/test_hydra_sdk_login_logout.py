@@ -1,6 +1,7 @@
 """A login & consent & logout app written against the official Ory Hydra SDK
 (`ory-hydra-client`), the way Hydra's own reference apps are: `OAuth2Api`'s
-get/accept/reject methods for login, consent and logout requests. The SDK parses every
+get/accept/reject methods for login, consent and logout requests, and the revocation of a
+subject's login sessions. The SDK parses every
 answer with its pydantic models (`OAuth2LoginRequest`, `OAuth2ConsentRequest`,
 `OAuth2LogoutRequest`, `OAuth2RedirectTo`), so a shape Hydra's users could not read fails
 here. The browser is played with `requests`, without following redirects.
@@ -120,6 +121,16 @@ def test_login_consent_and_logout_through_the_sdk(clavis, hydra, client):
     # No session left: logging out again has nothing for the app to decide.
     resp = browser.session.get(f"{clavis.public_url}/oauth2/sessions/logout", allow_redirects=False, timeout=10)
     assert resp.status_code == 303 and resp.headers["Location"] == LOGOUT_URL, resp.headers.get("Location")
+
+
+def test_revoking_login_sessions_signs_the_subject_out(clavis, hydra, client):
+    browser = Browser()
+    sign_in(clavis, hydra, browser, client)
+    to_login = browser.redirect(authorization_url(clavis, client), LOGIN_URL)
+    assert hydra.get_o_auth2_login_request(param(to_login, "login_challenge")).skip
+    assert hydra.revoke_o_auth2_login_sessions(subject="sdk-user") is None
+    to_login = browser.redirect(authorization_url(clavis, client), LOGIN_URL)
+    assert not hydra.get_o_auth2_login_request(param(to_login, "login_challenge")).skip, "signed out everywhere"
 
 
 def test_no_secret_or_token_in_the_log(clavis):

@@ -91,6 +91,11 @@ def test_public_listener(clavis, token):
     run_schemathesis(clavis.public_url, ["oauth2", "discovery"], CHECKS, {"Authorization": f"Bearer {token}"})
 
 
+def test_public_listener_for_a_tenant(clavis, token):
+    """The same endpoints under `/t/{tenant}` (the document lists them once, at the root)."""
+    run_schemathesis(clavis.public_url + "/t/default", ["oauth2", "discovery"], CHECKS, {"Authorization": f"Bearer {token}"})
+
+
 def test_admin_listener(clavis, token):
     run_schemathesis(
         clavis.admin_url,

@@ -173,6 +173,17 @@ impl Services {
         Ok((hash, pending))
     }
 
+    /// Hydra's `DELETE /admin/oauth2/auth/sessions/login`: ends the login sessions of a
+    /// subject, or the one session `sid`, so that the next authorization asks to log in.
+    /// Tokens already issued stay valid (revoke them separately).
+    pub async fn revoke_login_sessions(&self, t: &TenantId, subject: Option<&str>, sid: Option<&str>) -> Result<(), ServiceError> {
+        match (subject, sid) {
+            (Some(subject), None) => Ok(self.store.delete_sessions_of_subject(t, subject).await?),
+            (None, Some(sid)) => Ok(self.store.delete_session_by_sid(t, sid).await?),
+            _ => Err(clavis_core::ValidationError::new("subject", "give either subject or sid").into()),
+        }
+    }
+
     /// `GET /admin/oauth2/auth/requests/logout`.
     pub async fn logout_request(&self, t: &TenantId, challenge: &str) -> Result<LogoutRequestView, ServiceError> {
         let (_, p) = self.pending_logout(t, challenge).await?;

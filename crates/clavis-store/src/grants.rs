@@ -280,6 +280,14 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every login session of a subject ("sign out everywhere").
+    pub async fn delete_sessions_of_subject(&self, tenant: &TenantId, subject: &str) -> Result<()> {
+        let sql = "DELETE FROM login_sessions WHERE tenant_id = $1 AND subject = $2";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => { sqlx::query(sql).bind(tenant.as_str()).bind(subject).execute(pool).await?; });
+        Ok(())
+    }
+
     pub async fn upsert_consent(&self, tenant: &TenantId, subject: &str, client_id: &str, data: &str, now: i64, expires_at: i64) -> Result<()> {
         let sql = "INSERT INTO consent_grants (tenant_id, subject, client_id, data, created_at, expires_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, subject, client_id) \

@@ -717,3 +717,23 @@ async fn logout_requests_go_through_the_logout_app() {
     let (_, loc, _) = browser.get(&none).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
 }
+
+/// Hydra's `DELETE /admin/oauth2/auth/sessions/login?subject=`: signed out everywhere.
+#[tokio::test]
+async fn revoking_login_sessions_needs_a_new_login() {
+    let app = spawn().await;
+    let c = app.create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid"]})).await;
+    let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let mut browser = Browser::new();
+    openid_sign_in(&app, &mut browser, client_id, secret, "jane").await;
+    let none = silent_auth_url(&app, client_id);
+    let (_, loc, _) = browser.get(&none).await;
+    assert!(loc.starts_with(LOGIN_URL), "logged in: {loc}");
+    let (s, body) = app.admin(Method::DELETE, "/admin/oauth2/auth/sessions/login", None).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    let resp = app.http.delete(format!("{}/admin/oauth2/auth/sessions/login?subject=jane", app.admin))
+        .bearer_auth(&app.admin_token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (_, loc, _) = browser.get(&none).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "{loc}");
+}

@@ -113,3 +113,16 @@ pub async fn reject_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin
     st.services.reject_logout(&p.tenant, &c).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// Signs a subject out everywhere (or ends one session, `sid`): the next authorization asks
+/// to log in. Tokens already issued stay valid.
+#[utoipa::path(delete, path = "/admin/oauth2/auth/sessions/login", operation_id = "revokeOAuth2LoginSessions",
+    tag = "hydra", security(("admin_token" = [])),
+    params(("subject" = Option<String>, Query), ("sid" = Option<String>, Query, description = "Instead of subject: one session")),
+    responses((status = 204, description = "Ended"), (status = "4XX", body = HydraErrorBody)))]
+pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    st.services.revoke_login_sessions(&p.tenant, get("subject"), get("sid")).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
