@@ -1,7 +1,7 @@
 """A login & consent & logout app written against the official Ory Hydra SDK
 (`ory-hydra-client`), the way Hydra's own reference apps are: `OAuth2Api`'s
 get/accept/reject methods for login, consent and logout requests, and the revocation of a
-subject's login sessions. The SDK parses every
+subject's consent and login sessions. The SDK parses every
 answer with its pydantic models (`OAuth2LoginRequest`, `OAuth2ConsentRequest`,
 `OAuth2LogoutRequest`, `OAuth2RedirectTo`), so a shape Hydra's users could not read fails
 here. The browser is played with `requests`, without following redirects.
@@ -128,6 +128,7 @@ def test_revoking_login_sessions_signs_the_subject_out(clavis, hydra, client):
     sign_in(clavis, hydra, browser, client)
     to_login = browser.redirect(authorization_url(clavis, client), LOGIN_URL)
     assert hydra.get_o_auth2_login_request(param(to_login, "login_challenge")).skip
+    assert hydra.revoke_o_auth2_consent_sessions(subject="sdk-user", client=client["client_id"]) is None
     assert hydra.revoke_o_auth2_login_sessions(subject="sdk-user") is None
     to_login = browser.redirect(authorization_url(clavis, client), LOGIN_URL)
     assert not hydra.get_o_auth2_login_request(param(to_login, "login_challenge")).skip, "signed out everywhere"

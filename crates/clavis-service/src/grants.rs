@@ -337,6 +337,18 @@ impl Services {
         Ok(())
     }
 
+    /// Hydra's `DELETE /admin/oauth2/auth/sessions/consent`: forgets the subject's
+    /// remembered consents (for one client, or all) and revokes the refresh tokens granted
+    /// to it, with the access tokens issued alongside them.
+    pub async fn revoke_consent_sessions(&self, t: &TenantId, subject: &str, client_id: Option<&str>) -> Result<(), crate::ServiceError> {
+        let now = time::now_unix();
+        self.store.delete_consents(t, subject, client_id).await?;
+        for family in self.store.live_families(t, subject, client_id).await? {
+            self.revoke_family(t, &family, now).await?;
+        }
+        Ok(())
+    }
+
     /// Revokes every refresh token of a family and the access tokens issued with them.
     async fn revoke_family(&self, t: &TenantId, family: &str, now: i64) -> Result<(), StoreError> {
         self.store.revoke_family(t, family, now).await?;

@@ -288,6 +288,24 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a subject's remembered consents: for one client, or (`None`) for all.
+    pub async fn delete_consents(&self, tenant: &TenantId, subject: &str, client_id: Option<&str>) -> Result<()> {
+        let sql = "DELETE FROM consent_grants WHERE tenant_id = $1 AND subject = $2 AND ($3 = '' OR client_id = $3)";
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(tenant.as_str()).bind(subject).bind(client_id.unwrap_or("")).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The refresh-token families of a subject still alive: for one client, or for all.
+    pub async fn live_families(&self, tenant: &TenantId, subject: &str, client_id: Option<&str>) -> Result<Vec<String>> {
+        let sql = "SELECT DISTINCT family_id FROM refresh_tokens WHERE tenant_id = $1 AND subject = $2 \
+                   AND ($3 = '' OR client_id = $3) AND revoked_at IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(subject).bind(client_id.unwrap_or(""))
+            .fetch_all(pool).await?))
+    }
+
     pub async fn upsert_consent(&self, tenant: &TenantId, subject: &str, client_id: &str, data: &str, now: i64, expires_at: i64) -> Result<()> {
         let sql = "INSERT INTO consent_grants (tenant_id, subject, client_id, data, created_at, expires_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, subject, client_id) \

@@ -737,3 +737,42 @@ async fn revoking_login_sessions_needs_a_new_login() {
     let (_, loc, _) = browser.get(&none).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "{loc}");
 }
+
+/// Hydra's `DELETE /admin/oauth2/auth/sessions/consent?subject=&client=`: the remembered
+/// consent is forgotten, and the refresh token (with the access token issued alongside)
+/// stops working.
+#[tokio::test]
+async fn revoking_consent_sessions_revokes_the_grant() {
+    let app = spawn().await;
+    let (id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let back = login_and_consent(&app, &mut browser, &auth_url(&app, &id, &pk), "kim", true).await;
+    let (s, tokens) = exchange(&app, &id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &param(&back, "code").unwrap()),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    assert_eq!(introspect(&app, access).await["active"], true);
+
+    for bad in ["", "?subject=kim", &format!("?subject=kim&client={id}&all=true")] {
+        let (s, body) = app.admin(Method::DELETE, &format!("/admin/oauth2/auth/sessions/consent{bad}"), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let resp = app.http.delete(format!("{}/admin/oauth2/auth/sessions/consent?subject=kim&client={id}", app.admin))
+        .bearer_auth(&app.admin_token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(introspect(&app, access).await["active"], false, "the access token issued with the refresh token");
+    let (s, body) = exchange(&app, &id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    // The consent is asked for again (the login session itself stays).
+    let (_, to_login, _) = browser.get(&auth_url(&app, &id, &pk)).await;
+    let login = param(&to_login, "login_challenge").unwrap();
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
+        Some(json!({"subject": "kim"}))).await;
+    let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    let consent = param(&to_consent, "consent_challenge").unwrap();
+    let (_, request) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={consent}"), None).await;
+    assert_eq!(request["skip"], false, "{request}");
+}

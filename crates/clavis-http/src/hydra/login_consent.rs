@@ -126,3 +126,23 @@ pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): Hy
     st.services.revoke_login_sessions(&p.tenant, get("subject"), get("sid")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// Forgets a subject's remembered consents — for one `client`, or with `all=true` for every
+/// client — and revokes the refresh tokens granted, with the access tokens issued alongside
+/// them. (Access tokens of grants without a refresh token run out on their own.)
+#[utoipa::path(delete, path = "/admin/oauth2/auth/sessions/consent", operation_id = "revokeOAuth2ConsentSessions",
+    tag = "hydra", security(("admin_token" = [])),
+    params(("subject" = String, Query), ("client" = Option<String>, Query), ("all" = Option<bool>, Query, description = "Every client's")),
+    responses((status = 204, description = "Revoked"), (status = "4XX", body = HydraErrorBody)))]
+pub async fn revoke_consent_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let subject = get("subject").ok_or_else(|| HydraError::bad_request("query parameter subject is required"))?;
+    let client = match (get("client"), get("all")) {
+        (Some(c), None | Some("false")) => Some(c),
+        (None, Some("true")) => None,
+        _ => return Err(HydraError::bad_request("give either client or all=true")),
+    };
+    st.services.revoke_consent_sessions(&p.tenant, subject, client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
