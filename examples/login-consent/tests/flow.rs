@@ -325,6 +325,16 @@ async fn login_page(env: &Env, browser: &mut Browser, extra: &[(&str, &str)]) ->
     (page, verifier)
 }
 
+/// Signs alice in through the forms with "remember me" on both pages.
+async fn sign_in_remembered(env: &Env, browser: &mut Browser) {
+    let (login, _) = login_page(env, browser, &[]).await;
+    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
+    let all = consent.fields("grant_scope");
+    let mut fields: Vec<(&str, &str)> = all.iter().map(|s| ("grant_scope", s.as_str())).collect();
+    fields.extend([("remember", "1"), ("action", "allow")]);
+    at_client(&browser.submit_and_follow(&consent, &fields).await);
+}
+
 // ---- the tests ----
 
 #[tokio::test]
@@ -414,12 +424,7 @@ async fn deny_at_consent_and_cancel_at_login_reach_the_client_as_access_denied()
 async fn a_remembered_session_skips_the_login_form_and_the_consent_page() {
     let env = Env::start().await;
     let mut browser = Browser::new();
-    let (login, _) = login_page(&env, &mut browser, &[]).await;
-    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
-    let all = consent.fields("grant_scope");
-    let mut fields: Vec<(&str, &str)> = all.iter().map(|s| ("grant_scope", s.as_str())).collect();
-    fields.extend([("remember", "1"), ("action", "allow")]);
-    at_client(&browser.submit_and_follow(&consent, &fields).await);
+    sign_in_remembered(&env, &mut browser).await;
 
     // Again with the same browser: straight back to the client, no page shown.
     let (url, verifier) = env.auth_url(&[]);
@@ -459,12 +464,7 @@ async fn bad_challenges_get_error_pages() {
 async fn logout_asks_first_and_ends_the_session() {
     let env = Env::start().await;
     let mut browser = Browser::new();
-    let (login, _) = login_page(&env, &mut browser, &[]).await;
-    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
-    let all = consent.fields("grant_scope");
-    let mut fields: Vec<(&str, &str)> = all.iter().map(|s| ("grant_scope", s.as_str())).collect();
-    fields.extend([("remember", "1"), ("action", "allow")]);
-    at_client(&browser.submit_and_follow(&consent, &fields).await);
+    sign_in_remembered(&env, &mut browser).await;
     let logout = format!("{}/oauth2/sessions/logout", env.public);
 
     // "Stay signed in": the session goes on.
