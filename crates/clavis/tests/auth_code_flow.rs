@@ -756,7 +756,8 @@ async fn revoking_consent_sessions_revokes_the_grant() {
     let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
     assert_eq!(introspect(&app, access).await["active"], true);
 
-    for bad in ["", "?subject=kim", &format!("?subject=kim&client={id}&all=true")] {
+    // A NUL character reached PostgreSQL and failed the query (a 500, found by schemathesis).
+    for bad in ["", "?subject=kim", &format!("?subject=kim&client={id}&all=true"), "?subject=kim&client=X%00D", "?subject=%00&all=true"] {
         let (s, body) = app.admin(Method::DELETE, &format!("/admin/oauth2/auth/sessions/consent{bad}"), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
@@ -775,4 +776,24 @@ async fn revoking_consent_sessions_revokes_the_grant() {
     let consent = param(&to_consent, "consent_challenge").unwrap();
     let (_, request) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={consent}"), None).await;
     assert_eq!(request["skip"], false, "{request}");
+}
+
+/// NUL characters in OAuth parameters are refused before they reach the database.
+#[tokio::test]
+async fn nul_characters_in_parameters_are_400() {
+    let app = spawn().await;
+    let (s, _, body) = Browser::new().get(&format!("{}/oauth2/sessions/logout?client_id=a%00b", app.public)).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    let (s, _, body) = Browser::new().get(&format!("{}/oauth2/auth?client_id=a%00b&response_type=code", app.public)).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    for url in [app.token_url(""), format!("{}/oauth2/par", app.public), format!("{}/oauth2/introspect", app.public)] {
+        let resp = app.http.post(&url).form(&[("grant_type", "client_credentials"), ("client_id", "a\0b"), ("token", "t")]).send().await.unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{url}: {body}");
+    }
+    let (s, body) = app.admin(Method::DELETE, "/admin/oauth2/auth/sessions/login?subject=a%00b", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, body) = app.admin(Method::GET, "/admin/clients?client_name=a%00b", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -489,7 +489,7 @@ pub async fn lifespans(
     responses((status = 200, body = Vec<HydraClient>, headers(("Link" = String, description = "`first` and `next` pages"),
                ("X-Total-Count" = i64))), (status = "4XX", body = HydraErrorBody)))]
 pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = super::query_params(q.as_deref())?;
     let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
     // Present but empty is not a number either.
     let page_size = match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {

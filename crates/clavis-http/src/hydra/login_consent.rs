@@ -8,13 +8,14 @@ use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginReques
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{HydraAdmin, HydraError, HydraErrorBody, HydraJson};
+use super::{query_params, HydraAdmin, HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 fn challenge(query: Option<&str>, name: &str) -> Result<String, HydraError> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+    query_params(query)?
+        .into_iter()
         .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v)
         .ok_or_else(|| HydraError::bad_request(format!("query parameter {name} is required")))
 }
 
@@ -121,7 +122,7 @@ pub async fn reject_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin
     params(("subject" = Option<String>, Query), ("sid" = Option<String>, Query, description = "Instead of subject: one session")),
     responses((status = 204, description = "Ended"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = query_params(q.as_deref())?;
     let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
     st.services.revoke_login_sessions(&p.tenant, get("subject"), get("sid")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -135,7 +136,7 @@ pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): Hy
     params(("subject" = String, Query), ("client" = Option<String>, Query), ("all" = Option<bool>, Query, description = "Every client's")),
     responses((status = 204, description = "Revoked"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn revoke_consent_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = query_params(q.as_deref())?;
     let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
     let subject = get("subject").ok_or_else(|| HydraError::bad_request("query parameter subject is required"))?;
     let client = match (get("client"), get("all")) {

@@ -106,6 +106,16 @@ impl FromRequestParts<AppState> for HydraAdmin {
     }
 }
 
+/// The pairs of a query string. A NUL character is refused: no database stores it, and
+/// PostgreSQL would fail the query (a 500, found by schemathesis).
+pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, HydraError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+    if params.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(HydraError::bad_request("query parameters must not contain NUL characters"));
+    }
+    Ok(params)
+}
+
 /// A JSON object body (required).
 pub struct HydraJson<T>(pub T);
 

@@ -67,10 +67,16 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The parameters of a GET (query) or POST (form body) request, as pairs.
-fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(String, String)> {
+/// The parameters of a GET (query) or POST (form body) request, as pairs; `Err` (a 400)
+/// if one holds a NUL character, which no database stores.
+fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
     let raw: &[u8] = if *method == Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
-    form_urlencoded::parse(raw).into_owned().collect()
+    let params: Vec<(String, String)> = form_urlencoded::parse(raw).into_owned().collect();
+    if params.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        let body = OAuthErrorBody::json("invalid_request", "parameters must not contain NUL characters");
+        return Err(Box::new((StatusCode::BAD_REQUEST, body).into_response()));
+    }
+    Ok(params)
 }
 
 /// The browser's entry to the authorization code flow: redirects to the login app, the
@@ -88,7 +94,10 @@ pub async fn authorize(
     body: Bytes,
 ) -> Response {
     // OIDC allows POST with a form body; it means the same as the GET query.
-    let params = request_params(&method, &uri, &body);
+    let params = match request_params(&method, &uri, &body) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
+    };
     let public = st.services.settings.public_url.as_str();
     let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
     let request_url = format!("{public}{}?{query}", uri.path());
@@ -134,7 +143,10 @@ pub async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = request_params(&method, &uri, &body);
+    let params = match request_params(&method, &uri, &body) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
+    };
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
     let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
