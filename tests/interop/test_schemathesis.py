@@ -13,9 +13,10 @@ Checks left out, and why:
   bodies and MUST ignore unrecognized parameters (RFC 6749 §3.1), which the fuzzer
   counts as "schema-violating request accepted". The admin listener runs it.
 
-The seed is fixed, so that a run that passed passes again (the ids the server hands out
-still differ); CLAVIS_SCHEMATHESIS_SEED=random explores (the report names the seed to
-repeat a failure with), CLAVIS_SCHEMATHESIS_EXAMPLES changes the examples per operation.
+The seed is fixed, so that runs are alike; not identical, though (the server hands out
+new ids, two workers interleave), so a new finding can still appear, and it is a real
+bug. CLAVIS_SCHEMATHESIS_SEED=random explores (the report names the seed to repeat a
+failure with), CLAVIS_SCHEMATHESIS_EXAMPLES changes the examples per operation.
 """
 
 import json
