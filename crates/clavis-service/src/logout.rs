@@ -91,13 +91,17 @@ impl Services {
             (Some(a), _) => Some(a.to_owned()),
             (None, b) => b,
         };
+        // The client named, read once: for its post-logout URIs and skip_logout_consent.
+        let client = match &client_id {
+            Some(id) => self.store.get_client(t, id).await?,
+            None => None,
+        };
         let location = match get("post_logout_redirect_uri") {
             Some(uri) => {
-                let client_id = client_id
-                    .as_deref()
-                    .ok_or_else(|| OAuthError::InvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id".into()))?;
-                let client = self.store.get_client(t, client_id).await?;
-                if !client.is_some_and(|c| c.extras.post_logout_redirect_uris.iter().any(|u| u == uri)) {
+                if client_id.is_none() {
+                    return Err(OAuthError::InvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id".into()));
+                }
+                if !client.as_ref().is_some_and(|c| c.extras.post_logout_redirect_uris.iter().any(|u| u == uri)) {
                     return Err(OAuthError::InvalidRequest("post_logout_redirect_uri is not registered for the client".into()));
                 }
                 let mut url = url::Url::parse(uri).map_err(|_| OAuthError::InvalidRequest("bad post_logout_redirect_uri".into()))?;
@@ -115,12 +119,9 @@ impl Services {
         };
         let hinted_sid = hint.as_ref().and_then(|c| c["sid"].as_str()).map(str::to_owned);
         let logout_app = self.app_urls(t).await?.logout_url;
-        let skip_app = match &client_id {
-            Some(id) => self.store.get_client(t, id).await?.is_some_and(|c| c.extras.hydra.skip_logout_consent),
-            None => false,
-        };
+        let skip_app = client.is_some_and(|c| c.extras.hydra.skip_logout_consent);
         let subject = session.as_ref().map(|s| s.subject.clone()).or_else(|| hint.as_ref().and_then(|c| c["sub"].as_str()).map(str::to_owned));
-        let sid = session.as_ref().map(|s| s.sid.clone()).or(hinted_sid);
+        let sid = session.as_ref().map(|s| s.sid.clone()).or_else(|| hinted_sid.clone());
         if let (Some(app), Some(subject), Some(sid), false) = (&logout_app, subject, sid, skip_app) {
             // The logout app decides; nothing ends yet.
             let pending = PendingLogout {
@@ -141,7 +142,7 @@ impl Services {
         if let Some(s) = session {
             self.store.delete_session_by_sid(t, &s.sid).await?;
         }
-        if let Some(sid) = hint.as_ref().and_then(|c| c["sid"].as_str()) {
+        if let Some(sid) = &hinted_sid {
             self.store.delete_session_by_sid(t, sid).await?;
         }
         // Without a post-logout URI, a configured logout app still gets the browser.
