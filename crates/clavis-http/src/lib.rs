@@ -75,10 +75,11 @@ fn admin_routes() -> OpenApiRouter<AppState> {
 
 pub fn admin_router(state: AppState) -> Router {
     let (routes, _) = admin_routes().split_for_parts();
-    let document = Arc::new(openapi_json());
+    // Built once; each request shares the bytes.
+    let document = axum::body::Bytes::from(openapi_json());
     let serve_document = move || {
         let document = document.clone();
-        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
+        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document) }
     };
     authms::fallbacks(routes)
         .route("/openapi.json", axum::routing::get(serve_document))

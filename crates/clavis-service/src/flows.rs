@@ -339,7 +339,8 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if code_challenge.is_none() && (!client.is_confidential || client.fapi_profile != FapiProfile::None) {
         return Err(fail(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required for this client".into())));
     }
-    let prompt: Vec<String> = get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    let prompt = words("prompt");
     if let Some(p) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
         return Err(fail(OAuthError::InvalidRequest(format!("prompt {p:?} is not supported"))));
     }
@@ -354,7 +355,6 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
         return Err(fail(OAuthError::InvalidRequest("nonce is too long".into())));
     }
-    let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
     Ok(Checked {
         redirect_uri_given: get("redirect_uri").is_some(),
         redirect_uri: redirect_uri.clone(),

@@ -218,6 +218,12 @@ pub(crate) fn has_nul(v: &serde_json::Value) -> bool {
     }
 }
 
+/// Whether any name or value of query or form pairs holds a NUL character (PostgreSQL
+/// refuses them in text, so they would fail a query).
+pub(crate) fn pairs_have_nul(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
+}
+
 /// `page` (from 1) and `page_size` (1–100, default 20) from a query string.
 pub(crate) struct Paging {
     pub page: i64,

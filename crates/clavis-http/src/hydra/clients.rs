@@ -490,7 +490,7 @@ pub async fn lifespans(
                ("X-Total-Count" = i64))), (status = "4XX", body = HydraErrorBody)))]
 pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params = super::query_params(q.as_deref())?;
-    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let get = |k: &str| super::param(&params, k);
     // Present but empty is not a number either.
     let page_size = match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {
         None => DEFAULT_PAGE_SIZE,

@@ -8,14 +8,12 @@ use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginReques
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{query_params, HydraAdmin, HydraError, HydraErrorBody, HydraJson};
+use super::{param, query_params, HydraAdmin, HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 fn challenge(query: Option<&str>, name: &str) -> Result<String, HydraError> {
-    query_params(query)?
-        .into_iter()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v)
+    param(&query_params(query)?, name)
+        .map(str::to_owned)
         .ok_or_else(|| HydraError::bad_request(format!("query parameter {name} is required")))
 }
 
@@ -123,7 +121,7 @@ pub async fn reject_logout(State(st): State<AppState>, HydraAdmin(p): HydraAdmin
     responses((status = 204, description = "Ended"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params = query_params(q.as_deref())?;
-    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let get = |k: &str| param(&params, k);
     st.services.revoke_login_sessions(&p.tenant, get("subject"), get("sid")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -137,7 +135,7 @@ pub async fn revoke_login_sessions(State(st): State<AppState>, HydraAdmin(p): Hy
     responses((status = 204, description = "Revoked"), (status = "4XX", body = HydraErrorBody)))]
 pub async fn revoke_consent_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params = query_params(q.as_deref())?;
-    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let get = |k: &str| param(&params, k);
     let subject = get("subject").ok_or_else(|| HydraError::bad_request("query parameter subject is required"))?;
     let client = match (get("client"), get("all")) {
         (Some(c), None | Some("false")) => Some(c),

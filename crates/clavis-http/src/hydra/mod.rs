@@ -110,10 +110,15 @@ impl FromRequestParts<AppState> for HydraAdmin {
 /// PostgreSQL would fail the query (a 500, found by schemathesis).
 pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, HydraError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
-    if params.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+    if crate::authms::pairs_have_nul(&params) {
         return Err(HydraError::bad_request("query parameters must not contain NUL characters"));
     }
     Ok(params)
+}
+
+/// A parameter's value from [`query_params`]; an empty value counts as absent.
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
 }
 
 /// A JSON object body (required).

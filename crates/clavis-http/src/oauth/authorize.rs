@@ -72,11 +72,18 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
     let raw: &[u8] = if *method == Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
     let params: Vec<(String, String)> = form_urlencoded::parse(raw).into_owned().collect();
-    if params.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+    if crate::authms::pairs_have_nul(&params) {
         let body = OAuthErrorBody::json("invalid_request", "parameters must not contain NUL characters");
         return Err(Box::new((StatusCode::BAD_REQUEST, body).into_response()));
     }
     Ok(params)
+}
+
+/// The request as the login and logout apps are shown it: the public URL with the
+/// parameters as a query, whichever way they came.
+fn request_url(st: &AppState, uri: &axum::http::Uri, params: &[(String, String)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    format!("{}{}?{query}", st.services.settings.public_url, uri.path())
 }
 
 /// The browser's entry to the authorization code flow: redirects to the login app, the
@@ -99,8 +106,7 @@ pub async fn authorize(
         Err(resp) => return *resp,
     };
     let public = st.services.settings.public_url.as_str();
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
-    let request_url = format!("{public}{}?{query}", uri.path());
+    let request_url = request_url(&st, &uri, &params);
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
     match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie).await {
@@ -149,8 +155,7 @@ pub async fn logout(
     };
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
-    let request_url = format!("{}{}?{query}", st.services.settings.public_url, uri.path());
+    let request_url = request_url(&st, &uri, &params);
     match st.services.logout(&issuer.tenant, &issuer.url, &request_url, &params, cookie).await {
         Ok(outcome) => {
             let mut resp = match outcome.location {

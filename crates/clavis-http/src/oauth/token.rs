@@ -34,13 +34,13 @@ impl Form {
     pub fn parse_body(body: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(body) {
-            if k.contains('\0') || v.contains('\0') {
-                return Err(OAuthError::InvalidRequest("parameters must not contain NUL characters".into()));
-            }
             if pairs.iter().any(|(name, _)| *name == k) {
                 return Err(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated")));
             }
             pairs.push((k.into_owned(), v.into_owned()));
+        }
+        if crate::authms::pairs_have_nul(&pairs) {
+            return Err(OAuthError::InvalidRequest("parameters must not contain NUL characters".into()));
         }
         Ok(Self(pairs))
     }
