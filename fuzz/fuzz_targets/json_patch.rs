@@ -7,6 +7,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(serde_json::Value::Array(parts)) = serde_json::from_slice::<serde_json::Value>(data) else { return };
     let [doc, ops] = parts.as_slice() else { return };
     if let Ok(ops) = serde_json::from_value::<Vec<Operation>>(ops.clone()) {
-        let _ = apply(doc, &ops);
+        let _ = apply(doc, &ops, 256 * 1024);
     }
 });

@@ -188,15 +188,26 @@ def assert_invalid_client(error, resp):
     assert resp.status_code == 401
 
 
-def assert_refused(resp, because=None):
-    """401 invalid_client; `because`: a word the error_description must hold, so that the
-    request is known to fail for the reason under test and not for another."""
+def assert_refused(resp, because=None, clavis=None):
+    """401 invalid_client with the one description every authentication failure has;
+    `because`: a word the server's log must give as the reason, so that the request is
+    known to fail for the reason under test and not for another."""
     assert resp.status_code == 401, f"{resp.status_code} {resp.text}"
     body = resp.json()
-    assert body["error"] == "invalid_client", resp.text
-    assert "access_token" not in body
+    assert body == {"error": "invalid_client", "error_description": "client authentication failed"}, resp.text
     if because:
-        assert because in body.get("error_description", ""), resp.text
+        # The reason is in the log, in a failure line newer than the last one checked. It
+        # is written before the answer, but the thread reading the log may lag behind.
+        deadline = time.monotonic() + 5
+        seen = getattr(clavis, "auth_failures_checked", 0)
+        while True:
+            failures = [line for line in clavis.log_text().splitlines() if "client authentication failed" in line]
+            hit = next((i for i, line in enumerate(failures) if i >= seen and because in line), None)
+            if hit is not None:
+                clavis.auth_failures_checked = hit + 1
+                break
+            assert time.monotonic() < deadline, f"no newly logged reason with {because!r}"
+            time.sleep(0.05)
 
 
 def token_claims(access_token, metadata, client_id):
@@ -369,9 +380,9 @@ def test_replayed_assertion_is_refused(clavis, api, root, method):
     assert first.status_code == 200, first.text
     token_claims(first.json()["access_token"], root, client["client_id"])
     # The very same assertion again (same jti): refused, though it is still valid otherwise.
-    assert_refused(post_assertion(clavis, endpoint, assertion), because="jti")
+    assert_refused(post_assertion(clavis, endpoint, assertion), because="jti", clavis=clavis)
     # With client_id in the body as well, it is no better.
-    assert_refused(post_assertion(clavis, endpoint, assertion, client_id=client["client_id"]), because="jti")
+    assert_refused(post_assertion(clavis, endpoint, assertion, client_id=client["client_id"]), because="jti", clavis=clavis)
 
 
 def test_assertion_for_another_issuer_is_refused(clavis, api, root):
@@ -385,12 +396,12 @@ def test_assertion_for_another_issuer_is_refused(clavis, api, root):
 
     # The default tenant's client, with aud = tenant acme's token endpoint: refused at its own.
     to_acme = key.sign(client["client_id"], acme["token_endpoint"])
-    assert_refused(post_assertion(clavis, root["token_endpoint"], to_acme), because="aud")
+    assert_refused(post_assertion(clavis, root["token_endpoint"], to_acme), because="aud", clavis=clavis)
     # ...and at acme's, where the client does not exist.
-    assert_refused(post_assertion(clavis, acme["token_endpoint"], to_acme), because="unknown client")
+    assert_refused(post_assertion(clavis, acme["token_endpoint"], to_acme), because="unknown client", clavis=clavis)
     # The acme client's assertion (same key) for the default tenant is refused at acme.
     to_root = key.sign(acme_client["client_id"], root["token_endpoint"])
-    assert_refused(post_assertion(clavis, acme["token_endpoint"], to_root), because="aud")
+    assert_refused(post_assertion(clavis, acme["token_endpoint"], to_root), because="aud", clavis=clavis)
 
     # Controls: each with its own issuer's token endpoint, or the issuer itself, as aud.
     for client_id, metadata in ((client["client_id"], root), (acme_client["client_id"], acme)):
@@ -410,7 +421,7 @@ def test_wrong_key_is_refused(clavis, api, root):
     assert "signature" in error.description
     # An ES256 key when an RSA key is registered: no key fits.
     es = ClientKey("ES256")
-    assert_refused(post_assertion(clavis, endpoint, es.sign(client["client_id"], endpoint)), because="signature")
+    assert_refused(post_assertion(clavis, endpoint, es.sign(client["client_id"], endpoint)), because="signature", clavis=clavis)
 
 
 def test_exp_too_far_ahead_is_refused(clavis, api, root):
@@ -418,7 +429,7 @@ def test_exp_too_far_ahead_is_refused(clavis, api, root):
     client = key_client(api, key)
     endpoint = root["token_endpoint"]
     too_long = key.sign(client["client_id"], endpoint, expires_in=7200)
-    assert_refused(post_assertion(clavis, endpoint, too_long), because="exp")
+    assert_refused(post_assertion(clavis, endpoint, too_long), because="exp", clavis=clavis)
     # Under the one-hour cap is fine.
     assert post_assertion(clavis, endpoint, key.sign(client["client_id"], endpoint, expires_in=3500)).status_code == 200
 
@@ -474,7 +485,7 @@ def test_introspection_and_revocation_with_private_key_jwt(clavis, api, root):
         data={"token": api.admin_token, "client_assertion_type": ASSERTION_TYPE, "client_assertion": replayed},
         timeout=10,
     )
-    assert_refused(resp, because="jti")
+    assert_refused(resp, because="jti", clavis=clavis)
 
 
 def test_ec_jwk_with_a_short_coordinate(clavis, api, root):

@@ -1,5 +1,9 @@
 //! JSON Patch (RFC 6902) over JSON Pointers (RFC 6901): `add`, `remove`, `replace`,
 //! `move`, `copy`, `test`. Applied to a copy: a failing operation leaves nothing changed.
+//!
+//! Bounded: at most [`MAX_OPERATIONS`] operations, and the document may not grow past the
+//! caller's limit after any one of them — `copy` doubles a document per operation, so a
+//! 1 KB patch could otherwise build gigabytes.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -116,8 +120,47 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, &'static str> {
     }
 }
 
-/// Applies `ops` to a copy of `doc`; the copy is returned only if every operation succeeded.
-pub fn apply(doc: &Value, ops: &[Operation]) -> Result<Value, PatchError> {
+/// The most operations one patch may have.
+pub const MAX_OPERATIONS: usize = 100;
+
+/// The size of `v` as compact JSON, counted until it passes `limit` (then `limit + 1`):
+/// checking a document never costs more than the limit.
+pub fn json_size(v: &Value, limit: usize) -> usize {
+    fn take(budget: &mut usize, n: usize) -> bool {
+        match budget.checked_sub(n) {
+            Some(rest) => {
+                *budget = rest;
+                true
+            }
+            None => false,
+        }
+    }
+    fn walk(v: &Value, budget: &mut usize) -> bool {
+        // Escapes can make a string longer; its length is a lower bound, enough here.
+        let quoted = |s: &str| s.len() + 2;
+        match v {
+            Value::Null | Value::Bool(true) => take(budget, 4),
+            Value::Bool(false) => take(budget, 5),
+            Value::Number(n) => take(budget, n.to_string().len()),
+            Value::String(s) => take(budget, quoted(s)),
+            Value::Array(a) => take(budget, 1 + a.len().max(1)) && a.iter().all(|x| walk(x, budget)),
+            Value::Object(m) => take(budget, 1 + m.len().max(1)) && m.iter().all(|(k, x)| take(budget, quoted(k) + 1) && walk(x, budget)),
+        }
+    }
+    let mut budget = limit;
+    if walk(v, &mut budget) {
+        limit - budget
+    } else {
+        limit + 1
+    }
+}
+
+/// Applies `ops` to a copy of `doc`; the copy is returned only if every operation succeeded
+/// and the document stayed within `max_bytes` (as compact JSON) after each.
+pub fn apply(doc: &Value, ops: &[Operation], max_bytes: usize) -> Result<Value, PatchError> {
+    if ops.len() > MAX_OPERATIONS {
+        return Err(PatchError { index: MAX_OPERATIONS, op: String::new(), path: String::new(), reason: "too many operations (at most 100)" });
+    }
     let mut out = doc.clone();
     for (index, op) in ops.iter().enumerate() {
         let fail = |reason| PatchError { index, op: op.op.clone(), path: op.path.clone(), reason };
@@ -159,6 +202,9 @@ pub fn apply(doc: &Value, ops: &[Operation]) -> Result<Value, PatchError> {
             }
             _ => return Err(fail("unknown op")),
         }
+        if json_size(&out, max_bytes) > max_bytes {
+            return Err(fail("the patched document is too large"));
+        }
     }
     Ok(out)
 }
@@ -183,7 +229,7 @@ mod tests {
             {"op": "copy", "from": "/foo/0", "path": "/first"},
             {"op": "move", "from": "/first", "path": "/moved"},
             {"op": "test", "path": "/moved", "value": "bar"},
-        ]))).unwrap();
+        ])), 1 << 20).unwrap();
         assert_eq!(out, json!({"foo": ["bar", "qux", "baz", "end"], "a/b": 3, "moved": "bar"}));
     }
 
@@ -203,9 +249,29 @@ mod tests {
             (json!([{"op": "frobnicate", "path": "/a"}]), "unknown op"),
             (json!([{"op": "add", "path": "/ok", "value": 1}, {"op": "remove", "path": "/missing"}]), "the path does not exist"),
         ] {
-            let err = apply(&doc, &ops(patch.clone())).unwrap_err();
+            let err = apply(&doc, &ops(patch.clone()), 1 << 20).unwrap_err();
             assert_eq!(err.reason, reason, "{patch}");
         }
         assert!(serde_json::from_value::<Vec<Operation>>(json!([{"op": "add", "path": "/a", "value": 1, "extra": 1}])).is_err());
+    }
+
+    #[test]
+    fn copies_cannot_amplify_and_operations_are_capped() {
+        let doc = json!({"a": "x".repeat(1000)});
+        let doubling: Vec<Value> = (0..40).map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")})).collect();
+        let err = apply(&doc, &ops(Value::Array(doubling)), 64 * 1024).unwrap_err();
+        assert_eq!(err.reason, "the patched document is too large");
+        assert!(err.index < 8, "stopped as soon as it passed the limit, at {}", err.index);
+        let many: Vec<Value> = (0..=MAX_OPERATIONS).map(|_| json!({"op": "test", "path": "/a", "value": "x"})).collect();
+        assert_eq!(apply(&doc, &ops(Value::Array(many)), 1 << 20).unwrap_err().reason, "too many operations (at most 100)");
+    }
+
+    #[test]
+    fn json_size_is_exact_for_plain_documents_and_stops_at_the_limit() {
+        for v in [json!({"a": [1, true, null, "xy"], "b": {}}), json!([]), json!("s"), json!({"k": {"n": 12.5}})] {
+            assert_eq!(json_size(&v, 1000), v.to_string().len(), "{v}");
+        }
+        let big = json!(vec!["y".repeat(100); 1000]);
+        assert_eq!(json_size(&big, 500), 501);
     }
 }

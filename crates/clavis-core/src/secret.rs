@@ -30,17 +30,52 @@ pub const MIN_SUPPLIED_LEN: usize = 6;
 pub const MAX_SUPPLIED_LEN: usize = 512;
 
 /// argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), as a PHC string.
-fn argon2() -> argon2::Argon2<'static> {
-    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+const ARGON2_M_KIB: u32 = 19 * 1024;
+
+fn argon2_with(params: argon2::Params) -> argon2::Argon2<'static> {
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+fn argon2() -> argon2::Argon2<'static> {
+    argon2_with(argon2::Params::new(ARGON2_M_KIB, 2, 1, None).expect("valid argon2 parameters"))
+}
+
+/// The working memory of one argon2id computation (19 MiB). The service keeps a few and
+/// lends them out, so the KDF's memory is allocated once and bounded by their number,
+/// however many requests arrive (a fresh allocation per verification let a flood of
+/// wrong secrets grow the process by gigabytes through the allocator's per-thread arenas).
+pub struct KdfMemory(Vec<argon2::Block>);
+
+impl KdfMemory {
+    pub fn new() -> Self {
+        Self(vec![argon2::Block::new(); ARGON2_M_KIB as usize])
+    }
+}
+
+impl Default for KdfMemory {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The stored form of a caller-chosen secret: an argon2id PHC string (`$argon2id$…`).
 /// Costs tens of milliseconds: call it off the async threads.
-pub fn hash_supplied(secret: &str) -> String {
-    use argon2::password_hash::{PasswordHasher, SaltString};
+pub fn hash_supplied(secret: &str, mem: &mut KdfMemory) -> String {
+    use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
     let salt = SaltString::encode_b64(&crate::ids::random_bytes::<16>()).expect("a 16-byte salt encodes");
-    argon2().hash_password(secret.as_bytes(), &salt).expect("argon2 hashing failed").to_string()
+    let mut raw_salt = [0u8; 16];
+    let salt_bytes = salt.decode_b64(&mut raw_salt).expect("the salt decodes");
+    let mut out = [0u8; 32];
+    argon2().hash_password_into_with_memory(secret.as_bytes(), salt_bytes, &mut out, &mut mem.0).expect("argon2 hashing failed");
+    let params: ParamsString = argon2().params().try_into().expect("argon2 parameters encode");
+    let hash = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("a 32-byte output")),
+    };
+    hash.to_string()
 }
 
 /// Whether verifying against this stored hash is slow (a KDF), i.e. worth caching.
@@ -48,15 +83,44 @@ pub fn is_slow(stored: &str) -> bool {
     stored.starts_with("$argon2")
 }
 
-/// Verifies a presented secret against a stored hash: SHA-256 compared in constant time,
-/// or argon2id (slow: call it off the async threads).
+/// Verifies a presented secret against a stored SHA-256 hash, in constant time. A slow
+/// (argon2id) hash never verifies here: see [`verify_slow`].
 pub fn verify(presented: &str, stored: &str) -> bool {
     if is_slow(stored) {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        return PasswordHash::new(stored).is_ok_and(|h| argon2().verify_password(presented.as_bytes(), &h).is_ok());
+        return false;
     }
     let candidate = hash(presented);
     candidate.len() == stored.len() && bool::from(candidate.as_bytes().ct_eq(stored.as_bytes()))
+}
+
+/// Verifies a presented secret against an argon2id PHC string in `mem`. A stored hash
+/// asking for more memory than one [`KdfMemory`] holds never verifies. Slow: call it
+/// off the async threads.
+pub fn verify_slow(presented: &str, stored: &str, mem: &mut KdfMemory) -> bool {
+    use argon2::password_hash::PasswordHash;
+    let Ok(parsed) = PasswordHash::new(stored) else { return false };
+    if parsed.algorithm != argon2::Algorithm::Argon2id.ident() {
+        return false;
+    }
+    let (Ok(params), Some(salt), Some(expected)) = (argon2::Params::try_from(&parsed), parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if params.block_count() > mem.0.len() || params.t_cost() > 10 {
+        return false;
+    }
+    let mut raw_salt = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut raw_salt) else { return false };
+    let mut out = [0u8; 64];
+    let out = &mut out[..expected.len()];
+    argon2_with(params).hash_password_into_with_memory(presented.as_bytes(), salt, out, &mut mem.0).is_ok()
+        && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+/// The cost of a failed verification against an SHA-256 hash, for ids that match no
+/// client: so an unknown id takes as long to refuse as a known one with a wrong secret.
+pub fn dummy_verify(presented: &str) {
+    const DUMMY: &str = "sha256$0000000000000000000000000000000000000000000000000000000000000000";
+    let _ = std::hint::black_box(verify(presented, DUMMY));
 }
 
 /// The last four characters, kept for display (`secret_last_four`).
@@ -117,12 +181,27 @@ mod tests {
 
     #[test]
     fn supplied_secrets_use_argon2id() {
-        let h = hash_supplied("hunter2");
-        assert!(h.starts_with("$argon2id$") && is_slow(&h) && !h.contains("hunter2"));
-        assert!(verify("hunter2", &h));
-        assert!(!verify("hunter3", &h));
-        assert_ne!(hash_supplied("hunter2"), h, "salted");
+        let mem = &mut KdfMemory::new();
+        let h = hash_supplied("hunter2", mem);
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$") && is_slow(&h) && !h.contains("hunter2"), "{h}");
+        assert!(verify_slow("hunter2", &h, mem));
+        assert!(!verify_slow("hunter3", &h, mem));
+        assert!(!verify("hunter2", &h), "a slow hash never verifies on the fast path");
+        assert_ne!(hash_supplied("hunter2", mem), h, "salted");
         assert!(!is_slow(&hash("x")));
+    }
+
+    #[test]
+    fn slow_hashes_made_elsewhere_verify_and_oversized_ones_are_refused() {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let standard = argon2().hash_password(b"hunter2", &salt).unwrap().to_string();
+        let mem = &mut KdfMemory::new();
+        assert!(verify_slow("hunter2", &standard, mem), "a PHC string of the argon2 crate itself");
+        let big = argon2::Params::new(64 * 1024, 2, 1, None).unwrap();
+        let greedy = argon2_with(big).hash_password(b"hunter2", &salt).unwrap().to_string();
+        assert!(!verify_slow("hunter2", &greedy, mem), "more memory than a KdfMemory holds");
+        assert!(!verify_slow("hunter2", "$argon2id$garbage", mem));
     }
 
     #[test]

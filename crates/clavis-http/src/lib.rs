@@ -13,6 +13,7 @@ mod auth;
 pub mod hydra;
 pub mod oauth;
 pub mod observe;
+mod params;
 
 use std::sync::Arc;
 

@@ -78,15 +78,14 @@ impl JwksFetcher {
 impl Services {
     /// Authenticates a client by its `client_assertion` (RFC 7523 §2.2). `audiences` are
     /// the values `aud` may name: the issuer and its token endpoint URLs.
-    pub async fn authenticate_assertion(
+    pub(crate) async fn authenticate_assertion(
         &self,
         t: &TenantId,
         audiences: &[String],
         client_id_param: Option<&str>,
-        assertion: &str,
+        a: &ClientAssertion<'_>,
     ) -> Result<ClientRef, OAuthError> {
         let denied = |why: &str| OAuthError::InvalidClient(format!("client assertion refused: {why}"));
-        let a = ClientAssertion::parse(assertion).map_err(denied)?;
         let c = &a.claims;
         if c.iss != c.sub {
             return Err(denied("iss and sub must both be the client_id"));
@@ -110,7 +109,7 @@ impl Services {
         if c.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW_SECS) || c.iat.is_some_and(|iat| iat > now + CLOCK_SKEW_SECS) {
             return Err(denied("not valid yet"));
         }
-        let entry = self.clients.load(&self.store, t, &c.sub).await?.ok_or_else(|| denied("unknown client"))?;
+        let entry = self.clients.load(&self.store, t, &c.sub).await?.ok_or_else(|| denied(crate::client_auth::UNKNOWN_CLIENT))?;
         let client = &entry.client;
         let method = match a.kind() {
             AssertionKind::PrivateKey => AuthMethod::PrivateKeyJwt,
@@ -120,7 +119,7 @@ impl Services {
             return Err(denied("the client is not registered for this method"));
         }
         let verified = match a.kind() {
-            AssertionKind::PrivateKey => self.verify_private_key_assertion(t, client, &a).await?,
+            AssertionKind::PrivateKey => self.verify_private_key_assertion(t, client, a).await?,
             AssertionKind::SharedSecret => {
                 let key = self.settings.secret_sealing_key.as_ref();
                 entry.secrets.iter().filter(|s| s.is_valid_at(now)).any(|s| {

@@ -59,6 +59,9 @@ pub enum OAuthError {
     ConsentRequired(String),
     #[error("unsupported_token_type: {0}")]
     UnsupportedTokenType(String),
+    /// Too many attempts, or no capacity now: 429 with `Retry-After` (seconds).
+    #[error("temporarily_unavailable: retry after {0}s")]
+    RateLimited(u64),
     /// An error a login/consent app chose when rejecting (code and description are its own).
     #[error("{0}: {1}")]
     Custom(String, String),
@@ -80,6 +83,7 @@ impl OAuthError {
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired(_) => "consent_required",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::RateLimited(_) => "temporarily_unavailable",
             Self::Custom(code, _) => code,
             Self::ServerError(_) => "server_error",
         }
@@ -88,8 +92,11 @@ impl OAuthError {
     pub fn description(&self) -> &str {
         match self {
             Self::ServerError(_) => "the server could not complete the request",
+            // The reason stays in the log: the caller learns neither which check failed
+            // nor whether the client exists.
+            Self::InvalidClient(_) => "client authentication failed",
+            Self::RateLimited(_) => "too many attempts; retry later",
             Self::InvalidRequest(m)
-            | Self::InvalidClient(m)
             | Self::InvalidGrant(m)
             | Self::UnauthorizedClient(m)
             | Self::UnsupportedGrantType(m)

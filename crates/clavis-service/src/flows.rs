@@ -315,6 +315,11 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
     }
+    // OpenID Connect Core §6: a request object we would not read must not be ignored,
+    // since its claims may differ from the plain parameters.
+    if get("request").is_some() {
+        return Err(fail(OAuthError::Custom("request_not_supported".into(), "request objects are not supported".into())));
+    }
     if state.is_empty() {
         return Err(fail(OAuthError::InvalidRequest("state is required".into())));
     }
@@ -387,12 +392,9 @@ impl Services {
         request_url: &str,
         session_cookie: Option<&str>,
     ) -> Result<AuthorizeStep, AuthorizeError> {
-        let mut seen: Vec<&str> = Vec::new();
-        for (k, _) in params {
-            if seen.contains(&k.as_str()) {
-                return Err(AuthorizeError::Page(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated"))));
-            }
-            seen.push(k);
+        let mut seen = std::collections::HashSet::with_capacity(params.len());
+        if let Some((k, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(AuthorizeError::Page(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated"))));
         }
         let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
         if let Some(v) = get("login_verifier") {
@@ -515,9 +517,6 @@ impl Services {
         }
         if get("request_uri").is_some() {
             return Err(OAuthError::InvalidRequest("request_uri cannot be pushed".into()));
-        }
-        if get("request").is_some() {
-            return Err(OAuthError::Custom("request_not_supported".into(), "request objects are not supported".into()));
         }
         check_request(client, params).map_err(Refusal::into_error)?;
         let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).collect();

@@ -3,7 +3,9 @@
 //! surface maps [`ServiceError`] and [`OAuthError`] to its own wire format.
 
 mod assertions;
+mod auth_failures;
 mod cache;
+mod client_auth;
 mod dcr;
 mod error;
 mod flows;
@@ -17,6 +19,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 pub use cache::ClientRef;
+pub use client_auth::Credentials;
 pub use clavis_store::{TenantSettings, AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
@@ -92,6 +95,8 @@ pub struct Services {
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
     jwks_fetcher: Arc<assertions::JwksFetcher>,
+    auth_failures: Arc<auth_failures::AuthFailures>,
+    kdf: Arc<client_auth::Kdf>,
 }
 
 impl Services {
@@ -105,6 +110,8 @@ impl Services {
             clients,
             known_tenants: Arc::default(),
             jwks_fetcher: Arc::new(assertions::JwksFetcher::new()),
+            auth_failures: Arc::default(),
+            kdf: Arc::new(client_auth::Kdf::new()),
         }
     }
 

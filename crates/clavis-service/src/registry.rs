@@ -57,6 +57,24 @@ pub(crate) fn seal_aad(t: &TenantId, client_id: &str, secret_id: &str) -> String
     format!("{t}/{client_id}/{secret_id}")
 }
 
+/// Where a new secret's value comes from, which decides how it is hashed.
+pub(crate) enum NewSecret {
+    /// 256 random bits: SHA-256.
+    Generated,
+    /// Chosen by an API caller, maybe weak: argon2id, through the KDF bound.
+    Chosen(String),
+    /// The operator's bootstrap secret, at least 32 characters (checked at start-up):
+    /// SHA-256 like a generated one, since a KDF would only make it a lever for
+    /// exhausting the server's memory.
+    Bootstrap(String),
+}
+
+impl From<Option<String>> for NewSecret {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(NewSecret::Generated, NewSecret::Chosen)
+    }
+}
+
 impl Services {
     /// A new secret for `client`: its record and its value (to be shown once). For a
     /// client_secret_jwt client the record also holds the value sealed with the server key.
@@ -64,23 +82,23 @@ impl Services {
         &self,
         t: &TenantId,
         client: &Client,
-        value: Option<String>,
+        value: NewSecret,
         description: String,
         expires_at: Option<i64>,
         now: i64,
     ) -> Result<(SecretRecord, String)> {
         let (value, hash) = match value {
-            None => {
+            NewSecret::Generated => {
                 let v = secret::generate();
                 let h = secret::hash(&v);
                 (v, h)
             }
-            // A caller-chosen secret may be weak: argon2id, off the async threads.
-            Some(v) => {
-                let copy = v.clone();
-                let h = tokio::task::spawn_blocking(move || secret::hash_supplied(&copy))
-                    .await
-                    .map_err(|e| ServiceError::Internal(format!("hashing: {e}")))?;
+            NewSecret::Bootstrap(v) => {
+                let h = secret::hash(&v);
+                (v, h)
+            }
+            NewSecret::Chosen(v) => {
+                let h = self.hash_supplied_secret(&v).await?;
                 (v, h)
             }
         };
@@ -145,7 +163,7 @@ impl Services {
         now: i64,
     ) -> Result<(Client, Option<String>)> {
         let secret = match client.needs_secret() {
-            true => Some(self.make_secret(&client.tenant_id, client, supplied, "initial".into(), None, now).await?),
+            true => Some(self.make_secret(&client.tenant_id, client, supplied.into(), "initial".into(), None, now).await?),
             false => None,
         };
         if let Some((record, _)) = &secret {
@@ -226,7 +244,7 @@ impl Services {
 
     /// Makes `value` (or a generated secret) the client's only secret, at once.
     async fn replace_secrets(&self, t: &TenantId, client: &Client, value: Option<String>, actor: &Actor, now: i64) -> Result<String> {
-        let (record, value) = self.make_secret(t, client, value, "replaced".into(), None, now).await?;
+        let (record, value) = self.make_secret(t, client, value.into(), "replaced".into(), None, now).await?;
         let entry = audit(&client.client_id, actor, "rotate_secret", vec!["client_secret"], "grace 0s".into(), now);
         let result = self.store.rotate_secret(t, &record, now, &entry).await;
         self.clients.invalidate(t, &client.client_id);
@@ -314,7 +332,7 @@ impl Services {
         }
         let client = self.confidential_client(t, client_id).await?;
         let now = time::now_unix();
-        let (record, value) = self.make_secret(t, &client, None, "rotated".into(), None, now).await?;
+        let (record, value) = self.make_secret(t, &client, NewSecret::Generated, "rotated".into(), None, now).await?;
         let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], format!("grace {grace}s"), now);
         let result = self.store.rotate_secret(t, &record, now + grace, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -345,7 +363,7 @@ impl Services {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
         }
         let client = self.confidential_client(t, client_id).await?;
-        let (record, value) = self.make_secret(t, &client, None, description, expires_at, now).await?;
+        let (record, value) = self.make_secret(t, &client, NewSecret::Generated, description, expires_at, now).await?;
         let entry = audit(client_id, actor, "add_secret", vec!["client_secret"], record.secret_id.clone(), now);
         let result = self.store.add_secret(t, &record, MAX_ACTIVE_SECRETS, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -388,7 +406,7 @@ impl Services {
         match self.store.get_client(t, client_id).await? {
             None => {
                 let mut client = admin_client(t, client_id.to_owned(), "Bootstrap admin client".into(), now)?;
-                let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
+                let (record, _) = self.make_secret(t, &client, NewSecret::Bootstrap(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
                 client.secret_last_four = record.last_four.clone();
                 let entry = audit(client_id, actor, "create", vec!["bootstrap"], String::new(), now);
                 match self.store.insert_client(&client, Some(&record), &entry).await {
@@ -412,7 +430,7 @@ impl Services {
                 }
                 let secrets = self.store.client_secrets(t, client_id).await?;
                 if !secrets.iter().any(|s| s.is_valid_at(now) && secret::verify(secret_value, &s.secret_hash)) {
-                    let (record, _) = self.make_secret(t, &client, Some(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
+                    let (record, _) = self.make_secret(t, &client, NewSecret::Bootstrap(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
                     let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], "bootstrap, grace 0s".into(), now);
                     self.store.rotate_secret(t, &record, now, &entry).await?;
                 }

@@ -1,12 +1,12 @@
-//! Client authentication at the token endpoint, the client_credentials grant, and the
-//! checks an access token passes before it authorizes an admin call.
+//! The client_credentials grant, and the checks an access token passes before it
+//! authorizes an admin call.
 
 use clavis_core::jose::UnverifiedJwt;
-use clavis_core::{scope, secret, time, AccessTokenStrategy, AuthMethod, Client, ClientStatus, GrantType, TenantId};
+use clavis_core::{scope, secret, time, AccessTokenStrategy, Client, ClientStatus, GrantType, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ClientRef, OAuthError, Services};
+use crate::{OAuthError, Services};
 
 /// RFC 9068 access token claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,66 +49,6 @@ impl Principal {
 const CLOCK_SKEW_SECS: i64 = 60;
 
 impl Services {
-    /// Authenticates a client by shared secret with `method` (basic or post). Every
-    /// failure is the same `invalid_client`, so callers cannot probe which part was wrong.
-    pub async fn authenticate_client(
-        &self,
-        tenant: &TenantId,
-        client_id: &str,
-        presented: &str,
-        method: AuthMethod,
-    ) -> Result<ClientRef, OAuthError> {
-        let denied = || OAuthError::InvalidClient("client authentication failed".into());
-        if !clavis_core::ids::is_plausible_id(client_id) {
-            return Err(denied());
-        }
-        let entry = self.clients.load(&self.store, tenant, client_id).await?.ok_or_else(denied)?;
-        let client = &entry.client;
-        if client.status != ClientStatus::Active || !client.auth_methods.contains(&method) {
-            return Err(denied());
-        }
-        if method == AuthMethod::None {
-            // A public client: identified, not authenticated (PKCE protects its codes).
-            return Ok(ClientRef(entry));
-        }
-        let now = time::now_unix();
-        // Check every candidate, so timing does not tell how many secrets the client has
-        // or which one matched.
-        let mut matched = None;
-        for s in entry.secrets.iter().filter(|s| s.is_valid_at(now)) {
-            let ok = if secret::is_slow(&s.secret_hash) {
-                self.verify_slow_secret(&s.secret_id, presented, &s.secret_hash).await
-            } else {
-                secret::verify(presented, &s.secret_hash)
-            };
-            if ok && matched.is_none() {
-                matched = Some(s.secret_id.clone());
-            }
-        }
-        let secret_id = matched.ok_or_else(denied)?;
-        // Once a minute per secret at most, so awaiting it costs nothing measurable and
-        // `last_used_at` is written before the response.
-        if self.clients.touch_due(&secret_id, now) {
-            if let Err(e) = self.store.touch_secret(tenant, &secret_id, now).await {
-                tracing::warn!(error = %e, "could not record secret last_used_at");
-            }
-        }
-        Ok(ClientRef(entry))
-    }
-
-    /// argon2id verification off the async threads, remembered once it succeeded.
-    async fn verify_slow_secret(&self, secret_id: &str, presented: &str, stored: &str) -> bool {
-        if self.clients.verified_before(secret_id, presented) {
-            return true;
-        }
-        let (p, h) = (presented.to_owned(), stored.to_owned());
-        let ok = tokio::task::spawn_blocking(move || secret::verify(&p, &h)).await.unwrap_or(false);
-        if ok {
-            self.clients.remember_verified(secret_id, presented);
-        }
-        ok
-    }
-
     /// RFC 6749 §4.4: a token for the client itself. Requested scopes must be a subset
     /// of the registered ones; none requested means all registered.
     pub async fn grant_client_credentials(

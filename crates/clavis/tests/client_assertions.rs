@@ -86,6 +86,10 @@ async fn private_key_jwt_with_inline_keys() {
     ] {
         let (s, body) = token_with_assertion(&app, &bad).await;
         assert_eq!((s, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{why}: {body}");
+        assert_eq!(body["error_description"], "client authentication failed", "{why}: the reason is for the log only");
+        // A success forgets the failures, so the next case is not refused for the count.
+        let (s, body) = token_with_assertion(&app, &key.sign_jwt(&claims(&id, &token_endpoint, 60))).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
     }
     // Mixing methods, or the wrong assertion type.
     let resp = app.http.post(app.token_url("")).basic_auth(&id, Some("x"))

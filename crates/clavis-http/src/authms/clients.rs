@@ -153,7 +153,7 @@ pub async fn list(
     AdminCaller(p): AdminCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = query_pairs(query.as_deref());
+    let params = query_pairs(query.as_deref())?;
     let paging = Paging::parse(&params)?;
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let name = get("name");

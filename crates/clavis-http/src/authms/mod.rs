@@ -218,12 +218,6 @@ pub(crate) fn has_nul(v: &serde_json::Value) -> bool {
     }
 }
 
-/// Whether any name or value of query or form pairs holds a NUL character (PostgreSQL
-/// refuses them in text, so they would fail a query).
-pub(crate) fn pairs_have_nul(pairs: &[(String, String)]) -> bool {
-    pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
-}
-
 /// `page` (from 1) and `page_size` (1–100, default 20) from a query string.
 pub(crate) struct Paging {
     pub page: i64,
@@ -248,8 +242,9 @@ impl Paging {
     }
 }
 
-pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
+/// The pairs of a query string (see [`crate::params`] for the limits).
+pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    crate::params::parse(raw.unwrap_or("").as_bytes(), false).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -166,7 +166,7 @@ pub async fn audit(
     Ids(ids): Ids,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::parse(&query_pairs(query.as_deref()))?;
+    let paging = Paging::parse(&query_pairs(query.as_deref())?)?;
     let page = st.services.list_audit(&p.tenant, &ids[0], paging.page, paging.page_size).await?;
     let tenant = p.tenant.to_string();
     let items = page

@@ -261,6 +261,9 @@ impl HydraClientRequest {
 /// A client from a Hydra body. With `current` (PUT, PATCH) every Hydra field is replaced
 /// — absent ones get Hydra's defaults — and the rest is kept. Returns the client and the
 /// `client_secret` the body set, if any.
+/// The largest `metadata` a client may carry (as compact JSON), on every API that sets it.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
 pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) -> Result<(Client, Option<String>), HydraError> {
     let r = HydraClientRequest::parse(body)?;
     let mut c = match current {
@@ -348,6 +351,9 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     }
     h.contacts = r.contacts.unwrap_or_default();
     h.metadata = r.metadata.unwrap_or(Value::Null);
+    if json_patch::json_size(&h.metadata, MAX_METADATA_BYTES) > MAX_METADATA_BYTES {
+        return Err(invalid("metadata", "must be at most 64 KiB as JSON"));
+    }
     h.skip_consent = r.skip_consent.unwrap_or(false);
     h.skip_logout_consent = r.skip_logout_consent.unwrap_or(false);
     h.subject_type = r.subject_type.filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into());
@@ -446,7 +452,8 @@ pub async fn patch(
     // so that `replace /client_secret` rotates it.
     let doc = serde_json::to_value(HydraClient { client_secret: Some(String::new()), ..view(&current) })
         .map_err(|e| HydraError::from(ServiceError::Internal(e.to_string())))?;
-    let patched = json_patch::apply(&doc, &ops).map_err(|e| HydraError::bad_request(e.to_string()))?;
+    // A patched client may be no larger than a client a PUT could send.
+    let patched = json_patch::apply(&doc, &ops, crate::ADMIN_BODY_LIMIT).map_err(|e| HydraError::bad_request(e.to_string()))?;
     let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;
     let (client, secret) =
         st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;

@@ -106,14 +106,9 @@ impl FromRequestParts<AppState> for HydraAdmin {
     }
 }
 
-/// The pairs of a query string. A NUL character is refused: no database stores it, and
-/// PostgreSQL would fail the query (a 500, found by schemathesis).
+/// The pairs of a query string (see [`crate::params`] for the limits).
 pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, HydraError> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
-    if crate::authms::pairs_have_nul(&params) {
-        return Err(HydraError::bad_request("query parameters must not contain NUL characters"));
-    }
-    Ok(params)
+    crate::params::parse(query.unwrap_or("").as_bytes(), false).map_err(|e| HydraError::bad_request(&e.to_string()))
 }
 
 /// A parameter's value from [`query_params`]; an empty value counts as absent.

@@ -67,16 +67,16 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The parameters of a GET (query) or POST (form body) request, as pairs; `Err` (a 400)
-/// if one holds a NUL character, which no database stores.
+/// The parameters of a GET (query) or POST (form body) request, as pairs, each name at
+/// most once; `Err` is a 400.
 fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
     let raw: &[u8] = if *method == Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
-    let params: Vec<(String, String)> = form_urlencoded::parse(raw).into_owned().collect();
-    if crate::authms::pairs_have_nul(&params) {
-        let body = OAuthErrorBody::json("invalid_request", "parameters must not contain NUL characters");
-        return Err(Box::new((StatusCode::BAD_REQUEST, body).into_response()));
-    }
-    Ok(params)
+    crate::params::parse(raw, true).map_err(|e| {
+        let body = OAuthErrorBody::json("invalid_request", e.to_string());
+        let mut resp = (StatusCode::BAD_REQUEST, body).into_response();
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Box::new(resp)
+    })
 }
 
 /// The request as the login and logout apps are shown it: the public URL with the

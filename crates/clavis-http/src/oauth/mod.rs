@@ -119,6 +119,7 @@ impl IntoResponse for OAuthResponseError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::ServerError(cause) => {
                 tracing::error!(%cause, "token endpoint failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -131,6 +132,9 @@ impl IntoResponse for OAuthResponseError {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if status == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"clavis\""));
+        }
+        if let OAuthError::RateLimited(secs) = self.0 {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

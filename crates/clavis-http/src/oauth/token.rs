@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use clavis_core::{AuthMethod, Client};
-use clavis_service::{ClientRef, OAuthError, TokenSet};
+use clavis_service::{ClientRef, Credentials, OAuthError, TokenSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -32,17 +32,7 @@ impl Form {
 
     /// The body alone: every parameter at most once.
     pub fn parse_body(body: &[u8]) -> Result<Self, OAuthError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for (k, v) in form_urlencoded::parse(body) {
-            if pairs.iter().any(|(name, _)| *name == k) {
-                return Err(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated")));
-            }
-            pairs.push((k.into_owned(), v.into_owned()));
-        }
-        if crate::authms::pairs_have_nul(&pairs) {
-            return Err(OAuthError::InvalidRequest("parameters must not contain NUL characters".into()));
-        }
-        Ok(Self(pairs))
+        crate::params::parse(body, true).map(Self).map_err(|e| OAuthError::InvalidRequest(e.to_string()))
     }
 
     /// Every parameter, in order.
@@ -84,26 +74,33 @@ fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Authenticates the client of a token, introspection or revocation request: by secret
-/// (Basic or body), by assertion (`private_key_jwt`, `client_secret_jwt`), or by its id
-/// alone for public clients.
+/// The endpoints of an issuer that authenticate clients: what an assertion's `aud` may
+/// name, besides the issuer itself (RFC 7523 §3, RFC 9126 §2).
+const CLIENT_AUTH_PATHS: &[&str] =
+    &["", "/oauth2/token", "/oauth/token", "/oauth2/introspect", "/oauth/introspect", "/oauth2/revoke", "/oauth/revoke", "/oauth2/par"];
+
+/// Authenticates the client of a token, introspection, revocation or PAR request: by
+/// secret (Basic or body), by assertion (`private_key_jwt`, `client_secret_jwt`), or by
+/// its id alone for public clients. The service decides; this only reads the request.
 pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<ClientRef, OAuthError> {
-    if let Some(assertion) = form.get("client_assertion") {
+    let credentials = if let Some(assertion) = form.get("client_assertion") {
         if form.get("client_assertion_type") != Some(JWT_BEARER) {
             return Err(OAuthError::InvalidRequest(format!("client_assertion_type must be {JWT_BEARER}")));
         }
         if headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some() {
             return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
         }
-        let url = &issuer.url;
-        let audiences: Vec<String> = ["", "/oauth2/token", "/oauth/token", "/oauth2/introspect", "/oauth/introspect", "/oauth2/revoke", "/oauth/revoke"]
-            .iter()
-            .map(|path| format!("{url}{path}"))
-            .collect();
-        return st.services.authenticate_assertion(&issuer.tenant, &audiences, form.get("client_id"), assertion).await;
-    }
-    let (client_id, secret, method) = client_credentials(headers, form)?;
-    st.services.authenticate_client(&issuer.tenant, &client_id, &secret, method).await
+        let audiences = CLIENT_AUTH_PATHS.iter().map(|path| format!("{}{path}", issuer.url)).collect();
+        return st.services.authenticate(&issuer.tenant, Credentials::Assertion { client_id: form.get("client_id"), assertion, audiences }).await;
+    } else {
+        client_credentials(headers, form)?
+    };
+    let (client_id, secret, method) = credentials;
+    let credentials = match method {
+        AuthMethod::None => Credentials::Public { client_id: &client_id },
+        method => Credentials::Secret { client_id: &client_id, secret: &secret, method },
+    };
+    st.services.authenticate(&issuer.tenant, credentials).await
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` → `(id, secret)` (RFC 6749 §2.3.1).
@@ -170,49 +167,21 @@ pub async fn token(
     if let Err(wait) = st.limits.per_ip.check(&peer.ip().to_string()) {
         return too_many_requests(wait);
     }
-    match issue(&st, &issuer, peer, &headers, &body).await {
+    match issue(&st, &issuer, &headers, &body).await {
         Ok(resp) => resp,
         Err(e) => e,
     }
 }
 
 fn too_many_requests(wait: u64) -> Response {
-    let body = OAuthErrorBody::json("temporarily_unavailable", "rate limit exceeded");
-    let mut resp = (axum::http::StatusCode::TOO_MANY_REQUESTS, body).into_response();
-    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    OAuthResponseError(OAuthError::RateLimited(wait)).into_response()
 }
 
-/// Who a failed authentication counts against: the claimed client, else the address.
-fn failure_key(issuer: &Issuer, peer: SocketAddr, headers: &HeaderMap, form: &Form) -> String {
-    let claimed = client_credentials(headers, form).ok().map(|(id, _, _)| id.into_owned()).or_else(|| form.get("client_id").map(str::to_owned));
-    match claimed {
-        Some(id) => format!("{}/{id}", issuer.tenant),
-        None => format!("ip/{}", peer.ip()),
-    }
-}
-
-async fn issue(st: &AppState, issuer: &Issuer, peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
     let oauth = |e: OAuthError| OAuthResponseError(e).into_response();
     let form = Form::parse(headers, body).map_err(oauth)?;
     let grant_type = form.get("grant_type").ok_or_else(|| oauth(OAuthError::InvalidRequest("grant_type is required".into())))?;
-    let failure_key = failure_key(issuer, peer, headers, &form);
-    let client = match authenticate(st, issuer, headers, &form).await {
-        Ok(c) => {
-            st.limits.failed_logins.succeeded(&failure_key);
-            c
-        }
-        Err(e) => {
-            if matches!(e, OAuthError::InvalidClient(_)) {
-                let delay = st.limits.failed_logins.failed(&failure_key);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-            }
-            return Err(oauth(e));
-        }
-    };
+    let client = authenticate(st, issuer, headers, &form).await.map_err(oauth)?;
     if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
         return Err(too_many_requests(wait));
     }
