@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
 use crate::grants::GrantData;
 use crate::{OAuthError, ServiceError, Services};
 
@@ -127,6 +128,10 @@ struct LoginDone {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FlowData {
     request: AuthRequest,
+    /// The browser that started the flow (see `browser_binding`); flows stored before
+    /// bindings existed have none and cannot be finished.
+    #[serde(default)]
+    browser: Option<Binding>,
     session: Option<ExistingSession>,
     login_skip: bool,
     login: Option<LoginDone>,
@@ -149,6 +154,8 @@ pub struct AuthorizeStep {
     /// A new login session to remember in a cookie: its value and max-age (None = for
     /// the browser session).
     pub set_session: Option<(String, Option<i64>)>,
+    /// The flow's browser-binding cookie, to set (a new flow) or clear (a finished one).
+    pub csrf: Option<CsrfCookie>,
 }
 
 #[derive(Debug)]
@@ -345,6 +352,8 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         return Err(fail(OAuthError::InvalidRequest("PKCE (code_challenge with S256) is required for this client".into())));
     }
     let words = |k: &str| get(k).unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    let audience = words("audience");
+    check_audience(client, &audience).map_err(fail)?;
     let prompt = words("prompt");
     if let Some(p) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
         return Err(fail(OAuthError::InvalidRequest(format!("prompt {p:?} is not supported"))));
@@ -369,12 +378,20 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         prompt,
         max_age,
         nonce,
-        audience: words("audience"),
+        audience,
         login_hint: get("login_hint").map(str::to_owned),
         acr_values: words("acr_values"),
         ui_locales: words("ui_locales"),
         display: get("display").map(str::to_owned),
     })
+}
+
+/// Hydra's rule: a client may ask only for audiences registered for it (its `audience`).
+pub(crate) fn check_audience(client: &Client, requested: &[String]) -> Result<(), OAuthError> {
+    match requested.iter().find(|a| !client.extras.hydra.audience.contains(a)) {
+        Some(a) => Err(OAuthError::InvalidRequest(format!("audience {a:?} is not registered for this client"))),
+        None => Ok(()),
+    }
 }
 
 /// The PKCE code challenge shape of RFC 7636 (43–128 unreserved characters).
@@ -391,6 +408,7 @@ impl Services {
         params: &[(String, String)],
         request_url: &str,
         session_cookie: Option<&str>,
+        csrf_cookies: &[String],
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let mut seen = std::collections::HashSet::with_capacity(params.len());
         if let Some((k, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
@@ -398,10 +416,10 @@ impl Services {
         }
         let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
         if let Some(v) = get("login_verifier") {
-            return self.after_login(t, v).await;
+            return self.after_login(t, v, csrf_cookies).await;
         }
         if let Some(v) = get("consent_verifier") {
-            return self.after_consent(t, v).await;
+            return self.after_consent(t, v, csrf_cookies).await;
         }
         let now = time::now_unix();
         let page = |m: &str| AuthorizeError::Page(OAuthError::InvalidRequest(m.to_owned()));
@@ -484,7 +502,8 @@ impl Services {
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
-        let data = FlowData { request, session, login_skip, login: None, consent_skip: false, consent: None };
+        let (binding, csrf) = Binding::new();
+        let data = FlowData { request, browser: Some(binding), session, login_skip, login: None, consent_skip: false, consent: None };
         let (challenge, challenge_hash) = new_handle();
         let row = FlowRow {
             id: ids::ulid(),
@@ -499,7 +518,7 @@ impl Services {
             expires_at: now + self.settings.flow_ttl_secs,
         };
         self.store.insert_flow(t, &row).await?;
-        Ok(AuthorizeStep { location: with_params(&login_url, &[("login_challenge", &challenge)]), set_session: None })
+        Ok(AuthorizeStep { location: with_params(&login_url, &[("login_challenge", &challenge)]), set_session: None, csrf: Some(csrf) })
     }
 
     /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
@@ -642,11 +661,15 @@ impl Services {
     }
 
     /// Back from the login app: open the consent step.
-    async fn after_login(&self, t: &TenantId, verifier: &str) -> Result<AuthorizeStep, AuthorizeError> {
+    async fn after_login(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the login verifier is invalid or was used".into()));
         let (mut row, mut data) = self.flow(t, FlowHandle::LoginVerifier, verifier).await.map_err(|_| not_found())?;
         if row.state != LOGIN_DONE {
             return Err(not_found());
+        }
+        // Checked before the verifier is spent, so a forged one burns nothing.
+        if !data.browser.as_ref().is_some_and(|b| b.held_by(csrf_cookies)) {
+            return Err(AuthorizeError::Page(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into())));
         }
         let req = data.request.clone();
         let fail = |e: OAuthError| error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e);
@@ -684,7 +707,7 @@ impl Services {
         let (challenge, challenge_hash) = new_handle();
         row.consent_challenge = Some(challenge_hash);
         self.advance(t, LOGIN_DONE, row, CONSENT, &data).await.map_err(|_| not_found())?;
-        Ok(AuthorizeStep { location: with_params(&consent_url, &[("consent_challenge", &challenge)]), set_session })
+        Ok(AuthorizeStep { location: with_params(&consent_url, &[("consent_challenge", &challenge)]), set_session, csrf: None })
     }
 
     pub async fn consent_request(&self, t: &TenantId, challenge: &str) -> Result<ConsentRequestView, ServiceError> {
@@ -716,6 +739,9 @@ impl Services {
         if let Some(s) = body.grant_scope.iter().find(|s| !data.request.scope.contains(s)) {
             return Err(ValidationError::new("grant_scope", format!("{s:?} was not requested")).into());
         }
+        if let Some(a) = body.grant_access_token_audience.iter().find(|a| !data.request.audience.contains(a)) {
+            return Err(ValidationError::new("grant_access_token_audience", format!("{a:?} was not requested")).into());
+        }
         for (field, v) in [("session.access_token", &body.session.access_token), ("session.id_token", &body.session.id_token)] {
             if !(v.is_null() || v.is_object()) {
                 return Err(ValidationError::new(field, "must be an object").into());
@@ -744,12 +770,15 @@ impl Services {
     }
 
     /// Back from the consent app: issue the code and send the browser to the client.
-    async fn after_consent(&self, t: &TenantId, verifier: &str) -> Result<AuthorizeStep, AuthorizeError> {
+    async fn after_consent(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the consent verifier is invalid or was used".into()));
         let (row, data) = self.flow(t, FlowHandle::ConsentVerifier, verifier).await.map_err(|_| not_found())?;
         if row.state != CONSENT_DONE {
             return Err(not_found());
         }
+        let Some(binding) = data.browser.clone().filter(|b| b.held_by(csrf_cookies)) else {
+            return Err(AuthorizeError::Page(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into())));
+        };
         let (login, consent) = (data.login.clone().ok_or_else(not_found)?, data.consent.clone().ok_or_else(not_found)?);
         self.advance(t, CONSENT_DONE, row.clone(), FINISHED, &data).await.map_err(|_| not_found())?;
         let req = &data.request;
@@ -769,10 +798,11 @@ impl Services {
             nonce: req.nonce.clone(),
             issued_jti: None,
             family_id: None,
+            family_started_at: None,
         };
         let code = self.new_code(t, &row.client_id, &grant).await?;
         let scope = consent.grant_scope.join(" ");
         let location = with_params(&req.redirect_uri, &[("code", &code), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)]);
-        Ok(AuthorizeStep { location, set_session: None })
+        Ok(AuthorizeStep { location, set_session: None, csrf: Some(binding.clear()) })
     }
 }

@@ -33,6 +33,10 @@ pub(crate) struct GrantData {
     pub issued_jti: Option<(String, i64)>,
     /// The refresh family started by this code.
     pub family_id: Option<String>,
+    /// When the refresh family began (its code was exchanged): rotation never carries a
+    /// family past `refresh_family_ttl_secs` from here. Absent in grants stored before.
+    #[serde(default)]
+    pub family_started_at: Option<i64>,
 }
 
 /// A token response.
@@ -195,6 +199,10 @@ impl Services {
         }
         let mut grant: GrantData =
             serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+        // What the admin has since removed from the registration is not issued again.
+        grant.scope.retain(|s| client.scopes.contains(s));
+        grant.audience.retain(|a| client.extras.hydra.audience.contains(a));
+        grant.family_started_at.get_or_insert(row.created_at);
         if let Some(raw) = requested_scope {
             let requested =
                 scope::parse_scope_param(raw).ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
@@ -300,6 +308,8 @@ impl Services {
             let family_id = family.unwrap_or_else(ids::ulid);
             let token = ids::random_token(32);
             let mut data = grant.clone();
+            let started = *data.family_started_at.get_or_insert(now);
+            let expires_at = (now + refresh_ttl).min(started + s.refresh_family_ttl_secs);
             data.redirect_uri = None;
             data.code_challenge = None;
             data.nonce = None;
@@ -312,7 +322,7 @@ impl Services {
                 subject: grant.subject.clone(),
                 data: serde_json::to_string(&data).expect("grant serializes"),
                 created_at: now,
-                expires_at: now + refresh_ttl,
+                expires_at,
                 used_at: None,
                 revoked_at: None,
             };

@@ -4,6 +4,7 @@
 
 mod assertions;
 mod auth_failures;
+mod browser_binding;
 mod cache;
 mod client_auth;
 mod dcr;
@@ -18,6 +19,7 @@ mod tokens;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
+pub use browser_binding::{CsrfCookie, CSRF_COOKIE_PREFIX};
 pub use cache::ClientRef;
 pub use client_auth::Credentials;
 pub use clavis_store::{TenantSettings, AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
@@ -50,6 +52,9 @@ pub struct Settings {
     pub logout_url: Option<String>,
     pub auth_code_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
+    /// The absolute lifetime of a refresh family: rotation never extends a grant past
+    /// this long after its code was exchanged.
+    pub refresh_family_ttl_secs: i64,
     pub id_token_ttl_secs: i64,
     /// How long a login/consent flow may take from start to code.
     pub flow_ttl_secs: i64,
@@ -76,6 +81,7 @@ impl Default for Settings {
             logout_url: None,
             auth_code_ttl_secs: 600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_family_ttl_secs: 90 * 24 * 3600,
             id_token_ttl_secs: 3600,
             flow_ttl_secs: 3600,
             par_ttl_secs: 90,

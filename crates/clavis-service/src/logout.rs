@@ -3,12 +3,18 @@
 //! configured, Ory Hydra's round trip comes first: the browser goes to the app with a
 //! `logout_challenge`; the app reads it (`GET …/requests/logout`) and accepts (the browser
 //! comes back with a `logout_verifier` and the session ends) or rejects (nothing happens).
+//!
+//! A logout ends a session only when the request proves it is the user's: a valid
+//! `id_token_hint`, or the user's own click. Without a hint (a bare link, an `<img>` on
+//! another site) the logout app asks, or, with none configured, a built-in page does; its
+//! form carries a verifier and works only in the browser that was shown it.
 
 use clavis_core::jose::UnverifiedJwt;
 use clavis_core::{secret, time, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
 use crate::flows::{client_view, new_handle, with_params};
 use crate::{OAuthError, ServiceError, Services};
 
@@ -26,6 +32,9 @@ struct PendingLogout {
     /// Where the browser goes once logged out (`None`: the endpoint answers itself).
     location: Option<String>,
     issuer: String,
+    /// The browser that asked to log out; requests stored before bindings have none.
+    #[serde(default)]
+    browser: Option<Binding>,
 }
 
 /// Hydra's `OAuth2LogoutRequest`.
@@ -47,6 +56,10 @@ pub struct LogoutOutcome {
     pub location: Option<String>,
     /// Whether the session ended (the cookie goes too), or waits for the logout app.
     pub ended: bool,
+    /// The request's browser-binding cookie, to set or clear.
+    pub csrf: Option<CsrfCookie>,
+    /// Ask the user first: show a page whose form sends this `logout_verifier` back.
+    pub confirm: Option<String>,
 }
 
 impl Services {
@@ -70,10 +83,11 @@ impl Services {
         request_url: &str,
         params: &[(String, String)],
         session_cookie: Option<&str>,
+        csrf_cookies: &[String],
     ) -> Result<LogoutOutcome, OAuthError> {
         let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
         if let Some(verifier) = get("logout_verifier") {
-            return self.finish_logout(t, verifier).await;
+            return self.finish_logout(t, verifier, csrf_cookies).await;
         }
         let hint = match get("id_token_hint") {
             Some(token) => Some(self.id_token_hint(t, token).await?),
@@ -119,11 +133,16 @@ impl Services {
         };
         let hinted_sid = hint.as_ref().and_then(|c| c["sid"].as_str()).map(str::to_owned);
         let logout_app = self.app_urls(t).await?.logout_url;
-        let skip_app = client.is_some_and(|c| c.extras.hydra.skip_logout_consent);
+        // skip_logout_consent trusts the client, so only a request the client made (its
+        // ID token as hint) may skip; a bare client_id could come from anyone.
+        let skip_app = hint.is_some() && client.is_some_and(|c| c.extras.hydra.skip_logout_consent);
         let subject = session.as_ref().map(|s| s.subject.clone()).or_else(|| hint.as_ref().and_then(|c| c["sub"].as_str()).map(str::to_owned));
         let sid = session.as_ref().map(|s| s.sid.clone()).or_else(|| hinted_sid.clone());
-        if let (Some(app), Some(subject), Some(sid), false) = (&logout_app, subject, sid, skip_app) {
-            // The logout app decides; nothing ends yet.
+        // Someone must ask the user: the logout app, or (no app, no hint, a session to
+        // end) the built-in confirmation page.
+        let ask_here = logout_app.is_none() && hint.is_none() && session.is_some();
+        if let (true, Some(subject), Some(sid)) = (ask_here || (logout_app.is_some() && !skip_app), subject, sid) {
+            let (binding, csrf) = Binding::new();
             let pending = PendingLogout {
                 subject,
                 sid,
@@ -132,11 +151,22 @@ impl Services {
                 rp_initiated: true,
                 location,
                 issuer: issuer.to_owned(),
+                browser: Some(binding),
             };
             let (challenge, hash) = new_handle();
             let data = serde_json::to_string(&pending).expect("logout request serializes");
             self.store.insert_logout(t, &hash, &data, now + LOGOUT_REQUEST_TTL_SECS).await?;
-            return Ok(LogoutOutcome { location: Some(with_params(app, &[("logout_challenge", &challenge)])), ended: false });
+            let outcome = LogoutOutcome { location: None, ended: false, csrf: Some(csrf), confirm: None };
+            return match logout_app {
+                // The logout app decides; nothing ends yet.
+                Some(app) => Ok(LogoutOutcome { location: Some(with_params(&app, &[("logout_challenge", &challenge)])), ..outcome }),
+                // The page's button is an accepted request: its verifier ends the session.
+                None => {
+                    let (verifier, verifier_hash) = new_handle();
+                    self.store.settle_logout(t, &hash, Some(&verifier_hash)).await?;
+                    Ok(LogoutOutcome { confirm: Some(verifier), ..outcome })
+                }
+            };
         }
         // End the browser's session, and the one the hint names.
         if let Some(s) = session {
@@ -146,19 +176,23 @@ impl Services {
             self.store.delete_session_by_sid(t, sid).await?;
         }
         // Without a post-logout URI, a configured logout app still gets the browser.
-        Ok(LogoutOutcome { location: location.or(logout_app), ended: true })
+        Ok(LogoutOutcome { location: location.or(logout_app), ended: true, csrf: None, confirm: None })
     }
 
-    /// Back from the logout app with a verifier: the session ends.
-    async fn finish_logout(&self, t: &TenantId, verifier: &str) -> Result<LogoutOutcome, OAuthError> {
+    /// Back from the logout app (or the confirmation page) with a verifier: the session
+    /// ends, if this is the browser that asked.
+    async fn finish_logout(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<LogoutOutcome, OAuthError> {
         let invalid = || OAuthError::InvalidRequest("the logout verifier is invalid or was used".into());
         if verifier.len() > 128 {
             return Err(invalid());
         }
         let data = self.store.use_logout_verifier(t, &secret::hash(verifier), time::now_unix()).await?.ok_or_else(invalid)?;
         let pending: PendingLogout = serde_json::from_str(&data).map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        let Some(binding) = pending.browser.filter(|b| b.held_by(csrf_cookies)) else {
+            return Err(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into()));
+        };
         self.store.delete_session_by_sid(t, &pending.sid).await?;
-        Ok(LogoutOutcome { location: pending.location, ended: true })
+        Ok(LogoutOutcome { location: pending.location, ended: true, csrf: Some(binding.clear()), confirm: None })
     }
 
     async fn pending_logout(&self, t: &TenantId, challenge: &str) -> Result<(String, PendingLogout), ServiceError> {

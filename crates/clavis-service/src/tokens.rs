@@ -57,6 +57,7 @@ impl Services {
         issuer: &str,
         client: &Client,
         requested_scope: Option<&str>,
+        requested_audience: Option<&str>,
     ) -> Result<IssuedToken, OAuthError> {
         if !client.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(OAuthError::UnauthorizedClient("the client is not registered for client_credentials".into()));
@@ -72,13 +73,15 @@ impl Services {
                 if requested.is_empty() { client.scopes.clone() } else { requested }
             }
         };
+        let audience: Vec<String> = requested_audience.unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        crate::flows::check_audience(client, &audience)?;
         let now = time::now_unix();
         let ttl = client.extras.lifespans.client_credentials_grant_access_token.unwrap_or(self.settings.access_token_ttl_secs);
         let scope = scopes.join(" ");
         let claims = AccessClaims {
             iss: issuer.to_owned(),
             sub: client.client_id.clone(),
-            aud: Value::String(issuer.to_owned()),
+            aud: if audience.is_empty() { Value::String(issuer.to_owned()) } else { serde_json::json!(audience) },
             client_id: client.client_id.clone(),
             scope: scope.clone(),
             iat: now,

@@ -61,6 +61,10 @@ pub struct ConfigArgs {
     /// Refresh token lifetime, e.g. `720h` [default: 720h].
     #[arg(long, env = "CLAVIS_REFRESH_TOKEN_TTL")]
     pub refresh_token_ttl: Option<String>,
+    /// Absolute lifetime of a refresh token family (rotation does not extend it), e.g.
+    /// `2160h` [default: 2160h = 90 days].
+    #[arg(long, env = "CLAVIS_REFRESH_FAMILY_TTL")]
+    pub refresh_family_ttl: Option<String>,
     /// 32 bytes, base64: seals the secrets of client_secret_jwt clients (which the server
     /// must be able to read). Without it, client_secret_jwt cannot be registered.
     #[arg(long, env = "CLAVIS_SECRET_ENCRYPTION_KEY", hide_env_values = true)]
@@ -106,6 +110,7 @@ struct FileConfig {
     consent_url: Option<String>,
     logout_url: Option<String>,
     refresh_token_ttl: Option<String>,
+    refresh_family_ttl: Option<String>,
     secret_encryption_key: Option<String>,
     dcr_enabled: Option<bool>,
     dcr_initial_access_token: Option<String>,
@@ -133,6 +138,7 @@ pub struct Config {
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
     pub refresh_token_ttl_secs: i64,
+    pub refresh_family_ttl_secs: i64,
     pub secret_encryption_key: Option<[u8; 32]>,
     pub dcr_enabled: bool,
     pub dcr_initial_access_token: Option<String>,
@@ -225,6 +231,7 @@ impl Config {
             consent_url: app_url(pick!(consent_url), "consent_url")?,
             logout_url: app_url(pick!(logout_url), "logout_url")?,
             refresh_token_ttl_secs: duration(pick!(refresh_token_ttl), 30 * 24 * 3600, "refresh_token_ttl")?,
+            refresh_family_ttl_secs: duration(pick!(refresh_family_ttl), 90 * 24 * 3600, "refresh_family_ttl")?,
             secret_encryption_key: match pick!(secret_encryption_key).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(s) => Some(decode_key(&s)?),

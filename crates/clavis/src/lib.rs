@@ -59,6 +59,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         consent_url: config.consent_url.clone(),
         logout_url: config.logout_url.clone(),
         refresh_token_ttl_secs: config.refresh_token_ttl_secs,
+        refresh_family_ttl_secs: config.refresh_family_ttl_secs,
         secret_sealing_key: config.secret_encryption_key,
         dcr_enabled: config.dcr_enabled,
         dcr_initial_access_token: config.dcr_initial_access_token.clone(),

@@ -20,31 +20,69 @@ async fn spawn() -> TestApp {
     .await
 }
 
-/// A user agent that does not follow redirects and keeps one session cookie.
+/// A user agent that does not follow redirects and keeps cookies as a browser does: by
+/// name and path, removed by `Max-Age=0`, sent only under their path.
 struct Browser {
     http: reqwest::Client,
-    cookie: Option<String>,
+    /// (name, path) → value.
+    cookies: std::collections::BTreeMap<(String, String), String>,
+    /// The last response's `Set-Cookie` values.
+    last_set: Vec<String>,
 }
 
 impl Browser {
     fn new() -> Self {
-        Self { http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(), cookie: None }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, cookies: Default::default(), last_set: vec![] }
     }
 
     /// GETs `url`; returns the status and the `Location` it redirects to.
     async fn get(&mut self, url: &str) -> (StatusCode, String, Value) {
-        let mut req = self.http.get(url);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", c);
+        let req = self.http.get(url);
+        self.send(url, req).await
+    }
+
+    /// POSTs a form to `url`, as a page's form would.
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String, Value) {
+        let req = self.http.post(url).form(form);
+        self.send(url, req).await
+    }
+
+    /// The cookie `name`, wherever its path.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.iter().find(|((n, _), _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The names of the cookies it holds.
+    fn cookie_names(&self) -> Vec<String> {
+        self.cookies.keys().map(|(n, _)| n.clone()).collect()
+    }
+
+    async fn send(&mut self, url: &str, mut req: reqwest::RequestBuilder) -> (StatusCode, String, Value) {
+        let path = url::Url::parse(url).unwrap().path().to_owned();
+        let jar: Vec<String> =
+            self.cookies.iter().filter(|((_, p), _)| path.starts_with(p.as_str())).map(|((n, _), v)| format!("{n}={v}")).collect();
+        if !jar.is_empty() {
+            req = req.header("cookie", jar.join("; "));
         }
         let resp = req.send().await.unwrap();
-        if let Some(set) = resp.headers().get("set-cookie") {
-            let set = set.to_str().unwrap();
-            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        self.last_set = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for set in &self.last_set {
+            let mut parts = set.split(';').map(str::trim);
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            let attrs: Vec<&str> = parts.collect();
+            let cookie_path = attrs.iter().find_map(|a| a.strip_prefix("Path=")).unwrap_or("/").to_owned();
+            let key = (name.to_owned(), cookie_path);
+            if attrs.contains(&"Max-Age=0") {
+                self.cookies.remove(&key);
+            } else {
+                self.cookies.insert(key, value.to_owned());
+            }
         }
         let status = resp.status();
         let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
-        let body = resp.json().await.unwrap_or(Value::Null);
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, location, body)
     }
 }
@@ -367,7 +405,7 @@ async fn rejection_prompt_none_and_remembered_sessions() {
 
     // Remember login and consent: the next flow skips both, and prompt=none works.
     login_and_consent(&app, &mut browser, &auth_url(&app, &client_id, &pk), "grace", true).await;
-    assert!(browser.cookie.is_some(), "a session cookie was set");
+    assert!(browser.cookie("clavis_session_default").is_some(), "a session cookie was set");
     let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &pk)).await;
     let c = param(&to_login, "login_challenge").unwrap();
     let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
@@ -796,4 +834,171 @@ async fn nul_characters_in_parameters_are_400() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     let (s, body) = app.admin(Method::GET, "/admin/clients?client_name=a%00b", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// Login CSRF: an attacker starts a flow, logs in as themself and hands the victim the
+/// login (or consent) verifier. Redeemed in a browser that did not start the flow, it is
+/// refused: the victim's browser never gets the attacker's session or code.
+#[tokio::test]
+async fn verifiers_work_only_in_the_browser_that_started_the_flow() {
+    let app = spawn().await;
+    let (client_id, _) = web_client(&app, true).await;
+    let (_, challenge) = pkce();
+    let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let mut attacker = Browser::new();
+    let (s, to_login, _) = attacker.get(&start).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let binding: Vec<&String> = attacker.last_set.iter().filter(|c| c.starts_with("clavis_csrf_")).collect();
+    assert_eq!(binding.len(), 1, "{:?}", attacker.last_set);
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/oauth2/auth", "Max-Age="] {
+        assert!(binding[0].contains(attr), "{attr} in {}", binding[0]);
+    }
+    let c = param(&to_login, "login_challenge").unwrap();
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"),
+                                  Some(json!({"subject": "mallory", "remember": true, "remember_for": 3600}))).await;
+    let login_return = accepted["redirect_to"].as_str().unwrap().to_owned();
+
+    let mut victim = Browser::new();
+    let (s, _, body) = victim.get(&login_return).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("another browser"), "{body}");
+    assert!(victim.cookie("clavis_session_default").is_none(), "no session for the victim");
+    // The refusal spent nothing: the attacker's own browser still goes on.
+    let (s, to_consent, body) = attacker.get(&login_return).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let c = param(&to_consent, "consent_challenge").unwrap();
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"),
+                                  Some(json!({"grant_scope": ["openid"]}))).await;
+    let consent_return = accepted["redirect_to"].as_str().unwrap().to_owned();
+    let (s, _, _) = victim.get(&consent_return).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the consent verifier too");
+    let (s, to_client, _) = attacker.get(&consent_return).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(param(&to_client, "code").is_some(), "{to_client}");
+    assert!(attacker.last_set.iter().any(|c| c.starts_with("clavis_csrf_") && c.contains("Max-Age=0")), "the finished flow's cookie is cleared");
+    assert!(!attacker.cookie_names().iter().any(|n| n.starts_with("clavis_csrf_")));
+}
+
+/// Logout CSRF: a bare GET (an `<img>` on any page) does not end the session; without a
+/// valid hint the user is asked, and only the asking browser's answer counts.
+#[tokio::test]
+async fn logout_without_a_hint_asks_the_user_first() {
+    let app = spawn().await;
+    let c = app
+        .create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "scopes": ["openid"],
+                              "post_logout_redirect_uris": ["https://app.example.com/bye"]}))
+        .await;
+    let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    // skip_logout_consent must not let a bare client_id skip the question.
+    let (s, _) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
+                           Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}]))).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut browser = Browser::new();
+    openid_sign_in(&app, &mut browser, client_id, secret, "ivy").await;
+    let none = silent_auth_url(&app, client_id);
+    let logout = format!("{}/oauth2/sessions/logout", app.public);
+    for url in [logout.clone(), format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye")] {
+        let (s, loc, page) = browser.get(&url).await;
+        assert_eq!((s, loc.as_str()), (StatusCode::OK, ""), "{url}: a page, no redirect");
+        let page = page.as_str().unwrap().to_owned();
+        assert!(page.contains("Sign out?") && page.contains("name=\"logout_verifier\""), "{page}");
+        let (_, loc, _) = browser.get(&none).await;
+        assert!(loc.starts_with(LOGIN_URL), "still signed in after {url}: {loc}");
+    }
+    let (_, _, page) = browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
+    let page = page.as_str().unwrap();
+    let verifier = page.split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    // Another browser posting the form is refused (and learns nothing).
+    let (s, _, body) = Browser::new().post(&logout, &[("logout_verifier", &verifier)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (_, loc, _) = browser.get(&none).await;
+    assert!(loc.starts_with(LOGIN_URL), "still signed in: {loc}");
+    // The user's own click.
+    let (_, _, page) = browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
+    let verifier = page.as_str().unwrap().split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (s, loc, _) = browser.post(&logout, &[("logout_verifier", &verifier)]).await;
+    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye?state=s9"));
+    let (_, loc, _) = browser.get(&none).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "signed out: {loc}");
+    // With nothing to end, a bare logout asks nothing.
+    let (s, _, body) = Browser::new().get(&logout).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("logged_out")));
+}
+
+/// Hydra's audience rules: a client asks only for audiences registered for it (at the
+/// authorization endpoint, PAR and the token endpoint), and consent grants only what was
+/// asked for.
+#[tokio::test]
+async fn audiences_must_be_registered_and_requested() {
+    let app = spawn().await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (s, _) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
+                           Some(json!([{"op": "replace", "path": "/audience", "value": ["https://api.example.com"]},
+                                       {"op": "add", "path": "/grant_types/-", "value": "client_credentials"}]))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, challenge) = pkce();
+    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let mut browser = Browser::new();
+    let (s, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("audience", "https://evil.example.com")])).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.starts_with(REDIRECT) && param(&loc, "error").as_deref() == Some("invalid_request"), "{loc}");
+    let (s, body) = push(&app, &client_id, Some(&secret), &[("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s-1234567890"),
+        ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("audience", "https://evil.example.com")]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "client_credentials"), ("audience", "https://evil.example.com")]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "client_credentials"), ("audience", "https://api.example.com")]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(claims(body["access_token"].as_str().unwrap())["aud"], json!(["https://api.example.com"]));
+
+    // Consent may grant only requested audiences.
+    let (s, to_login, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1]])).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let c = param(&to_login, "login_challenge").unwrap();
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "kim"}))).await;
+    let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    let c = param(&to_consent, "consent_challenge").unwrap();
+    let (s, body) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"),
+                              Some(json!({"grant_scope": ["openid"], "grant_access_token_audience": ["https://api.example.com"]}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "not requested: {body}");
+    assert!(body.to_string().contains("grant_access_token_audience"), "{body}");
+}
+
+/// A refresh issues no more than the client's current registration allows, and a family
+/// ends at its absolute lifetime however often it rotates.
+#[tokio::test]
+async fn refresh_follows_the_registration_and_ages_out() {
+    let app = TestApp::spawn_with(|a| {
+        a.login_url = Some(LOGIN_URL.into());
+        a.consent_url = Some(CONSENT_URL.into());
+        a.refresh_family_ttl = Some("1h".into());
+    })
+    .await;
+    let (client_id, secret) = web_client(&app, true).await;
+    let secret = secret.unwrap();
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
+    let code = param(&login_and_consent(&app, &mut browser, &start, "lee", false).await, "code").unwrap();
+    let (_, t0) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let r0 = t0["refresh_token"].as_str().unwrap();
+    let started = clavis_core::time::now_unix();
+    let exp0 = introspect(&app, r0).await["exp"].as_i64().unwrap();
+    assert!(exp0 <= started + 3600 + 5, "capped by the family lifetime, not the 30-day token lifetime: {exp0}");
+
+    // The admin removes `profile`: the next refresh does not issue it.
+    let (s, _) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{client_id}"), Some(json!({"scopes": ["openid", "offline_access"]}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, t1) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", r0)]).await;
+    assert_eq!(s, StatusCode::OK, "{t1}");
+    assert_eq!(t1["scope"], "openid offline_access");
+    assert_eq!(claims(t1["access_token"].as_str().unwrap())["scope"], "openid offline_access");
+    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"),
+        ("refresh_token", t1["refresh_token"].as_str().unwrap()), ("scope", "profile")]).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    // Rotation does not extend the family.
+    let exp1 = introspect(&app, t1["refresh_token"].as_str().unwrap()).await["exp"].as_i64().unwrap();
+    assert!(exp1 <= exp0, "rotation keeps the family's end: {exp1} > {exp0}");
 }

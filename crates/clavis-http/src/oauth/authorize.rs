@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::TenantId;
-use clavis_service::{AuthorizeError, AuthorizeStep};
+use clavis_service::{AuthorizeError, AuthorizeStep, CsrfCookie, LogoutOutcome, CSRF_COOKIE_PREFIX};
 use serde_json::json;
 
 use utoipa::{IntoParams, ToSchema};
@@ -67,6 +67,33 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The values of the browser's flow-binding cookies (a few at most: one per flow it has
+/// under way; more than that is not a browser we owe a flow).
+fn csrf_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| k.starts_with(CSRF_COOKIE_PREFIX))
+        .take(16)
+        .map(|(_, v)| v.to_owned())
+        .collect()
+}
+
+/// Sets or clears a flow-binding cookie: HttpOnly, SameSite=Lax (the browser's return
+/// from the login app is a top-level navigation, which Lax allows), and scoped to the
+/// endpoint's own path, which is where the flow comes back to.
+fn csrf_set_cookie(st: &AppState, path: &str, cookie: &CsrfCookie) -> Option<HeaderValue> {
+    let secure = if st.services.settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let (tag, value, age) = match cookie {
+        CsrfCookie::Set { tag, value } => (tag, value.as_str(), st.services.settings.flow_ttl_secs),
+        CsrfCookie::Clear { tag } => (tag, "", 0),
+    };
+    HeaderValue::from_str(&format!("{CSRF_COOKIE_PREFIX}{tag}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}")).ok()
+}
+
 /// The parameters of a GET (query) or POST (form body) request, as pairs, each name at
 /// most once; `Err` is a 400.
 fn request_params(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
@@ -109,15 +136,19 @@ pub async fn authorize(
     let request_url = request_url(&st, &uri, &params);
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
-    match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie).await {
-        Ok(AuthorizeStep { location, set_session }) => {
+    let bindings = csrf_cookies(&headers);
+    match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie, &bindings).await {
+        Ok(AuthorizeStep { location, set_session, csrf }) => {
             let mut resp = redirect(&location);
+            if let Some(v) = csrf.and_then(|c| csrf_set_cookie(&st, uri.path(), &c)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
             if let Some((value, max_age)) = set_session {
                 let secure = if public.starts_with("https://") { "; Secure" } else { "" };
                 let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
                 let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}");
                 if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                    resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
             resp
@@ -140,7 +171,7 @@ pub async fn authorize(
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0); also POST with a form body.
 #[utoipa::path(get, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSession", tag = "oauth2", params(LogoutParams),
     responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
-              (status = 200, description = "Logged out", body = Object), (status = "4XX", body = OAuthErrorBody)))]
+              (status = 200, description = "Logged out (JSON), or, without an `id_token_hint`, a page asking the user to confirm (HTML)", body = Object), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn logout(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -156,16 +187,21 @@ pub async fn logout(
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
     let request_url = request_url(&st, &uri, &params);
-    match st.services.logout(&issuer.tenant, &issuer.url, &request_url, &params, cookie).await {
-        Ok(outcome) => {
-            let mut resp = match outcome.location {
-                Some(location) => redirect(&location),
-                None => Json(json!({"status": "logged_out"})).into_response(),
+    let bindings = csrf_cookies(&headers);
+    match st.services.logout(&issuer.tenant, &issuer.url, &request_url, &params, cookie, &bindings).await {
+        Ok(LogoutOutcome { location, ended, csrf, confirm }) => {
+            let mut resp = match (confirm, location) {
+                (Some(verifier), _) => confirmation_page(uri.path(), &verifier),
+                (None, Some(location)) => redirect(&location),
+                (None, None) => Json(json!({"status": "logged_out"})).into_response(),
             };
-            if outcome.ended {
+            if let Some(v) = csrf.and_then(|c| csrf_set_cookie(&st, uri.path(), &c)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            if ended {
                 let clear = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
                 if let Ok(v) = HeaderValue::from_str(&clear) {
-                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                    resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
             resp
@@ -207,6 +243,27 @@ pub async fn logout_form(
     body: Bytes,
 ) -> Response {
     logout(st, issuer, method, uri, headers, body).await
+}
+
+/// The built-in "Sign out?" page for a logout without an ID token hint: its form posts the
+/// verifier back to the logout endpoint. Never framed, never cached.
+fn confirmation_page(action: &str, verifier: &str) -> Response {
+    // Both are ours: a path of our router and a URL-safe base64 handle; escaped anyway.
+    let esc = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title></head><body>\
+         <h1>Sign out?</h1><p>An application asked to sign you out of this site.</p>\
+         <form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"logout_verifier\" value=\"{}\">\
+         <button type=\"submit\">Sign out</button></form></body></html>",
+        esc(action),
+        esc(verifier)
+    );
+    let mut resp = axum::response::Html(html).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
 }
 
 fn redirect(location: &str) -> Response {

@@ -129,6 +129,8 @@ pub(crate) struct TokenRequest {
     /// `client_credentials`, `authorization_code` or `refresh_token`.
     grant_type: String,
     scope: Option<String>,
+    /// client_credentials: space-separated audiences, each registered for the client.
+    audience: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     /// PKCE (RFC 7636), S256.
@@ -194,7 +196,7 @@ async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &
     let (t, s) = (&issuer.tenant, &st.services);
     let tokens = match grant_type {
         "client_credentials" => {
-            let issued = s.grant_client_credentials(t, &issuer.url, client, form.get("scope")).await?;
+            let issued = s.grant_client_credentials(t, &issuer.url, client, form.get("scope"), form.get("audience")).await?;
             TokenSet { access_token: issued.access_token, expires_in: issued.expires_in, scope: issued.scope, id_token: None, refresh_token: None }
         }
         "authorization_code" => {
