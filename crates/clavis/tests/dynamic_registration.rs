@@ -197,3 +197,45 @@ async fn a_tenant_admin_sets_its_own_policy() {
     assert_eq!(after["data"]["dcr"], json!({"allowed_scopes": ["read"], "allowed_grant_types": ["client_credentials"]}));
     assert_eq!(after["data"]["login_url"], Value::Null);
 }
+
+/// A clone is an admin's client: it keeps the source's settings, Hydra's included, but
+/// not the registrant's credentials, the self-registered mark or the introspector mark.
+#[tokio::test]
+async fn a_clone_inherits_settings_but_no_registration() {
+    let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(true)).await;
+    let (_, c) = register(&app, "", None, json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
+        "contacts": ["ops@rp.example"], "audience": ["https://api.example"]})).await;
+    let (id, token) = (c["client_id"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
+    // What only admins set, set by an admin.
+    let patch = json!([{"op": "add", "path": "/owner", "value": "team-a"}, {"op": "add", "path": "/skip_consent", "value": true},
+        {"op": "add", "path": "/access_token_strategy", "value": "opaque"}, {"op": "add", "path": "/metadata", "value": {"tier": 2}},
+        {"op": "add", "path": "/authorization_code_grant_access_token_lifespan", "value": "30m"}]);
+    let (s, v) = app.admin(Method::PATCH, &format!("/admin/clients/{id}"), Some(patch)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{id}"), Some(json!({"introspector": true}))).await;
+    assert_eq!((s, &v["data"]["introspector"], &v["data"]["self_registered"]), (StatusCode::OK, &json!(true), &json!(true)), "{v}");
+
+    let (s, v) = app.admin(Method::POST, &format!("/admin/oauth/clients/{id}/clone"), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let clone_id = v["data"]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!((&v["data"]["self_registered"], &v["data"]["introspector"]), (&json!(false), &json!(false)), "{v}");
+
+    // The registrant's token manages the original only.
+    let clone_uri = format!("{}/oauth2/register/{clone_id}", app.public);
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let body = (method == Method::PUT).then(|| json!({"redirect_uris": ["https://evil.example/cb"]}));
+        let (s, _) = manage(&app, method.clone(), &clone_uri, token, body).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{method}");
+    }
+    let (s, _) = manage(&app, Method::GET, c["registration_client_uri"].as_str().unwrap(), token, None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Hydra's view: the settings came along.
+    let (_, src) = app.admin(Method::GET, &format!("/admin/clients/{id}"), None).await;
+    let (_, cl) = app.admin(Method::GET, &format!("/admin/clients/{clone_id}"), None).await;
+    for same in ["owner", "skip_consent", "access_token_strategy", "metadata", "authorization_code_grant_access_token_lifespan",
+                 "contacts", "audience", "redirect_uris", "scope", "grant_types"] {
+        assert_eq!(cl[same], src[same], "{same}");
+    }
+    assert_eq!((&cl["owner"], &cl["access_token_strategy"]), (&json!("team-a"), &json!("opaque")));
+}
