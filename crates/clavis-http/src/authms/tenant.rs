@@ -45,7 +45,9 @@ pub struct TenantUpdate {
     logout_url: Option<String>,
     /// The fields present replace those of the tenant's registration policy.
     dcr: Option<DcrPolicyUpdate>,
-    /// `any_confidential` or `marked_only`.
+    /// `any_confidential` or `marked_only` (parsed here, so that another value is a 400
+    /// naming the field without echoing it).
+    #[schema(value_type = Option<IntrospectionPolicy>)]
     introspection: Option<String>,
 }
 
