@@ -148,6 +148,9 @@ pub struct ClientInput {
     /// e.g. `{"client_credentials_grant_access_token": "30m"}`; at most one year.
     #[schema(value_type = Option<Object>)]
     pub token_lifespans: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Clavis extension: may introspect every token of the tenant, whatever the tenant's
+    /// `introspection` policy (a resource server) [default: false]. Confidential clients only.
+    pub introspector: Option<bool>,
 }
 
 impl ClientInput {
@@ -159,7 +162,7 @@ impl ClientInput {
         }
         present!(name, redirect_uris, client_auth_methods, fapi_profile, grant_types, is_confidential, jwks,
                  jwks_uri, logo_url, privacy_policy, scopes, terms_url, website, status, post_logout_redirect_uris,
-                 access_token_strategy, token_lifespans);
+                 access_token_strategy, token_lifespans, introspector);
         out
     }
 }
@@ -306,6 +309,9 @@ impl Client {
         if let Some(v) = &input.token_lifespans {
             self.extras.lifespans.apply(v, "token_lifespans")?;
         }
+        if let Some(v) = input.introspector {
+            self.extras.introspector = v;
+        }
         self.validate()?;
         self.derive_cors_origins();
         Ok(self.changed_fields(&before))
@@ -354,6 +360,9 @@ impl Client {
             }
             if has_grant(GrantType::ClientCredentials) {
                 return Err(ValidationError::new("grant_types", "client_credentials needs a confidential client"));
+            }
+            if self.extras.introspector {
+                return Err(ValidationError::new("introspector", "public clients cannot introspect"));
             }
         }
         if !self.jwks.is_empty() && !self.jwks_uri.is_empty() {
@@ -419,11 +428,14 @@ impl Client {
         if self.extras.lifespans != before.extras.lifespans {
             out.push("token_lifespans");
         }
+        if self.extras.introspector != before.extras.introspector {
+            out.push("introspector");
+        }
         out
     }
 }
 
-fn dedupe(v: &[String]) -> Vec<String> {
+pub(crate) fn dedupe(v: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(v.len());
     for s in v {
         if !out.contains(s) {

@@ -101,6 +101,13 @@ pub struct ClientExtras {
     pub lifespans: Lifespans,
     /// Ory Hydra's client metadata that the authms API does not know; kept as given.
     pub hydra: HydraMetadata,
+    /// Registered through dynamic registration (RFC 7591), so nobody vetted its metadata:
+    /// it may introspect only its own tokens. Set by registration only; a clone, made by
+    /// an admin, is not.
+    pub self_registered: bool,
+    /// An admin marked it as a resource server that may introspect every token of the
+    /// tenant, whatever the tenant's introspection policy. Never set through registration.
+    pub introspector: bool,
 }
 
 /// Hydra client fields without an authms counterpart.

@@ -11,11 +11,13 @@ pub mod json_patch;
 pub mod scope;
 pub mod secret;
 pub mod tenant;
+pub mod tenant_policy;
 pub mod time;
 
 pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
 pub use client_extras::{AccessTokenStrategy, ClientExtras, HydraMetadata, Lifespans};
 pub use tenant::TenantId;
+pub use tenant_policy::{DcrPolicy, IntrospectionPolicy};
 
 /// A rule broken by caller input, naming the field so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

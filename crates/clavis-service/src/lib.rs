@@ -11,6 +11,7 @@ mod dcr;
 mod error;
 mod flows;
 mod grants;
+mod introspection;
 mod keys;
 mod logout;
 mod registry;
@@ -26,6 +27,7 @@ pub use clavis_store::{TenantSettings, AuditEntry, ClientFilter, SecretRecord, S
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};
+pub use introspection::Introspector;
 pub use keys::{KeyInfo, Keys};
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
@@ -175,11 +177,20 @@ impl Services {
             login_url: own.login_url.or_else(|| self.settings.login_url.clone()),
             consent_url: own.consent_url.or_else(|| self.settings.consent_url.clone()),
             logout_url: own.logout_url.or_else(|| self.settings.logout_url.clone()),
+            ..own
         })
     }
 
-    /// Sets a tenant's own app URLs (`None` falls back to the server's).
+    /// What a tenant lets dynamically registered clients ask for: its policy, else the defaults.
+    pub async fn dcr_policy(&self, t: &TenantId) -> clavis_store::Result<clavis_core::DcrPolicy> {
+        Ok(self.store.tenant_settings(t).await?.dcr_policy.unwrap_or_default())
+    }
+
+    /// Sets a tenant's own app URLs (`None` falls back to the server's) and policies
+    /// (`None`: the defaults), all or nothing.
     pub async fn set_tenant_settings(&self, t: &TenantId, s: &TenantSettings) -> Result<(), ServiceError> {
+        let mut s = s.clone();
+        s.dcr_policy = s.dcr_policy.map(|p| p.normalized("dcr")).transpose()?;
         for (field, url) in [("login_url", &s.login_url), ("consent_url", &s.consent_url), ("logout_url", &s.logout_url)] {
             if let Some(u) = url {
                 let ok = u.len() <= 2000 && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
@@ -188,6 +199,6 @@ impl Services {
                 }
             }
         }
-        Ok(self.store.set_tenant_settings(t, s).await?)
+        Ok(self.store.set_tenant_settings(t, &s).await?)
     }
 }

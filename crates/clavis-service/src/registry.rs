@@ -299,7 +299,10 @@ impl Services {
     }
 
     /// A new client with the source's settings, a new id, `client_id` and secret, and
-    /// " (clone)" after its name.
+    /// " (clone)" after its name. An admin makes it, so it is an admin's client: it has no
+    /// registration access token (the source's registrant must not manage it) and is not
+    /// self-registered; and it is no `introspector` until an admin marks it, since reading
+    /// other clients' tokens is granted to a client, not to a configuration.
     pub async fn clone_client(&self, t: &TenantId, client_id: &str, actor: &Actor) -> Result<(Client, Option<String>)> {
         let source = self.get_client(t, client_id).await?;
         let now = time::now_unix();
@@ -319,6 +322,9 @@ impl Services {
             deleted_at: None,
             ..source
         };
+        clone.extras.hydra.registration_token_hash = None;
+        clone.extras.self_registered = false;
+        clone.extras.introspector = false;
         clone.validate()?;
         let entry = audit(&clone.client_id, actor, "clone", vec![], format!("cloned from {client_id}"), now);
         self.insert_new(&mut clone, None, entry, now).await

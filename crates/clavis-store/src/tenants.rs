@@ -1,7 +1,7 @@
-use clavis_core::TenantId;
+use clavis_core::{DcrPolicy, IntrospectionPolicy, TenantId};
 
 use crate::db::on_pool;
-use crate::{tenant_from_row, Result, Store};
+use crate::{tenant_from_row, Result, Store, StoreError};
 
 impl Store {
     /// Creates the tenant if it does not exist; `true` when it was created now.
@@ -25,26 +25,56 @@ impl Store {
     }
 }
 
-/// A tenant's own login, consent and logout app URLs (`None`: the server-wide setting).
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+/// A tenant's own settings: its login, consent and logout app URLs (`None`: the
+/// server-wide setting), and its policies for unvetted clients (`None`: the defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantSettings {
     pub login_url: Option<String>,
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
+    pub dcr_policy: Option<DcrPolicy>,
+    pub introspection: Option<IntrospectionPolicy>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    login_url: Option<String>,
+    consent_url: Option<String>,
+    logout_url: Option<String>,
+    dcr_policy: Option<String>,
+    introspection: Option<String>,
+}
+
+impl TryFrom<TenantRow> for TenantSettings {
+    type Error = StoreError;
+
+    fn try_from(r: TenantRow) -> Result<Self> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("tenant {what}"));
+        Ok(TenantSettings {
+            login_url: r.login_url,
+            consent_url: r.consent_url,
+            logout_url: r.logout_url,
+            dcr_policy: r.dcr_policy.map(|j| serde_json::from_str(&j).map_err(|_| corrupt("dcr_policy"))).transpose()?,
+            introspection: r.introspection.map(|s| IntrospectionPolicy::parse(&s).ok_or_else(|| corrupt("introspection"))).transpose()?,
+        })
+    }
 }
 
 impl Store {
     pub async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let sql = "SELECT login_url, consent_url, logout_url FROM tenants WHERE id = $1";
-        let row: Option<TenantSettings> = on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).fetch_optional(pool).await?);
-        Ok(row.unwrap_or_default())
+        let sql = "SELECT login_url, consent_url, logout_url, dcr_policy, introspection FROM tenants WHERE id = $1";
+        let row: Option<TenantRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).fetch_optional(pool).await?);
+        row.map(TenantSettings::try_from).transpose().map(Option::unwrap_or_default)
     }
 
     pub async fn set_tenant_settings(&self, tenant: &TenantId, s: &TenantSettings) -> Result<()> {
-        let sql = "UPDATE tenants SET login_url = $2, consent_url = $3, logout_url = $4 WHERE id = $1";
+        let sql = "UPDATE tenants SET login_url = $2, consent_url = $3, logout_url = $4, dcr_policy = $5, introspection = $6 WHERE id = $1";
+        let dcr_policy = s.dcr_policy.as_ref().map(|p| serde_json::to_string(p).expect("a policy serializes"));
+        let introspection = s.introspection.map(IntrospectionPolicy::as_str);
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             sqlx::query(sql).bind(tenant.as_str()).bind(&s.login_url).bind(&s.consent_url).bind(&s.logout_url)
+                .bind(&dcr_policy).bind(introspection)
                 .execute(pool).await?;
         });
         Ok(())

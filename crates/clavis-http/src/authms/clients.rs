@@ -50,6 +50,10 @@ pub(crate) struct ClientItem {
     /// Lifespans set for this client, Hydra's names with Go durations.
     #[schema(value_type = Object)]
     token_lifespans: serde_json::Value,
+    /// May introspect every token of the tenant (set by admins only).
+    introspector: bool,
+    /// Registered through dynamic registration (read-only).
+    self_registered: bool,
 }
 
 impl From<Client> for ClientItem {
@@ -79,6 +83,8 @@ impl From<Client> for ClientItem {
             deleted_at: c.deleted_at.map(rfc3339),
             token_lifespans: c.extras.lifespans.to_json(),
             access_token_strategy: c.extras.access_token_strategy,
+            introspector: c.extras.introspector,
+            self_registered: c.extras.self_registered,
             post_logout_redirect_uris: c.extras.post_logout_redirect_uris,
         }
     }

@@ -1,8 +1,10 @@
 //! `/admin/oauth/tenant`: the admin's own tenant's settings — its login, consent and
-//! logout app (each overrides the server-wide setting; empty clears the override).
+//! logout app (each overrides the server-wide setting; empty clears the override), and
+//! its policies for dynamically registered clients and for introspection.
 
 use axum::extract::State;
 use axum::response::Response;
+use clavis_core::{DcrPolicy, IntrospectionPolicy};
 use clavis_service::TenantSettings;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +22,10 @@ pub(crate) struct TenantView {
     logout_url: Option<String>,
     /// … and what applies.
     effective: Effective,
+    /// What dynamically registered clients may ask for (the defaults until set).
+    dcr: DcrPolicy,
+    /// Which confidential clients may introspect other clients' tokens.
+    introspection: IntrospectionPolicy,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -37,6 +43,21 @@ pub struct TenantUpdate {
     login_url: Option<String>,
     consent_url: Option<String>,
     logout_url: Option<String>,
+    /// The fields present replace those of the tenant's registration policy.
+    dcr: Option<DcrPolicyUpdate>,
+    /// `any_confidential` or `marked_only` (parsed here, so that another value is a 400
+    /// naming the field without echoing it).
+    #[schema(value_type = Option<IntrospectionPolicy>)]
+    introspection: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DcrPolicyUpdate {
+    /// Scope tokens a self-registered client may have (never `admin`); at most 100.
+    allowed_scopes: Option<Vec<String>>,
+    /// Grant types a self-registered client may have; at most 100.
+    allowed_grant_types: Option<Vec<String>>,
 }
 
 async fn view(st: &AppState, tenant: &clavis_core::TenantId) -> Result<Response, ApiError> {
@@ -48,6 +69,8 @@ async fn view(st: &AppState, tenant: &clavis_core::TenantId) -> Result<Response,
         consent_url: own.consent_url,
         logout_url: own.logout_url,
         effective: Effective { login_url: eff.login_url, consent_url: eff.consent_url, logout_url: eff.logout_url },
+        dcr: own.dcr_policy.unwrap_or_default(),
+        introspection: own.introspection.unwrap_or_default(),
     }))
 }
 
@@ -56,7 +79,8 @@ pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Res
     view(&st, &p.tenant).await
 }
 
-/// Fields present change: a URL sets the override, `""` removes it.
+/// Fields present change: a URL sets the override, `""` removes it; `dcr` and
+/// `introspection` set the tenant's policies. Nothing changes unless all are valid.
 #[utoipa::path(put, path = "/admin/oauth/tenant", operation_id = "updateTenant", tag = "authms", security(("admin_token" = [])), request_body = TenantUpdate,
     responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(
@@ -69,6 +93,17 @@ pub async fn update(
         if let Some(v) = given {
             *slot = Some(v).filter(|v| !v.is_empty());
         }
+    }
+    if let Some(d) = body.dcr {
+        let mut policy = s.dcr_policy.unwrap_or_default();
+        policy.allowed_scopes = d.allowed_scopes.unwrap_or(policy.allowed_scopes);
+        policy.allowed_grant_types = d.allowed_grant_types.unwrap_or(policy.allowed_grant_types);
+        s.dcr_policy = Some(policy);
+    }
+    if let Some(v) = body.introspection {
+        let policy = IntrospectionPolicy::parse(&v)
+            .ok_or_else(|| ApiError::BadRequest("introspection: must be \"any_confidential\" or \"marked_only\"".into()))?;
+        s.introspection = Some(policy);
     }
     st.services.set_tenant_settings(&p.tenant, &s).await?;
     view(&st, &p.tenant).await

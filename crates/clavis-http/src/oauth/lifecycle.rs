@@ -5,31 +5,26 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::OAuthError;
+use clavis_service::{Introspector, OAuthError};
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
 use utoipa::ToSchema;
 use crate::AppState;
 
-/// The caller of introspection: a client of this tenant, or an admin token of it.
-async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<(), OAuthError> {
-    let bearer = crate::auth::bearer_token(headers);
-    if let Some(token) = bearer {
+/// The caller of introspection: an access token's holder or an authenticated client. What
+/// it may see is the service's decision.
+async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Introspector, OAuthError> {
+    if let Some(token) = crate::auth::bearer_token(headers) {
         let p = st.services.verify_access_token(token).await.map_err(|_| OAuthError::InvalidClient("invalid bearer token".into()))?;
-        if p.tenant != issuer.tenant || !p.has_scope("admin") {
-            return Err(OAuthError::InvalidClient("the bearer token may not introspect here".into()));
-        }
-        return Ok(());
+        return Ok(Introspector::Bearer(p));
     }
-    let client = authenticate(st, issuer, headers, form).await?;
-    if !client.is_confidential {
-        return Err(OAuthError::InvalidClient("public clients may not introspect".into()));
-    }
-    Ok(())
+    Ok(Introspector::Client(authenticate(st, issuer, headers, form).await?))
 }
 
 /// RFC 7662. The caller is a confidential client of the tenant, or holds an admin token of it.
+/// Self-registered clients, and unmarked clients when the tenant's `introspection` is
+/// `marked_only`, see only their own tokens (others answer `{"active": false}`).
 /// Also served at `/oauth/introspect`.
 #[utoipa::path(post, path = "/oauth2/introspect", operation_id = "introspectOAuth2Token", tag = "oauth2", security(("client_basic" = []), ("admin_token" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
@@ -37,9 +32,9 @@ async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMa
 pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let form = Form::parse(&headers, &body)?;
-        introspection_caller(&st, &issuer, &headers, &form).await?;
+        let caller = introspection_caller(&st, &issuer, &headers, &form).await?;
         let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        st.services.introspect(&issuer.tenant, token).await
+        st.services.introspect_as(&issuer.tenant, &caller, token).await
     }
     .await;
     match result {
