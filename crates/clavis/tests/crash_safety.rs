@@ -43,15 +43,19 @@ async fn refresh_family(node: &Serve, token: &str, id: &str, secret: &str) -> St
     let start = format!("{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
         &scope=offline_access&state=crash-state-1&code_challenge={}&code_challenge_method=S256",
         node.public, clavis_core::jose::pkce_s256(&verifier));
-    let loc = http.get(&start).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let resp = http.get(&start).send().await.unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    // The flow's browser binding, which the verifiers need.
+    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let accept = |kind: &str, challenge: String, body: Value| {
         http.put(format!("{}/admin/oauth2/auth/requests/{kind}/accept?{kind}_challenge={challenge}", node.admin))
             .bearer_auth(token).json(&body).send()
     };
     let r: Value = accept("login", param(&loc, "login_challenge"), json!({"subject": "u"})).await.unwrap().json().await.unwrap();
-    let loc = http.get(via(r["redirect_to"].as_str().unwrap())).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let back = |url: &str| http.get(via(url)).header("cookie", &binding).send();
+    let loc = back(r["redirect_to"].as_str().unwrap()).await.unwrap().headers()["location"].to_str().unwrap().to_owned();
     let r: Value = accept("consent", param(&loc, "consent_challenge"), json!({"grant_scope": ["offline_access"]})).await.unwrap().json().await.unwrap();
-    let loc = http.get(via(r["redirect_to"].as_str().unwrap())).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let loc = back(r["redirect_to"].as_str().unwrap()).await.unwrap().headers()["location"].to_str().unwrap().to_owned();
     let t: Value = http.post(format!("{}/oauth2/token", node.public)).basic_auth(id, Some(secret))
         .form(&[("grant_type", "authorization_code"), ("code", param(&loc, "code").as_str()),
                 ("redirect_uri", "https://app.example.com/cb"), ("code_verifier", verifier.as_str())])

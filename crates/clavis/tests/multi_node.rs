@@ -116,17 +116,20 @@ async fn a_flow_can_hop_between_nodes() {
     let start = format!("{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
         &scope=openid+offline_access&state=hop-state-1&code_challenge={challenge}&code_challenge_method=S256", a.public);
 
-    let to_login = location(browser.get(&start).send().await.unwrap());
+    let resp = browser.get(&start).send().await.unwrap();
+    // The flow's browser binding: the verifiers work only with it, on either node.
+    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let to_login = location(resp);
     let login = param(&to_login, "login_challenge");
     let (s, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
                                 Some(json!({"subject": "alice"}))).await;
     assert_eq!(s, StatusCode::OK, "login accepted on the other node: {accepted}");
-    let to_consent = location(browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap());
+    let to_consent = location(browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     let consent = param(&to_consent, "consent_challenge");
     let (s, accepted) = a.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
                                 Some(json!({"grant_scope": ["openid", "offline_access"]}))).await;
     assert_eq!(s, StatusCode::OK);
-    let back = location(browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap());
+    let back = location(browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     let code = param(&back, "code");
 
     let token = |node: &TestApp, form: Vec<(&'static str, String)>| {
@@ -177,26 +180,28 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     start.query_pairs_mut().append_pair("client_id", &id).append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
     let resp = browser.get(start.as_str()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "pushed to A, used on B");
+    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let login = param(&location(&resp), "login_challenge");
     let again = browser.get(start.as_str().replace(&b.public, &a.public)).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "and then not on A");
 
     let (_, accepted) = a.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
                                 Some(json!({"subject": "alice", "remember": true, "remember_for": 3600}))).await;
-    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap();
+    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let consent = param(&location(&resp), "consent_challenge");
     let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
                                 Some(json!({"grant_scope": ["openid"]}))).await;
-    let back = location(&browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).send().await.unwrap());
+    let back = location(&browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     assert_eq!(param(&back, "state"), "par-hop-1");
 
     let resp = browser.get(format!("{}/oauth2/sessions/logout", a.public)).header("cookie", &cookie).send().await.unwrap();
     let logout = param(&location(&resp), "logout_challenge");
+    let logout_binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let (s, request) = b.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={logout}"), None).await;
     assert_eq!((s, request["subject"].as_str()), (StatusCode::OK, Some("alice")), "started on A, read on B");
     let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={logout}"), None).await;
-    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &cookie).send().await.unwrap();
+    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", format!("{cookie}; {logout_binding}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "finished on A");
     // The session is gone on both nodes: a silent request needs a login.
     let silent = format!("{}/oauth2/auth?response_type=code&client_id={id}&scope=openid&state=s-after&prompt=none\
