@@ -196,18 +196,23 @@ def assert_refused(resp, because=None, clavis=None):
     body = resp.json()
     assert body == {"error": "invalid_client", "error_description": "client authentication failed"}, resp.text
     if because:
-        # The reason is in the log, in a failure line newer than the last one checked. It
-        # is written before the answer, but the thread reading the log may lag behind.
-        deadline = time.monotonic() + 5
-        seen = getattr(clavis, "auth_failures_checked", 0)
-        while True:
-            failures = [line for line in clavis.log_text().splitlines() if "client authentication failed" in line]
-            hit = next((i for i, line in enumerate(failures) if i >= seen and because in line), None)
-            if hit is not None:
-                clavis.auth_failures_checked = hit + 1
-                break
-            assert time.monotonic() < deadline, f"no newly logged reason with {because!r}"
-            time.sleep(0.05)
+        assert_logged_reason(clavis, because)
+
+
+def assert_logged_reason(clavis, because):
+    """The server's log gives `because` as the reason of a client authentication failure
+    newer than the last one checked. It is written before the answer, but the thread
+    reading the log may lag behind."""
+    deadline = time.monotonic() + 5
+    seen = getattr(clavis, "auth_failures_checked", 0)
+    while True:
+        failures = [line for line in clavis.log_text().splitlines() if "client authentication failed" in line]
+        hit = next((i for i, line in enumerate(failures) if i >= seen and because in line), None)
+        if hit is not None:
+            clavis.auth_failures_checked = hit + 1
+            return
+        assert time.monotonic() < deadline, f"no newly logged reason with {because!r}"
+        time.sleep(0.05)
 
 
 def token_claims(access_token, metadata, client_id):
@@ -418,7 +423,8 @@ def test_wrong_key_is_refused(clavis, api, root):
     session = assertion_session(clavis, client["client_id"], other.signing_key, PrivateKeyJWT(endpoint))
     error, resp = client_credentials_error(session, endpoint)
     assert_invalid_client(error, resp)
-    assert "signature" in error.description
+    assert error.description == "client authentication failed"
+    assert_logged_reason(clavis, "signature")
     # An ES256 key when an RSA key is registered: no key fits.
     es = ClientKey("ES256")
     assert_refused(post_assertion(clavis, endpoint, es.sign(client["client_id"], endpoint)), because="signature", clavis=clavis)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use clavis_core::{Client, TenantId};
-use clavis_store::{SecretRecord, Store};
+use clavis_store::{SecretRecord, Store, TokenRevocation};
 
 /// Bounds memory: past this many entries the cache starts over.
 const MAX_ENTRIES: usize = 50_000;
@@ -37,6 +37,8 @@ impl std::ops::Deref for ClientRef {
 pub(crate) struct CachedClient {
     pub client: Client,
     pub secrets: Vec<SecretRecord>,
+    /// Since when its access tokens are revoked (DELETE …/tokens), if ever.
+    pub revocation: Option<TokenRevocation>,
     fetched: Instant,
 }
 
@@ -85,7 +87,8 @@ impl ClientCache {
             return Ok(None);
         };
         let secrets = store.client_secrets(tenant, client_id).await?;
-        let entry = Arc::new(CachedClient { client, secrets, fetched: Instant::now() });
+        let revocation = store.token_revocation(tenant, client_id).await?;
+        let entry = Arc::new(CachedClient { client, secrets, revocation, fetched: Instant::now() });
         if !self.ttl.is_zero() {
             let mut map = self.entries.write().expect("cache lock");
             if map.len() >= MAX_ENTRIES {

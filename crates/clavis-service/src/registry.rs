@@ -23,7 +23,7 @@ pub const MAX_GRACE_SECS: i64 = 30 * 24 * 3600;
 
 type Result<T> = std::result::Result<T, ServiceError>;
 
-fn audit(client_id: &str, actor: &Actor, action: &str, fields: Vec<&str>, detail: String, now: i64) -> AuditEntry {
+pub(crate) fn audit(client_id: &str, actor: &Actor, action: &str, fields: Vec<&str>, detail: String, now: i64) -> AuditEntry {
     AuditEntry {
         id: ids::ulid(),
         client_id: client_id.to_owned(),

@@ -105,7 +105,7 @@ impl Services {
             AccessTokenStrategy::Opaque => {
                 let token = format!("{tenant}~{}", clavis_core::ids::random_token(32));
                 let json = serde_json::to_string(claims).expect("claims serialize");
-                self.store.insert_opaque_token(tenant, &secret::hash(&token), &json, claims.exp).await?;
+                self.store.insert_opaque_token(tenant, &client.client_id, &secret::hash(&token), &json, claims.iat, claims.exp).await?;
                 Ok(token)
             }
         }
@@ -134,7 +134,7 @@ impl Services {
                 }
                 let json = self
                     .store
-                    .find_opaque_token(&tenant, &secret::hash(token))
+                    .find_opaque_token(&tenant, &secret::hash(token), time::now_unix())
                     .await
                     .map_err(|_| "unavailable")?
                     .ok_or("unknown token")?;
@@ -156,6 +156,11 @@ impl Services {
             .ok_or("client no longer exists")?;
         if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
             return Err("client is not active");
+        }
+        // All the client's tokens were revoked: those issued until then (in the same
+        // second included, to be safe) end when the revocation takes effect.
+        if entry.revocation.is_some_and(|r| claims.iat <= r.at && now >= r.effective) {
+            return Err("revoked");
         }
         if self.store.is_revoked(&tenant, &claims.jti).await.map_err(|_| "unavailable")? {
             return Err("revoked");

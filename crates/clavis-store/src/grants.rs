@@ -240,19 +240,29 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(jti).fetch_optional(pool).await?))
     }
 
-    /// An opaque access token: its hash and its claims (JSON).
-    pub async fn insert_opaque_token(&self, tenant: &TenantId, token_hash: &str, claims: &str, expires_at: i64) -> Result<()> {
-        let sql = "INSERT INTO opaque_tokens (tenant_id, token_hash, claims, expires_at) VALUES ($1, $2, $3, $4)";
+    /// An opaque access token of `client_id`: its hash and its claims (JSON).
+    pub async fn insert_opaque_token(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+        token_hash: &str,
+        claims: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let sql = "INSERT INTO opaque_tokens (tenant_id, token_hash, claims, expires_at, client_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
-            sqlx::query(sql).bind(tenant.as_str()).bind(token_hash).bind(claims).bind(expires_at).execute(pool).await?;
+            sqlx::query(sql).bind(tenant.as_str()).bind(token_hash).bind(claims).bind(expires_at).bind(client_id).bind(created_at)
+                .execute(pool).await?;
         });
         Ok(())
     }
 
-    pub async fn find_opaque_token(&self, tenant: &TenantId, token_hash: &str) -> Result<Option<String>> {
-        let sql = "SELECT claims FROM opaque_tokens WHERE tenant_id = $1 AND token_hash = $2";
-        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(token_hash).fetch_optional(pool).await?))
+    /// The claims of an unexpired opaque access token.
+    pub async fn find_opaque_token(&self, tenant: &TenantId, token_hash: &str, now: i64) -> Result<Option<String>> {
+        let sql = "SELECT claims FROM opaque_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(token_hash).bind(now).fetch_optional(pool).await?))
     }
 
     pub async fn insert_session(&self, tenant: &TenantId, s: &SessionRow) -> Result<()> {

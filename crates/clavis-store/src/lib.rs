@@ -4,6 +4,7 @@
 //! query can forget the tenant.
 
 mod audit;
+mod client_tokens;
 mod clients;
 mod db;
 mod grants;
@@ -12,6 +13,7 @@ mod secrets;
 mod tenants;
 
 pub use audit::AuditEntry;
+pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
 pub use clients::ClientFilter;
 pub use db::Store;
 pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};

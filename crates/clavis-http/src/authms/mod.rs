@@ -5,6 +5,7 @@ mod clients;
 mod keys;
 mod secrets;
 mod tenant;
+mod tokens;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(secrets::list, secrets::add))
         .routes(routes!(secrets::delete))
         .routes(routes!(secrets::audit))
+        .routes(routes!(tokens::list, tokens::revoke))
         .routes(routes!(tenant::get, tenant::update))
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
