@@ -183,3 +183,14 @@ async fn bodies_must_be_present_and_of_the_right_json_type() {
         assert_eq!(v["error"], "invalid_request", "{v}");
     }
 }
+
+#[tokio::test]
+async fn nested_objects_must_be_objects() {
+    let app = TestApp::spawn().await;
+    for dcr in ["[null, null]", "[]", "\"x\"", "1"] {
+        let v = expect_error(&app, Method::PUT, "/admin/oauth/tenant", Some(format!("{{\"dcr\": {dcr}}}")), 400).await;
+        assert!(v["message"].as_str().unwrap().contains("dcr"), "{dcr}: {v}");
+    }
+    let (s, v) = app.admin(Method::PUT, "/admin/oauth/tenant", Some(serde_json::json!({"dcr": null}))).await;
+    assert_eq!(s, StatusCode::OK, "null means absent: {v}");
+}

@@ -210,6 +210,23 @@ async fn read_object<T: DeserializeOwned>(req: Request, state: &AppState, may_be
 }
 
 /// Whether any string (or key) of a JSON value holds a NUL character.
+/// For an optional nested struct field: only a JSON object (or null) is one. serde's
+/// derive also reads structs from arrays (`[null, null]`), which would pass a malformed
+/// body off as a valid one (found by schemathesis).
+pub(crate) fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::de::Error;
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v).map(Some).map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("must be a JSON object")),
+    }
+}
+
 pub(crate) fn has_nul(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     match v {

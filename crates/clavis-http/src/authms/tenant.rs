@@ -44,6 +44,7 @@ pub struct TenantUpdate {
     consent_url: Option<String>,
     logout_url: Option<String>,
     /// The fields present replace those of the tenant's registration policy.
+    #[serde(default, deserialize_with = "super::optional_object")]
     dcr: Option<DcrPolicyUpdate>,
     /// `any_confidential` or `marked_only` (parsed here, so that another value is a 400
     /// naming the field without echoing it).
