@@ -132,6 +132,23 @@ def main():
                 # Let every id's backoff pass, so the next phase starts from scratch.
                 time.sleep(1.2)
         print(f"\npeak RSS {worst:.1f} MiB = idle + {worst - idle:.1f} MiB (limit: idle + {LIMIT_MIB} MiB)")
+        # Timing of single failures (each for an id with no failures yet, so none is in
+        # backoff): it must not tell an unknown id from a known one.
+        s, body = request("POST", f"{admin}/admin/oauth/clients", headers=bearer, body={
+            "name": "fast", "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"], "scopes": ["read"]})
+        assert s == 201, body
+        fast = json.loads(body)["data"]["client_id"]
+        kinds = {"unknown id": [f"nobody-{i}" for i in range(5)], "argon2id client": ids[50:55], "SHA-256 client": [fast] * 3}
+        print("\none failure at a time (token endpoint), median wall ms:")
+        for kind, who in kinds.items():
+            times = []
+            for cid in who:
+                t0 = time.monotonic()
+                code = request("POST", f"{public}/oauth2/token", None, basic(cid, "wrong"), {"grant_type": "client_credentials"})[0]
+                times.append((time.monotonic() - t0) * 1000)
+                assert code == 401, (kind, code)
+            times.sort()
+            print(f"  {kind:<16} {times[len(times) // 2]:6.1f}")
         if worst - idle > LIMIT_MIB:
             sys.exit("FAIL: memory grew past the limit")
         print("ok")

@@ -145,6 +145,11 @@ impl Services {
         }
     }
 
+    /// Measures the KDF once (tens of milliseconds), for the failure floor: call it at start.
+    pub async fn calibrate_failure_floor(&self) {
+        self.kdf.cost().await;
+    }
+
     /// The least time a failed authentication takes to answer: above the slowest
     /// verification (argon2id), so timing tells neither which check failed nor whether
     /// the id exists. It is a sleep, which costs the server no CPU.

@@ -66,6 +66,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         ..Settings::default()
     };
     let services = Services::new(settings, store);
+    // Measured now, on an idle machine, rather than at the first failure under load.
+    services.calibrate_failure_floor().await;
     if let Some((id, secret)) = &config.bootstrap {
         services
             .ensure_admin_client(&TenantId::default_tenant(), id, secret, &Actor("bootstrap".into()))
