@@ -210,3 +210,52 @@ fn weight(key: &Key, keys: &Value) -> usize {
     }
     256 + key.0.as_str().len() + key.1.len() + key.2.len() + json(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::Allowlist;
+
+    fn key(i: usize) -> Key {
+        (TenantId::default_tenant(), format!("client-{i}"), format!("https://keys.example/{i}"))
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_and_evicts_the_least_recently_used_entries() {
+        let f = JwksFetcher::new(Arc::new(Outbound::new(Allowlist::default())));
+        for i in 0..MAX_ENTRIES {
+            f.slot(&key(i));
+        }
+        f.slot(&key(0)); // used again: now the most recent
+        for i in MAX_ENTRIES..MAX_ENTRIES + 3 {
+            f.slot(&key(i));
+        }
+        let c = f.cache.lock().unwrap();
+        assert_eq!(c.slots.len(), MAX_ENTRIES);
+        assert_eq!((c.order.len(), c.weights.len()), (MAX_ENTRIES, MAX_ENTRIES));
+        assert!(c.slots.contains_key(&key(0)));
+        assert!(!c.slots.contains_key(&key(1)) && !c.slots.contains_key(&key(3)), "the oldest went");
+        assert!(c.slots.contains_key(&key(4)) && c.slots.contains_key(&key(MAX_ENTRIES + 2)));
+        assert_eq!(c.weight, c.weights.values().sum::<usize>());
+    }
+
+    #[tokio::test]
+    async fn heavy_entries_push_out_old_ones_by_weight() {
+        let f = JwksFetcher::new(Arc::new(Outbound::new(Allowlist::default())));
+        let big = serde_json::json!({"keys": [{"kty": "RSA", "n": "A".repeat(60_000), "e": "AQAB"}]});
+        for i in 0..1000 {
+            f.slot(&key(i));
+            f.cache.lock().unwrap().reweigh(&key(i), weight(&key(i), &big));
+        }
+        let c = f.cache.lock().unwrap();
+        assert!(c.weight <= MAX_WEIGHT);
+        assert!(c.slots.len() < 1000 && c.slots.contains_key(&key(999)) && !c.slots.contains_key(&key(0)));
+    }
+
+    #[test]
+    fn only_what_verification_reads_is_kept() {
+        let doc = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ", "kid": "k1", "use": "sig",
+            "alg": 7, "x5c": ["MII…"], "junk": [0, 0, 0, 0]}], "other": "x"});
+        assert_eq!(trim(&doc), serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "eA", "y": "eQ", "kid": "k1", "use": "sig"}]}));
+    }
+}
