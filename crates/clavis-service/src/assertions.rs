@@ -98,7 +98,8 @@ impl Services {
             return Ok(true);
         }
         // The client may have rotated its keys: look again (at most every JWKS_REFETCH_MIN).
-        let jwks = fetch(true).await.map_err(unavailable)?;
-        Ok(a.verify_with_jwks(&jwks))
+        // The same set again (not re-fetched) is not worth a second round of verifications.
+        let again = fetch(true).await.map_err(unavailable)?;
+        Ok(!std::sync::Arc::ptr_eq(&jwks, &again) && a.verify_with_jwks(&again))
     }
 }

@@ -23,7 +23,7 @@ pub(crate) const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
 /// As an inline `jwks` may be.
 pub(crate) const JWKS_MAX_BYTES: usize = 64 * 1024;
 /// Bounds of the cache: entries, and their approximate memory (see `weight`). The
-/// least recently fetched entries go first.
+/// least recently used entries go first.
 const MAX_ENTRIES: usize = 10_000;
 const MAX_WEIGHT: usize = 32 << 20;
 
