@@ -146,6 +146,9 @@ def _start(data_dir, database_url, extra_env):
         CLAVIS_LOGIN_URL=LOGIN_URL,
         CLAVIS_CONSENT_URL=CONSENT_URL,
         CLAVIS_LOG_FORMAT="json",
+        # The jwks_uri documents of the tests are served from 127.0.0.1, which the server
+        # refuses to fetch from unless allowed.
+        CLAVIS_OUTBOUND_ALLOW="127.0.0.1",
         # Verbose on purpose: the no-secrets-in-logs check covers debug output too.
         CLAVIS_LOG="debug",
     )

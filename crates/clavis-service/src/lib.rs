@@ -13,8 +13,10 @@ mod error;
 mod flows;
 mod grants;
 mod introspection;
+mod jwks_uri;
 mod keys;
 mod logout;
+pub mod outbound;
 mod registry;
 mod tokens;
 
@@ -72,6 +74,9 @@ pub struct Settings {
     /// Key that seals secrets of client_secret_jwt clients (`CLAVIS_SECRET_ENCRYPTION_KEY`);
     /// without it such clients cannot be registered.
     pub secret_sealing_key: Option<[u8; 32]>,
+    /// Special-purpose destinations (loopback, private, …) that fetches made for clients
+    /// (`jwks_uri`, …) may reach nonetheless (`CLAVIS_OUTBOUND_ALLOW`).
+    pub outbound_allow: outbound::Allowlist,
 }
 
 impl Default for Settings {
@@ -93,6 +98,7 @@ impl Default for Settings {
             secret_sealing_key: None,
             dcr_enabled: false,
             dcr_initial_access_token: None,
+            outbound_allow: outbound::Allowlist::default(),
         }
     }
 }
@@ -105,7 +111,7 @@ pub struct Services {
     pub keys: Keys,
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
-    jwks_fetcher: Arc<assertions::JwksFetcher>,
+    jwks_fetcher: Arc<jwks_uri::JwksFetcher>,
     auth_failures: Arc<auth_failures::AuthFailures>,
     kdf: Arc<client_auth::Kdf>,
 }
@@ -114,13 +120,14 @@ impl Services {
     pub fn new(settings: Settings, store: Store) -> Self {
         let keys = Keys::new(store.clone());
         let clients = Arc::new(ClientCache::new(settings.client_cache_ttl_secs));
+        let outbound = Arc::new(outbound::Outbound::new(settings.outbound_allow.clone()));
         Self {
             settings: Arc::new(settings),
             store,
             keys,
             clients,
             known_tenants: Arc::default(),
-            jwks_fetcher: Arc::new(assertions::JwksFetcher::new()),
+            jwks_fetcher: Arc::new(jwks_uri::JwksFetcher::new(outbound)),
             auth_failures: Arc::default(),
             kdf: Arc::new(client_auth::Kdf::new()),
         }

@@ -88,6 +88,10 @@ pub struct ConfigArgs {
     /// If set, registering a client needs this bearer token (RFC 7591 initial access token).
     #[arg(long, env = "CLAVIS_DCR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub dcr_initial_access_token: Option<String>,
+    /// Comma-separated CIDRs and host names that fetches made for clients (jwks_uri) may
+    /// reach although they are loopback, private or link-local [default: none].
+    #[arg(long, env = "CLAVIS_OUTBOUND_ALLOW")]
+    pub outbound_allow: Option<String>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -118,6 +122,7 @@ struct FileConfig {
     header_read_timeout: Option<String>,
     token_rate_per_client: Option<u32>,
     token_rate_per_ip: Option<u32>,
+    outbound_allow: Option<String>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -146,6 +151,7 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     pub token_rate_per_client: u32,
     pub token_rate_per_ip: u32,
+    pub outbound_allow: clavis_service::outbound::Allowlist,
 }
 
 impl std::fmt::Debug for Config {
@@ -242,6 +248,8 @@ impl Config {
             header_read_timeout_secs: duration(pick!(header_read_timeout), 10, "header_read_timeout")?.max(1) as u64,
             token_rate_per_client: pick!(token_rate_per_client).unwrap_or(0),
             token_rate_per_ip: pick!(token_rate_per_ip).unwrap_or(0),
+            outbound_allow: clavis_service::outbound::Allowlist::parse(&pick!(outbound_allow).unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("outbound_allow (CLAVIS_OUTBOUND_ALLOW): {e}"))?,
         })
     }
 
@@ -333,6 +341,13 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&args).is_err());
+        std::fs::write(&file, "outbound_allow = \"10.0.0.0/8, jwks.internal.example\"\n").unwrap();
+        let c = Config::resolve(&ConfigArgs { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert!(c.outbound_allow.contains_ip("10.1.2.3".parse().unwrap()));
+        assert!(c.outbound_allow.contains_host("jwks.internal.example"));
+        let args = ConfigArgs { outbound_allow: Some("127.0.0.1, 10.0.0.0/40".into()), ..Default::default() };
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        assert!(err.contains("CLAVIS_OUTBOUND_ALLOW") && err.contains("10.0.0.0/40"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -63,6 +63,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         secret_sealing_key: config.secret_encryption_key,
         dcr_enabled: config.dcr_enabled,
         dcr_initial_access_token: config.dcr_initial_access_token.clone(),
+        outbound_allow: config.outbound_allow.clone(),
         ..Settings::default()
     };
     let services = Services::new(settings, store);

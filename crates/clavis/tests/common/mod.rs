@@ -110,6 +110,8 @@ impl TestApp {
             internal_api_keys: Some(format!("other-key-0123456789,{INTERNAL_KEY}")),
             bootstrap_client_id: Some(ADMIN_ID.into()),
             bootstrap_client_secret: Some(ADMIN_SECRET.into()),
+            // Tests serve jwks_uri documents from 127.0.0.1, which is refused by default.
+            outbound_allow: Some("127.0.0.1".into()),
             ..Default::default()
         };
         tweak(&mut args);
