@@ -209,24 +209,29 @@ async fn read_object<T: DeserializeOwned>(req: Request, state: &AppState, may_be
     })
 }
 
-/// Whether any string (or key) of a JSON value holds a NUL character.
-/// For an optional nested struct field: only a JSON object (or null) is one. serde's
-/// derive also reads structs from arrays (`[null, null]`), which would pass a malformed
-/// body off as a valid one (found by schemathesis).
-pub(crate) fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    use serde::de::Error;
-    use serde::Deserialize;
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v).map(Some).map_err(D::Error::custom),
-        Some(_) => Err(D::Error::custom("must be a JSON object")),
+/// A nested struct that must be given as a JSON object. serde's derive also reads structs
+/// from arrays of their fields (`[null, null]`), which would pass a malformed body off as a
+/// valid one (found by schemathesis); this reads maps only, and keeps the error path
+/// (`dcr.allowed_scopes: …`).
+pub(crate) struct JsonObject<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData)).map(JsonObject)
     }
 }
 
+/// Whether any string (or key) of a JSON value holds a NUL character.
 pub(crate) fn has_nul(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     match v {

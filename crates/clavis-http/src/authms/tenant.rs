@@ -44,8 +44,8 @@ pub struct TenantUpdate {
     consent_url: Option<String>,
     logout_url: Option<String>,
     /// The fields present replace those of the tenant's registration policy.
-    #[serde(default, deserialize_with = "super::optional_object")]
-    dcr: Option<DcrPolicyUpdate>,
+    #[schema(value_type = Option<DcrPolicyUpdate>)]
+    dcr: Option<super::JsonObject<DcrPolicyUpdate>>,
     /// `any_confidential` or `marked_only` (parsed here, so that another value is a 400
     /// naming the field without echoing it).
     #[schema(value_type = Option<IntrospectionPolicy>)]
@@ -95,7 +95,7 @@ pub async fn update(
             *slot = Some(v).filter(|v| !v.is_empty());
         }
     }
-    if let Some(d) = body.dcr {
+    if let Some(super::JsonObject(d)) = body.dcr {
         let mut policy = s.dcr_policy.unwrap_or_default();
         policy.allowed_scopes = d.allowed_scopes.unwrap_or(policy.allowed_scopes);
         policy.allowed_grant_types = d.allowed_grant_types.unwrap_or(policy.allowed_grant_types);
