@@ -108,7 +108,7 @@ impl FromRequestParts<AppState> for HydraAdmin {
 
 /// The pairs of a query string (see [`crate::params`] for the limits).
 pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, HydraError> {
-    crate::params::parse(query.unwrap_or("").as_bytes(), false).map_err(|e| HydraError::bad_request(&e.to_string()))
+    crate::params::parse(query.unwrap_or("").as_bytes(), false).map_err(|e| HydraError::bad_request(e.to_string()))
 }
 
 /// A parameter's value from [`query_params`]; an empty value counts as absent.
