@@ -150,6 +150,11 @@ impl Services {
         self.kdf.cost().await;
     }
 
+    /// Waits as long as a failed authentication does (for refusals made after one succeeded).
+    pub(crate) async fn sleep_failure_floor(&self) {
+        tokio::time::sleep(self.failure_floor().await).await;
+    }
+
     /// The least time a failed authentication takes to answer: above the slowest
     /// verification (argon2id), so timing tells neither which check failed nor whether
     /// the id exists. It is a sleep, which costs the server no CPU.

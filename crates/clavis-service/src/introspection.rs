@@ -44,6 +44,9 @@ impl Services {
 
     async fn client_reach(&self, t: &TenantId, c: &Client) -> Result<Reach, OAuthError> {
         if !c.is_confidential {
+            // As slow as any failed authentication, so the answer does not tell a public
+            // client's id from an unknown one.
+            self.sleep_failure_floor().await;
             return Err(OAuthError::InvalidClient("public clients may not introspect".into()));
         }
         if c.extras.introspector {

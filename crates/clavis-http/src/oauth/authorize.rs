@@ -56,30 +56,24 @@ fn cookie_name(t: &TenantId) -> String {
     format!("clavis_session_{t}")
 }
 
-fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Every `name=value` pair of the request's `Cookie` headers.
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+}
+
+fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookies(headers).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// The values of the browser's flow-binding cookies (a few at most: one per flow it has
 /// under way; more than that is not a browser we owe a flow).
 fn csrf_cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| k.starts_with(CSRF_COOKIE_PREFIX))
-        .take(16)
-        .map(|(_, v)| v.to_owned())
-        .collect()
+    cookies(headers).filter(|(k, _)| k.starts_with(CSRF_COOKIE_PREFIX)).take(16).map(|(_, v)| v.to_owned()).collect()
 }
 
 /// Sets or clears a flow-binding cookie: HttpOnly, SameSite=Lax (the browser's return
