@@ -61,11 +61,8 @@ impl<'a> ClientAssertion<'a> {
         }
         let (signing_input, sig) = token.rsplit_once('.').ok_or("the client assertion is not a JWS")?;
         let (header, payload) = signing_input.split_once('.').ok_or("the client assertion is not a JWS")?;
-        let header: Value = B64
-            .decode(header)
-            .ok()
-            .and_then(|h| serde_json::from_slice(&h).ok())
-            .ok_or("the client assertion header is malformed")?;
+        let header: Value =
+            B64.decode(header).ok().and_then(|h| serde_json::from_slice(&h).ok()).ok_or("the client assertion header is malformed")?;
         if header.get("crit").is_some() {
             return Err("the client assertion uses critical header parameters");
         }

@@ -160,9 +160,26 @@ impl ClientInput {
         macro_rules! present {
             ($($field:ident),+) => { $( if self.$field.is_some() { out.push(stringify!($field)); } )+ };
         }
-        present!(name, redirect_uris, client_auth_methods, fapi_profile, grant_types, is_confidential, jwks,
-                 jwks_uri, logo_url, privacy_policy, scopes, terms_url, website, status, post_logout_redirect_uris,
-                 access_token_strategy, token_lifespans, introspector);
+        present!(
+            name,
+            redirect_uris,
+            client_auth_methods,
+            fapi_profile,
+            grant_types,
+            is_confidential,
+            jwks,
+            jwks_uri,
+            logo_url,
+            privacy_policy,
+            scopes,
+            terms_url,
+            website,
+            status,
+            post_logout_redirect_uris,
+            access_token_strategy,
+            token_lifespans,
+            introspector
+        );
         out
     }
 }
@@ -175,13 +192,7 @@ impl Client {
     /// A new client from a create request: `name` and `redirect_uris` are required; the
     /// rest default (confidential, `client_secret_basic`, `authorization_code` +
     /// `refresh_token`, scope `openid`).
-    pub fn create(
-        tenant_id: TenantId,
-        id: String,
-        client_id: String,
-        input: &ClientInput,
-        now: i64,
-    ) -> Result<Self, ValidationError> {
+    pub fn create(tenant_id: TenantId, id: String, client_id: String, input: &ClientInput, now: i64) -> Result<Self, ValidationError> {
         if input.name.is_none() {
             return Err(ValidationError::new("name", "is required"));
         }
@@ -261,16 +272,15 @@ impl Client {
             self.is_confidential = v;
         }
         if let Some(v) = &input.client_auth_methods {
-            self.auth_methods =
-                parse_list(v, "client_auth_methods", AuthMethod::parse, AuthMethod::ALL, AuthMethod::as_str)?;
+            self.auth_methods = parse_list(v, "client_auth_methods", AuthMethod::parse, AuthMethod::ALL, AuthMethod::as_str)?;
         } else if !self.is_confidential {
             self.auth_methods = vec![AuthMethod::None];
         } else if self.auth_methods.is_empty() || self.auth_methods == [AuthMethod::None] {
             self.auth_methods = vec![AuthMethod::ClientSecretBasic];
         }
         if let Some(v) = &input.fapi_profile {
-            self.fapi_profile = FapiProfile::parse(v)
-                .ok_or_else(|| ValidationError::new("fapi_profile", "must be one of \"\", \"fapi1\", \"fapi2\""))?;
+            self.fapi_profile =
+                FapiProfile::parse(v).ok_or_else(|| ValidationError::new("fapi_profile", "must be one of \"\", \"fapi1\", \"fapi2\""))?;
         }
         if let Some(v) = &input.jwks {
             self.jwks = v.trim().to_owned();
@@ -293,8 +303,7 @@ impl Client {
             }
         }
         if let Some(v) = &input.status {
-            self.status = ClientStatus::parse(v)
-                .ok_or_else(|| ValidationError::new("status", "must be \"active\" or \"suspended\""))?;
+            self.status = ClientStatus::parse(v).ok_or_else(|| ValidationError::new("status", "must be \"active\" or \"suspended\""))?;
         }
         if let Some(v) = &input.post_logout_redirect_uris {
             self.extras.post_logout_redirect_uris = v.clone();
@@ -340,19 +349,13 @@ impl Client {
             return Err(ValidationError::new("scopes", format!("at most {MAX_LIST_ITEMS} scopes")));
         }
         if let Some((i, _)) = self.scopes.iter().enumerate().find(|(_, s)| !is_valid_scope_token(s)) {
-            return Err(ValidationError::new(
-                format!("scopes[{i}]"),
-                "must be 1 to 128 characters, without spaces, quotes or backslashes",
-            ));
+            return Err(ValidationError::new(format!("scopes[{i}]"), "must be 1 to 128 characters, without spaces, quotes or backslashes"));
         }
         let has_method = |m: AuthMethod| self.auth_methods.contains(&m);
         let has_grant = |g: GrantType| self.grant_types.contains(&g);
         if self.is_confidential {
             if has_method(AuthMethod::None) {
-                return Err(ValidationError::new(
-                    "client_auth_methods",
-                    "\"none\" is only for public clients (is_confidential=false)",
-                ));
+                return Err(ValidationError::new("client_auth_methods", "\"none\" is only for public clients (is_confidential=false)"));
             }
         } else {
             if self.auth_methods != [AuthMethod::None] {
@@ -503,8 +506,7 @@ pub fn check_redirect_uri(uri: &str, https_only: bool) -> Result<(), String> {
 }
 
 fn check_web_url(field: &str, v: &str) -> Result<(), ValidationError> {
-    let ok = v.len() <= MAX_URL_LEN
-        && Url::parse(v).map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()).unwrap_or(false);
+    let ok = v.len() <= MAX_URL_LEN && Url::parse(v).map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()).unwrap_or(false);
     if ok {
         Ok(())
     } else {
@@ -541,9 +543,7 @@ pub fn check_jwks(text: &str) -> Result<(), ValidationError> {
         let field = format!("jwks.keys[{i}]");
         let obj = key.as_object().ok_or_else(|| ValidationError::new(&field, "must be an object"))?;
         let s = |name: &str| obj.get(name).and_then(|v| v.as_str());
-        let b64 = |name: &str| {
-            s(name).is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        };
+        let b64 = |name: &str| s(name).is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
             if obj.contains_key(private) {
                 return Err(ValidationError::new(&field, format!("must be a public key (has \"{private}\")")));

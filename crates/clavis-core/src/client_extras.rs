@@ -144,7 +144,8 @@ mod tests {
     #[test]
     fn lifespans_round_trip_in_hydra_notation() {
         let mut l = Lifespans::default();
-        let input = serde_json::json!({"client_credentials_grant_access_token_lifespan": "90m", "refresh_token_grant_refresh_token_lifespan": "720h"});
+        let input =
+            serde_json::json!({"client_credentials_grant_access_token_lifespan": "90m", "refresh_token_grant_refresh_token_lifespan": "720h"});
         l.apply(input.as_object().unwrap(), "token_lifespans").unwrap();
         assert_eq!(l.client_credentials_grant_access_token, Some(5400));
         assert_eq!(l.to_json()["client_credentials_grant_access_token_lifespan"], "1h30m0s");

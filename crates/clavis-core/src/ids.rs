@@ -25,10 +25,7 @@ pub fn ulid() -> String {
     use std::sync::Mutex;
     static LAST: Mutex<u128> = Mutex::new(0);
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let rand: [u8; 10] = random_bytes();
     let mut value: u128 = (millis & ((1 << 48) - 1)) << 80;
     for (i, b) in rand.iter().enumerate() {

@@ -4,9 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::rand::SystemRandom;
-use ring::signature::{
-    EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
-};
+use ring::signature::{EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -36,8 +34,7 @@ impl SigningKey {
     /// A new random key; returns it with its PKCS#8 encoding for storage.
     pub fn generate() -> (Self, Vec<u8>) {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .expect("P-256 key generation failed");
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("P-256 key generation failed");
         let key = Self::from_pkcs8(pkcs8.as_ref()).expect("a freshly generated key parses");
         (key, pkcs8.as_ref().to_vec())
     }
@@ -136,11 +133,7 @@ pub fn pkce_s256(verifier: &str) -> String {
 
 /// RFC 7638 thumbprint of a P-256 public key, used as its `kid`.
 fn thumbprint(point: &[u8]) -> String {
-    let canonical = format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-        B64.encode(&point[1..33]),
-        B64.encode(&point[33..65])
-    );
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, B64.encode(&point[1..33]), B64.encode(&point[33..65]));
     B64.encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()))
 }
 
@@ -172,11 +165,7 @@ impl<'a> UnverifiedJwt<'a> {
         }
         let (signing_input, sig_b64) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
         let (header_b64, payload_b64) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
-        let header: Value = B64
-            .decode(header_b64)
-            .ok()
-            .and_then(|h| serde_json::from_slice(&h).ok())
-            .ok_or(JwtError::Malformed)?;
+        let header: Value = B64.decode(header_b64).ok().and_then(|h| serde_json::from_slice(&h).ok()).ok_or(JwtError::Malformed)?;
         if header.get("alg").and_then(Value::as_str) != Some("ES256") || header.get("crit").is_some() {
             return Err(JwtError::Unsupported);
         }

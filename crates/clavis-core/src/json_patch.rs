@@ -221,15 +221,20 @@ mod tests {
     #[test]
     fn rfc6902_examples() {
         let doc = json!({"foo": ["bar", "baz"], "a/b": 1, "m~n": 2});
-        let out = apply(&doc, &ops(json!([
-            {"op": "add", "path": "/foo/1", "value": "qux"},
-            {"op": "add", "path": "/foo/-", "value": "end"},
-            {"op": "replace", "path": "/a~1b", "value": 3},
-            {"op": "remove", "path": "/m~0n"},
-            {"op": "copy", "from": "/foo/0", "path": "/first"},
-            {"op": "move", "from": "/first", "path": "/moved"},
-            {"op": "test", "path": "/moved", "value": "bar"},
-        ])), 1 << 20).unwrap();
+        let out = apply(
+            &doc,
+            &ops(json!([
+                {"op": "add", "path": "/foo/1", "value": "qux"},
+                {"op": "add", "path": "/foo/-", "value": "end"},
+                {"op": "replace", "path": "/a~1b", "value": 3},
+                {"op": "remove", "path": "/m~0n"},
+                {"op": "copy", "from": "/foo/0", "path": "/first"},
+                {"op": "move", "from": "/first", "path": "/moved"},
+                {"op": "test", "path": "/moved", "value": "bar"},
+            ])),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(out, json!({"foo": ["bar", "qux", "baz", "end"], "a/b": 3, "moved": "bar"}));
     }
 

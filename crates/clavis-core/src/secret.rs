@@ -138,8 +138,7 @@ pub fn seal(key: &[u8; 32], plaintext: &str, aad: &str) -> String {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key"));
     let nonce: [u8; 12] = crate::ids::random_bytes();
     let mut buf = plaintext.as_bytes().to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
-        .expect("AES-GCM sealing failed");
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf).expect("AES-GCM sealing failed");
     let mut out = nonce.to_vec();
     out.extend_from_slice(&buf);
     base64::engine::general_purpose::STANDARD.encode(out)
@@ -156,9 +155,7 @@ pub fn unseal(key: &[u8; 32], sealed: &str, aad: &str) -> Option<String> {
     let (nonce, body) = raw.split_at(12);
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
     let mut buf = body.to_vec();
-    let plain = key
-        .open_in_place(Nonce::try_assume_unique_for_key(nonce).ok()?, Aad::from(aad.as_bytes()), &mut buf)
-        .ok()?;
+    let plain = key.open_in_place(Nonce::try_assume_unique_for_key(nonce).ok()?, Aad::from(aad.as_bytes()), &mut buf).ok()?;
     String::from_utf8(plain.to_vec()).ok()
 }
 

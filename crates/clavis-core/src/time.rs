@@ -10,10 +10,7 @@ pub fn now_unix() -> i64 {
 
 /// `2026-04-15T10:30:00Z`: RFC 3339 in UTC with second precision.
 pub fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH).format(&Rfc3339).unwrap_or_default()
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<i64> {

@@ -42,15 +42,10 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principal, AdminAuthError> {
     let token = bearer_token(&parts.headers).ok_or_else(|| {
         let present = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some();
-        AdminAuthError::Unauthorized(
-            if present { "the Authorization header must be \"Bearer <token>\"" } else { "missing bearer token" }.into(),
-        )
+        AdminAuthError::Unauthorized(if present { "the Authorization header must be \"Bearer <token>\"" } else { "missing bearer token" }.into())
     })?;
-    let principal = state
-        .services
-        .verify_access_token(token)
-        .await
-        .map_err(|why| AdminAuthError::Unauthorized(format!("invalid access token: {why}")))?;
+    let principal =
+        state.services.verify_access_token(token).await.map_err(|why| AdminAuthError::Unauthorized(format!("invalid access token: {why}")))?;
     if !principal.has_scope("admin") {
         return Err(AdminAuthError::Forbidden("the access token lacks scope \"admin\"".into()));
     }
@@ -89,8 +84,7 @@ impl FromRequestParts<AppState> for InternalCaller {
             .get("x-tenant-id")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID header is required".into()))?;
-        let tenant = TenantId::parse(tenant)
-            .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$".into()))?;
+        let tenant = TenantId::parse(tenant).ok_or_else(|| ApiError::BadRequest("X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$".into()))?;
         state.services.ensure_tenant(&tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(InternalCaller { tenant })
     }

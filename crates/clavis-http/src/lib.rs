@@ -8,8 +8,8 @@
 //! [`clavis_service::Services`], and each surface maps errors in one place
 //! ([`authms::ApiError`], [`oauth::OAuthResponseError`]).
 
-pub mod authms;
 mod auth;
+pub mod authms;
 pub mod hydra;
 pub mod oauth;
 pub mod observe;
@@ -67,11 +67,7 @@ pub fn public_router(state: AppState) -> Router {
 /// The admin listener's documented routes: the authms, internal and Hydra APIs and the
 /// operations endpoints.
 fn admin_routes() -> OpenApiRouter<AppState> {
-    authms::router()
-        .merge(hydra::router())
-        .routes(routes!(observe::alive))
-        .routes(routes!(observe::ready))
-        .routes(routes!(observe::metrics))
+    authms::router().merge(hydra::router()).routes(routes!(observe::alive)).routes(routes!(observe::ready)).routes(routes!(observe::metrics))
 }
 
 pub fn admin_router(state: AppState) -> Router {
@@ -117,7 +113,8 @@ impl utoipa::Modify for SecuritySchemes {
             http.description = Some(what.to_owned());
             SecurityScheme::Http(http)
         };
-        components.add_security_scheme("admin_token", bearer("An access token of this server with scope `admin`; its tenant is the tenant of every call"));
+        components
+            .add_security_scheme("admin_token", bearer("An access token of this server with scope `admin`; its tenant is the tenant of every call"));
         components.add_security_scheme("access_token", bearer("An access token of this server"));
         components.add_security_scheme("registration_token", bearer("The RFC 7592 registration access token of the client"));
         components.add_security_scheme("initial_access_token", bearer("The RFC 7591 initial access token, when the server requires one"));

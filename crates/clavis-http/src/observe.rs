@@ -89,7 +89,10 @@ impl Metrics {
         for (listener, route, stats) in routes.iter().flat_map(|(l, rs)| rs.iter().map(move |(r, s)| (l, r, s))) {
             for ((method, status), n) in stats.by_status.read().expect("metrics").iter() {
                 let n = n.load(Ordering::Relaxed);
-                let _ = writeln!(out, "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         let _ = writeln!(out, "# HELP clavis_http_request_duration_seconds Request latency by listener and route.");
@@ -98,7 +101,8 @@ impl Metrics {
             let h = &stats.latency;
             let labels = format!("listener=\"{listener}\",route=\"{route}\"");
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i].load(Ordering::Relaxed));
+                let _ =
+                    writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i].load(Ordering::Relaxed));
             }
             let total = h.total.load(Ordering::Relaxed);
             let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}");

@@ -62,9 +62,8 @@ impl Services {
             AssertionKind::SharedSecret => {
                 let key = self.settings.secret_sealing_key.as_ref();
                 entry.secrets.iter().filter(|s| s.is_valid_at(now)).any(|s| {
-                    let value = key.zip(s.sealed.as_deref()).and_then(|(k, sealed)| {
-                        secret::unseal(k, sealed, &seal_aad(t, &client.client_id, &s.secret_id))
-                    });
+                    let value =
+                        key.zip(s.sealed.as_deref()).and_then(|(k, sealed)| secret::unseal(k, sealed, &seal_aad(t, &client.client_id, &s.secret_id)));
                     value.is_some_and(|v| a.verify_with_secret(v.as_bytes()))
                 })
             }

@@ -70,12 +70,7 @@ impl ClientCache {
     }
 
     /// The live client with its secrets, from the cache when fresh enough.
-    pub async fn load(
-        &self,
-        store: &Store,
-        tenant: &TenantId,
-        client_id: &str,
-    ) -> clavis_store::Result<Option<Arc<CachedClient>>> {
+    pub async fn load(&self, store: &Store, tenant: &TenantId, client_id: &str) -> clavis_store::Result<Option<Arc<CachedClient>>> {
         let key = (tenant.clone(), client_id.to_owned());
         if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
             if hit.fetched.elapsed() < self.ttl {

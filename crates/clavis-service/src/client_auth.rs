@@ -107,15 +107,15 @@ impl Services {
         };
         let key = claimed.as_ref().map(|id| format!("{t}/{id}"));
         let attempt = match &key {
-            Some(k) => Some(self.auth_failures.begin(k, Instant::now()).map_err(|wait| OAuthError::RateLimited(wait.as_millis().div_ceil(1000).max(1) as u64))?),
+            Some(k) => Some(
+                self.auth_failures.begin(k, Instant::now()).map_err(|wait| OAuthError::RateLimited(wait.as_millis().div_ceil(1000).max(1) as u64))?,
+            ),
             None => None,
         };
         let result = match (credentials, parsed) {
             (Credentials::Secret { client_id, secret, method }, _) => self.by_secret(t, client_id, secret, method).await,
             (Credentials::Public { client_id }, _) => self.by_secret(t, client_id, "", AuthMethod::None).await,
-            (Credentials::Assertion { client_id, audiences, .. }, Some(Ok(a))) => {
-                self.authenticate_assertion(t, &audiences, client_id, &a).await
-            }
+            (Credentials::Assertion { client_id, audiences, .. }, Some(Ok(a))) => self.authenticate_assertion(t, &audiences, client_id, &a).await,
             (Credentials::Assertion { .. }, _) => Err(OAuthError::InvalidClient("the client assertion is malformed".into())),
         };
         // The outcome is recorded before the attempt lets the next one in.

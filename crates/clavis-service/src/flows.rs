@@ -363,7 +363,12 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     }
     let max_age = match get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthError::InvalidRequest("max_age must be a non-negative integer".into())))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail(OAuthError::InvalidRequest("max_age must be a non-negative integer".into())))?,
+        ),
     };
     let nonce = get("nonce").map(str::to_owned);
     if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
@@ -524,12 +529,7 @@ impl Services {
     /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
     /// as the authorization endpoint would check it. Returns the request_uri and its
     /// lifetime in seconds.
-    pub async fn push_authorization_request(
-        &self,
-        t: &TenantId,
-        client: &Client,
-        params: &[(String, String)],
-    ) -> Result<(String, i64), OAuthError> {
+    pub async fn push_authorization_request(&self, t: &TenantId, client: &Client, params: &[(String, String)]) -> Result<(String, i64), OAuthError> {
         let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
         if get("client_id").is_some_and(|id| id != client.client_id) {
             return Err(OAuthError::InvalidRequest("client_id differs from the authenticated client".into()));
@@ -550,11 +550,7 @@ impl Services {
         if handle.len() > 128 {
             return Err(ServiceError::NotFound("request"));
         }
-        let row = self
-            .store
-            .find_flow(t, by, &secret::hash(handle), time::now_unix())
-            .await?
-            .ok_or(ServiceError::NotFound("request"))?;
+        let row = self.store.find_flow(t, by, &secret::hash(handle), time::now_unix()).await?.ok_or(ServiceError::NotFound("request"))?;
         let data: FlowData = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(format!("flow data: {e}")))?;
         Ok((row, data))
     }
@@ -692,9 +688,9 @@ impl Services {
             set_session = Some((cookie, (login.remember_for > 0).then_some(login.remember_for)));
         }
         let remembered = self.store.find_consent(t, &login.subject, &req.client_id, now).await?;
-        let covers = remembered
-            .and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok())
-            .is_some_and(|c| req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a)));
+        let covers = remembered.and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok()).is_some_and(|c| {
+            req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a))
+        });
         // Hydra's skip_consent: the admin trusts this client to need no consent screen.
         let trusted = self.clients.load(&self.store, t, &req.client_id).await?.is_some_and(|e| e.client.extras.hydra.skip_consent);
         data.consent_skip = (covers || trusted) && !req.prompt.iter().any(|p| p == "consent");

@@ -85,7 +85,8 @@ fn invalid_grant(m: &str) -> OAuthError {
 }
 
 /// Claims a consent app may not set on an ID token: the server decides these.
-const RESERVED_ID_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "acr", "amr", "sid", "azp", "jti", "nbf"];
+const RESERVED_ID_CLAIMS: &[&str] =
+    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "acr", "amr", "sid", "azp", "jti", "nbf"];
 
 impl Services {
     pub(crate) async fn new_code(&self, t: &TenantId, client_id: &str, grant: &GrantData) -> Result<String, StoreError> {
@@ -128,8 +129,7 @@ impl Services {
         if row.client_id != client.client_id {
             return Err(invalid_grant("the code was issued to another client"));
         }
-        let mut grant: GrantData =
-            serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("code data: {e}")))?;
+        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("code data: {e}")))?;
         if row.used_at.is_none() {
             if row.expires_at <= now {
                 return Err(invalid_grant("the code has expired"));
@@ -147,9 +147,7 @@ impl Services {
                 }
                 (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
                 // A verifier for a code issued without a challenge: a downgrade attempt.
-                (None, Some(_)) => {
-                    return Err(invalid_grant("code_verifier given, but the authorization request had no code_challenge"))
-                }
+                (None, Some(_)) => return Err(invalid_grant("code_verifier given, but the authorization request had no code_challenge")),
                 (None, None) => {}
             }
         }
@@ -197,15 +195,13 @@ impl Services {
         if row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at <= now {
             return Err(invalid_grant("the refresh token has expired"));
         }
-        let mut grant: GrantData =
-            serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
         // What the admin has since removed from the registration is not issued again.
         grant.scope.retain(|s| client.scopes.contains(s));
         grant.audience.retain(|a| client.extras.hydra.audience.contains(a));
         grant.family_started_at.get_or_insert(row.created_at);
         if let Some(raw) = requested_scope {
-            let requested =
-                scope::parse_scope_param(raw).ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
+            let requested = scope::parse_scope_param(raw).ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
             if let Some(extra) = requested.iter().find(|s| !grant.scope.contains(s)) {
                 return Err(OAuthError::InvalidScope(format!("scope {extra:?} was not granted")));
             }
@@ -394,14 +390,10 @@ impl Services {
             let now = time::now_unix();
             if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
                 let live = row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at > now;
-                let client_live = self
-                    .clients
-                    .load(&self.store, t, &row.client_id)
-                    .await?
-                    .is_some_and(|e| e.client.status == clavis_core::ClientStatus::Active);
+                let client_live =
+                    self.clients.load(&self.store, t, &row.client_id).await?.is_some_and(|e| e.client.status == clavis_core::ClientStatus::Active);
                 if live && client_live {
-                    let g: GrantData =
-                        serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+                    let g: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
                     return Ok(Introspection {
                         active: true,
                         scope: Some(g.scope.join(" ")),

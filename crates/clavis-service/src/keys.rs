@@ -91,9 +91,7 @@ impl Keys {
         let keys = self.store.list_signing_keys(tenant).await?;
         match keys.iter().find(|k| k.kid == kid) {
             None => return Err(crate::ServiceError::NotFound("key")),
-            Some(k) if k.status == "active" => {
-                return Err(crate::ServiceError::Refused("the signing key cannot be retired; rotate first".into()))
-            }
+            Some(k) if k.status == "active" => return Err(crate::ServiceError::Refused("the signing key cannot be retired; rotate first".into())),
             Some(k) if k.status == "retired" => return Ok(()),
             Some(_) => {}
         }
@@ -121,9 +119,7 @@ impl Keys {
         let signing = SigningKey::from_pkcs8(&pkcs8).map_err(|_| corrupt(&signer.kid))?;
         let public = stored
             .iter()
-            .map(|k| {
-                serde_json::from_str(&k.public_jwk).ok().and_then(|v| PublicJwk::from_json(&v)).ok_or_else(|| corrupt(&k.kid))
-            })
+            .map(|k| serde_json::from_str(&k.public_jwk).ok().and_then(|v| PublicJwk::from_json(&v)).ok_or_else(|| corrupt(&k.kid)))
             .collect::<Result<_, _>>()?;
         Ok(TenantKeys { signing, public, loaded: Instant::now() })
     }

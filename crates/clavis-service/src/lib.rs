@@ -25,10 +25,10 @@ use std::sync::{Arc, RwLock};
 
 pub use browser_binding::{CsrfCookie, CSRF_COOKIE_PREFIX};
 pub use cache::ClientRef;
+pub use clavis_store::RevokedCounts;
+pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store, TenantSettings};
 pub use client_auth::Credentials;
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
-pub use clavis_store::RevokedCounts;
-pub use clavis_store::{TenantSettings, AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store};
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use grants::{Introspection, TokenSet};

@@ -99,9 +99,7 @@ impl Services {
             _ => None,
         });
         let client_id = match (get("client_id"), hinted_client) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(OAuthError::InvalidRequest("client_id does not match the id_token_hint".into()))
-            }
+            (Some(a), Some(b)) if a != b => return Err(OAuthError::InvalidRequest("client_id does not match the id_token_hint".into())),
             (Some(a), _) => Some(a.to_owned()),
             (None, b) => b,
         };
@@ -226,7 +224,14 @@ impl Services {
             Some(id) => self.store.get_client(t, id).await?.map(|c| client_view(&c)),
             None => None,
         };
-        Ok(LogoutRequestView { challenge: challenge.to_owned(), subject: p.subject, sid: p.sid, request_url: p.request_url, rp_initiated: p.rp_initiated, client })
+        Ok(LogoutRequestView {
+            challenge: challenge.to_owned(),
+            subject: p.subject,
+            sid: p.sid,
+            request_url: p.request_url,
+            rp_initiated: p.rp_initiated,
+            client,
+        })
     }
 
     /// `PUT …/logout/accept`: where the browser goes to finish logging out.

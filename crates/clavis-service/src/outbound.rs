@@ -165,8 +165,7 @@ impl Outbound {
 /// put a credential there).
 pub fn loggable(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or(""), u.port().map(|p| format!(":{p}")).unwrap_or_default())
-            + u.path(),
+        Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or(""), u.port().map(|p| format!(":{p}")).unwrap_or_default()) + u.path(),
         Err(_) => "<not a URL>".into(),
     }
 }

@@ -133,11 +133,8 @@ impl Services {
 
     fn sealing_key(&self) -> Result<&[u8; 32]> {
         self.settings.secret_sealing_key.as_ref().ok_or_else(|| {
-            ValidationError::new(
-                "client_auth_methods",
-                "client_secret_jwt needs the server to keep secrets sealed; set CLAVIS_SECRET_ENCRYPTION_KEY",
-            )
-            .into()
+            ValidationError::new("client_auth_methods", "client_secret_jwt needs the server to keep secrets sealed; set CLAVIS_SECRET_ENCRYPTION_KEY")
+                .into()
         })
     }
 
@@ -436,7 +433,8 @@ impl Services {
                 }
                 let secrets = self.store.client_secrets(t, client_id).await?;
                 if !secrets.iter().any(|s| s.is_valid_at(now) && secret::verify(secret_value, &s.secret_hash)) {
-                    let (record, _) = self.make_secret(t, &client, NewSecret::Bootstrap(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
+                    let (record, _) =
+                        self.make_secret(t, &client, NewSecret::Bootstrap(secret_value.to_owned()), "bootstrap".into(), None, now).await?;
                     let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], "bootstrap, grace 0s".into(), now);
                     self.store.rotate_secret(t, &record, now, &entry).await?;
                 }

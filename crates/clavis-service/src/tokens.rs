@@ -65,12 +65,15 @@ impl Services {
         let scopes = match requested_scope {
             None => client.scopes.clone(),
             Some(raw) => {
-                let requested = scope::parse_scope_param(raw)
-                    .ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
+                let requested = scope::parse_scope_param(raw).ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
                 if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
                     return Err(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client")));
                 }
-                if requested.is_empty() { client.scopes.clone() } else { requested }
+                if requested.is_empty() {
+                    client.scopes.clone()
+                } else {
+                    requested
+                }
             }
         };
         let audience: Vec<String> = requested_audience.unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
@@ -121,11 +124,7 @@ impl Services {
     /// Checks an access token issued by this server: signature by a key of the tenant its
     /// issuer names (and that tenant is `expected`, if given), `at+jwt`, unexpired, not
     /// revoked, and its client still live and active.
-    pub async fn check_access_token(
-        &self,
-        token: &str,
-        expected: Option<&TenantId>,
-    ) -> Result<(TenantId, AccessClaims), &'static str> {
+    pub async fn check_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), &'static str> {
         let (tenant, claims) = match token.split_once('~') {
             Some((tenant, handle)) if handle.len() <= 64 => {
                 let tenant = TenantId::parse(tenant).ok_or("malformed token")?;
@@ -148,12 +147,7 @@ impl Services {
         if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
             return Err("expired or not yet valid");
         }
-        let entry = self
-            .clients
-            .load(&self.store, &tenant, &claims.client_id)
-            .await
-            .map_err(|_| "unavailable")?
-            .ok_or("client no longer exists")?;
+        let entry = self.clients.load(&self.store, &tenant, &claims.client_id).await.map_err(|_| "unavailable")?.ok_or("client no longer exists")?;
         if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
             return Err("client is not active");
         }

@@ -52,13 +52,7 @@ pub(crate) use insert_audit;
 
 impl Store {
     /// A page of a client's audit entries, newest first, and the total count.
-    pub async fn list_audit(
-        &self,
-        tenant: &TenantId,
-        client_id: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<AuditEntry>, i64)> {
+    pub async fn list_audit(&self, tenant: &TenantId, client_id: &str, limit: i64, offset: i64) -> Result<(Vec<AuditEntry>, i64)> {
         let rows_sql = "SELECT id, client_id, actor, action, changed_fields, detail, created_at FROM audit_log \
                         WHERE tenant_id = $1 AND client_id = $2 ORDER BY id DESC LIMIT $3 OFFSET $4";
         let count_sql = "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND client_id = $2";

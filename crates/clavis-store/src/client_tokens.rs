@@ -47,9 +47,8 @@ impl Store {
              UNION ALL SELECT 'access_token' AS kind, created_at, expires_at, claims AS data, '' AS subject FROM opaque_tokens WHERE {LIVE_OPAQUE} \
              ORDER BY created_at DESC, expires_at DESC LIMIT $4 OFFSET $5"
         );
-        let count = format!(
-            "SELECT (SELECT COUNT(*) FROM refresh_tokens WHERE {LIVE_REFRESH}) + (SELECT COUNT(*) FROM opaque_tokens WHERE {LIVE_OPAQUE})"
-        );
+        let count =
+            format!("SELECT (SELECT COUNT(*) FROM refresh_tokens WHERE {LIVE_REFRESH}) + (SELECT COUNT(*) FROM opaque_tokens WHERE {LIVE_OPAQUE})");
         Ok(on_pool!(self, pool => {
             let items = sqlx::query_as(&page).bind(tenant.as_str()).bind(client_id).bind(now).bind(limit).bind(offset).fetch_all(pool).await?;
             let total: i64 = sqlx::query_scalar(&count).bind(tenant.as_str()).bind(client_id).bind(now).fetch_one(pool).await?;

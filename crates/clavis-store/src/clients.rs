@@ -122,17 +122,11 @@ macro_rules! bind_client {
 
 /// Takes the client's row lock (PostgreSQL) inside a write transaction, and tells
 /// whether the client exists and is not deleted.
-pub(crate) const LOCK_CLIENT: &str =
-    "UPDATE clients SET updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
+pub(crate) const LOCK_CLIENT: &str = "UPDATE clients SET updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
 
 impl Store {
     /// Inserts a new client, its first secret (if any) and the audit entry, atomically.
-    pub async fn insert_client(
-        &self,
-        client: &Client,
-        secret: Option<&SecretRecord>,
-        audit: &AuditEntry,
-    ) -> Result<()> {
+    pub async fn insert_client(&self, client: &Client, secret: Option<&SecretRecord>, audit: &AuditEntry) -> Result<()> {
         let t = &client.tenant_id;
         let sql = format!(
             "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
@@ -154,19 +148,12 @@ impl Store {
     /// A live (not deleted) client.
     pub async fn get_client(&self, tenant: &TenantId, client_id: &str) -> Result<Option<Client>> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL");
-        let row: Option<ClientRow> =
-            on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(client_id).fetch_optional(pool).await?);
+        let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(client_id).fetch_optional(pool).await?);
         row.map(Client::try_from).transpose()
     }
 
     /// A page of live clients, newest first, and the total matching the filter.
-    pub async fn list_clients(
-        &self,
-        tenant: &TenantId,
-        filter: &ClientFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<Client>, i64)> {
+    pub async fn list_clients(&self, tenant: &TenantId, filter: &ClientFilter, limit: i64, offset: i64) -> Result<(Vec<Client>, i64)> {
         let mut cond = String::from("tenant_id = $1 AND deleted_at IS NULL");
         let mut args: Vec<String> = vec![tenant.as_str().to_owned()];
         if !filter.name.is_empty() {

@@ -102,10 +102,7 @@ impl Store {
 
     /// The unexpired flow a handle (hash) belongs to.
     pub async fn find_flow(&self, tenant: &TenantId, by: FlowHandle, hash: &str, now: i64) -> Result<Option<FlowRow>> {
-        let sql = format!(
-            "SELECT {FLOW_COLUMNS} FROM auth_flows WHERE tenant_id = $1 AND {} = $2 AND expires_at > $3",
-            by.column()
-        );
+        let sql = format!("SELECT {FLOW_COLUMNS} FROM auth_flows WHERE tenant_id = $1 AND {} = $2 AND expires_at > $3", by.column());
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(hash).bind(now).fetch_optional(pool).await?))
     }
 
@@ -410,9 +407,19 @@ impl Store {
 }
 
 /// Tables whose rows die at `expires_at`.
-const EXPIRING_TABLES: &[&str] =
-    &["auth_flows", "auth_codes", "refresh_tokens", "revoked_tokens", "used_jtis", "opaque_tokens", "userinfo_claims", "login_sessions", "consent_grants",
-      "pushed_requests", "logout_requests"];
+const EXPIRING_TABLES: &[&str] = &[
+    "auth_flows",
+    "auth_codes",
+    "refresh_tokens",
+    "revoked_tokens",
+    "used_jtis",
+    "opaque_tokens",
+    "userinfo_claims",
+    "login_sessions",
+    "consent_grants",
+    "pushed_requests",
+    "logout_requests",
+];
 
 impl Store {
     /// Deletes a tenant's expired flows, codes, tokens, revocations, `jti`s, sessions and

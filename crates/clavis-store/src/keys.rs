@@ -20,8 +20,10 @@ impl Store {
     /// Published keys (`active` signs, `verify` only verifies), oldest first: every node
     /// signs with the oldest `active` one, so nodes that raced to create a key still agree.
     pub async fn active_signing_keys(&self, tenant: &TenantId) -> Result<Vec<StoredKey>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE tenant_id = $1 AND status IN ('active', 'verify') \
-                   ORDER BY created_at, kid");
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE tenant_id = $1 AND status IN ('active', 'verify') \
+                   ORDER BY created_at, kid"
+        );
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).fetch_all(pool).await?))
     }
 
@@ -55,7 +57,11 @@ impl Store {
         let _w = self.write_guard().await;
         let n = on_pool!(self, pool => sqlx::query("UPDATE signing_keys SET status = 'retired' WHERE tenant_id = $1 AND kid = $2 AND status = 'verify'")
             .bind(tenant.as_str()).bind(kid).execute(pool).await?.rows_affected());
-        if n == 1 { Ok(()) } else { Err(crate::StoreError::NotFound) }
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(crate::StoreError::NotFound)
+        }
     }
 }
 

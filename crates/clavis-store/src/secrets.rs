@@ -135,13 +135,7 @@ impl Store {
 
     /// Adds `new` as the active secret. Every other secret stops verifying at
     /// `old_valid_until` (now, for no grace period, deletes them at once).
-    pub async fn rotate_secret(
-        &self,
-        tenant: &TenantId,
-        new: &SecretRecord,
-        old_valid_until: i64,
-        audit: &AuditEntry,
-    ) -> Result<()> {
+    pub async fn rotate_secret(&self, tenant: &TenantId, new: &SecretRecord, old_valid_until: i64, audit: &AuditEntry) -> Result<()> {
         let now = new.created_at;
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
@@ -184,14 +178,7 @@ impl Store {
     }
 
     /// Deletes one secret, refused when no active secret would remain.
-    pub async fn delete_secret(
-        &self,
-        tenant: &TenantId,
-        client_id: &str,
-        secret_id: &str,
-        now: i64,
-        audit: &AuditEntry,
-    ) -> Result<()> {
+    pub async fn delete_secret(&self, tenant: &TenantId, client_id: &str, secret_id: &str, now: i64, audit: &AuditEntry) -> Result<()> {
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -245,11 +232,7 @@ use lock_client;
 
 macro_rules! refresh_last_four {
     ($exec:expr, $tenant:expr, $client_id:expr) => {
-        sqlx::query(REFRESH_LAST_FOUR)
-            .bind($tenant.as_str())
-            .bind($client_id)
-            .execute($exec)
-            .await?
+        sqlx::query(REFRESH_LAST_FOUR).bind($tenant.as_str()).bind($client_id).execute($exec).await?
     };
 }
 use refresh_last_four;

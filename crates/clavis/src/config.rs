@@ -190,8 +190,7 @@ impl Config {
         let duration = |v: Option<String>, default: i64, name: &str| -> anyhow::Result<i64> {
             match v {
                 None => Ok(default),
-                Some(s) => clavis_core::duration::parse_seconds(&s)
-                    .with_context(|| format!("{name}: {s:?} is not a duration like 1h or 900s")),
+                Some(s) => clavis_core::duration::parse_seconds(&s).with_context(|| format!("{name}: {s:?} is not a duration like 1h or 900s")),
             }
         };
         let bootstrap = match (pick!(bootstrap_client_id), pick!(bootstrap_client_secret)) {
@@ -254,9 +253,7 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()))
     }
 
     /// The database URL without its password, for logs and errors.
@@ -335,11 +332,7 @@ mod tests {
         assert_eq!(c.admin_addr.to_string(), "127.0.0.1:9001");
         std::fs::write(&file, "no_such_key = 1\n").unwrap();
         assert!(Config::resolve(&args).is_err());
-        let args = ConfigArgs {
-            bootstrap_client_id: Some("admin".into()),
-            bootstrap_client_secret: Some("short".into()),
-            ..Default::default()
-        };
+        let args = ConfigArgs { bootstrap_client_id: Some("admin".into()), bootstrap_client_secret: Some("short".into()), ..Default::default() };
         assert!(Config::resolve(&args).is_err());
         std::fs::write(&file, "outbound_allow = \"10.0.0.0/8, jwks.internal.example\"\n").unwrap();
         let c = Config::resolve(&ConfigArgs { config: Some(file.clone()), ..Default::default() }).unwrap();

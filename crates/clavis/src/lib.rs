@@ -30,8 +30,7 @@ pub struct Server {
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
     let store = Store::connect(&url).await.with_context(|| format!("connecting to {}", config.redacted_database_url()))?;
     store.migrate().await.context("running migrations")?;
@@ -42,12 +41,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Binds both listeners, prepares the database and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = open_store(&config).await?;
-    let public = tokio::net::TcpListener::bind(config.public_addr)
-        .await
-        .with_context(|| format!("binding public listener {}", config.public_addr))?;
-    let admin = tokio::net::TcpListener::bind(config.admin_addr)
-        .await
-        .with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+    let public =
+        tokio::net::TcpListener::bind(config.public_addr).await.with_context(|| format!("binding public listener {}", config.public_addr))?;
+    let admin = tokio::net::TcpListener::bind(config.admin_addr).await.with_context(|| format!("binding admin listener {}", config.admin_addr))?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{public_addr}"));
@@ -83,13 +79,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     });
     let (stop, stopped) = watch::channel(false);
     let header_read_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs);
-    let serve = |listener: tokio::net::TcpListener, router: axum::Router| {
-        tokio::spawn(serve::serve(listener, router, header_read_timeout, stopped.clone()))
-    };
-    let mut tasks = vec![
-        serve(public, clavis_http::public_router(state.clone())),
-        serve(admin, clavis_http::admin_router(state)),
-    ];
+    let serve =
+        |listener: tokio::net::TcpListener, router: axum::Router| tokio::spawn(serve::serve(listener, router, header_read_timeout, stopped.clone()));
+    let mut tasks = vec![serve(public, clavis_http::public_router(state.clone())), serve(admin, clavis_http::admin_router(state))];
     tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
     tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.store.backend(), "clavis listening");
     Ok(Server { public_addr, admin_addr, public_url, services, stop, tasks })

@@ -149,10 +149,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let t = TenantId::parse(&tenant).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
             let services = Services::new(Settings::default(), clavis::open_store(&config).await?);
-            let (client, secret) = services
-                .create_admin_client(&t, &name, &Actor("cli".into()))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (client, secret) = services.create_admin_client(&t, &name, &Actor("cli".into())).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("client_id={}\nclient_secret={secret}", client.client_id);
         }
     }

@@ -18,12 +18,7 @@ use tower_service::Service;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Serves `router` until `stopped` turns true, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    header_read_timeout: Duration,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: Duration, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_header_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();

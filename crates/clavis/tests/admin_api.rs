@@ -33,8 +33,20 @@ async fn create_returns_every_field_and_the_secret_once() {
     assert!(clavis_core::time::parse_rfc3339(resp["timestamp"].as_str().unwrap()).is_some());
     let c = &resp["data"];
     let input = full_body();
-    for field in ["name", "redirect_uris", "client_auth_methods", "fapi_profile", "grant_types", "is_confidential", "jwks",
-                  "logo_url", "privacy_policy", "scopes", "terms_url", "website"] {
+    for field in [
+        "name",
+        "redirect_uris",
+        "client_auth_methods",
+        "fapi_profile",
+        "grant_types",
+        "is_confidential",
+        "jwks",
+        "logo_url",
+        "privacy_policy",
+        "scopes",
+        "terms_url",
+        "website",
+    ] {
         assert_eq!(c[field], input[field], "{field}");
     }
     assert_eq!(c["jwks_uri"], "");
@@ -60,9 +72,7 @@ async fn create_returns_every_field_and_the_secret_once() {
 #[tokio::test]
 async fn public_clients_get_no_secret() {
     let app = TestApp::spawn().await;
-    let c = app
-        .create_client(json!({"name": "SPA", "redirect_uris": ["https://spa.example/cb"], "is_confidential": false}))
-        .await;
+    let c = app.create_client(json!({"name": "SPA", "redirect_uris": ["https://spa.example/cb"], "is_confidential": false})).await;
     assert!(c.get("client_secret").is_none(), "{c}");
     assert_eq!(c["client_auth_methods"], json!(["none"]));
     assert_eq!(c["secret_last_four"], "");
@@ -86,8 +96,7 @@ async fn switching_to_public_drops_the_secrets() {
     assert_eq!(read["data"]["secret_last_four"], "", "{read}");
     let (_, secrets) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/secrets"), None).await;
     assert_eq!(secrets["data"]["secrets"], json!([]), "{secrets}");
-    let resp = app.http.post(app.token_url("")).basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let resp = app.http.post(app.token_url("")).basic_auth(id, Some(secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the old secret no longer authenticates");
 }
 
@@ -112,8 +121,8 @@ async fn list_paginates_filters_and_orders_stably() {
     assert_eq!(d["items"].as_array().unwrap().len(), 4);
     let (_, page2) = app.admin(Method::GET, "/admin/oauth/clients?page=2&page_size=4", None).await;
     assert_eq!(page2["data"]["items"].as_array().unwrap().len(), 2);
-    let listed: Vec<&str> = d["items"].as_array().unwrap().iter().chain(page2["data"]["items"].as_array().unwrap())
-        .map(|c| c["client_id"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        d["items"].as_array().unwrap().iter().chain(page2["data"]["items"].as_array().unwrap()).map(|c| c["client_id"].as_str().unwrap()).collect();
     let mut unique = listed.clone();
     unique.sort();
     unique.dedup();
@@ -140,16 +149,14 @@ async fn update_changes_only_present_fields() {
     let c = app.create_client(full_body()).await;
     let id = c["client_id"].as_str().unwrap();
     let path = format!("/admin/oauth/clients/{id}");
-    let (s, upd) = app
-        .admin(Method::PUT, &path, Some(json!({"name": "Renamed", "redirect_uris": ["https://new.example/cb"]})))
-        .await;
+    let (s, upd) = app.admin(Method::PUT, &path, Some(json!({"name": "Renamed", "redirect_uris": ["https://new.example/cb"]}))).await;
     assert_eq!(s, StatusCode::OK, "{upd}");
     let u = &upd["data"];
     assert_eq!(u["name"], "Renamed");
     assert_eq!(u["redirect_uris"], json!(["https://new.example/cb"]));
     assert_eq!(u["cors_origins"], json!(["https://new.example"]), "derived again");
-    for unchanged in ["scopes", "grant_types", "client_auth_methods", "jwks", "logo_url", "website", "status", "created_at",
-                      "secret_last_four", "id"] {
+    for unchanged in ["scopes", "grant_types", "client_auth_methods", "jwks", "logo_url", "website", "status", "created_at", "secret_last_four", "id"]
+    {
         assert_eq!(u[unchanged], c[unchanged], "{unchanged}");
     }
     // An empty body changes nothing.
@@ -231,8 +238,19 @@ async fn clone_copies_settings_with_new_identity() {
     assert_eq!(s, StatusCode::CREATED, "{resp}");
     let c = &resp["data"];
     assert_eq!(c["name"], "My Application (clone)");
-    for same in ["redirect_uris", "scopes", "grant_types", "client_auth_methods", "jwks", "jwks_uri", "fapi_profile",
-                 "is_confidential", "cors_origins", "logo_url", "website"] {
+    for same in [
+        "redirect_uris",
+        "scopes",
+        "grant_types",
+        "client_auth_methods",
+        "jwks",
+        "jwks_uri",
+        "fapi_profile",
+        "is_confidential",
+        "cors_origins",
+        "logo_url",
+        "website",
+    ] {
         assert_eq!(c[same], src[same], "{same}");
     }
     for differs in ["id", "client_id", "client_secret"] {
@@ -289,9 +307,7 @@ async fn secrets_subresource_limits_and_never_shows_values() {
     let app = TestApp::spawn().await;
     let (id, first) = app.machine_client().await;
     let base = format!("/admin/oauth/clients/{id}/secrets");
-    let (s, added) = app
-        .admin(Method::POST, &base, Some(json!({"description": "ci deploy", "expires_at": "2099-01-01T00:00:00Z"})))
-        .await;
+    let (s, added) = app.admin(Method::POST, &base, Some(json!({"description": "ci deploy", "expires_at": "2099-01-01T00:00:00Z"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{added}");
     let second = added["data"]["secret_value"].as_str().unwrap().to_owned();
     let second_id = added["data"]["secret_id"].as_str().unwrap().to_owned();

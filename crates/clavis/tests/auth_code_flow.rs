@@ -60,8 +60,7 @@ impl Browser {
 
     async fn send(&mut self, url: &str, mut req: reqwest::RequestBuilder) -> (StatusCode, String, Value) {
         let path = url::Url::parse(url).unwrap().path().to_owned();
-        let jar: Vec<String> =
-            self.cookies.iter().filter(|((_, p), _)| path.starts_with(p.as_str())).map(|((n, _), v)| format!("{n}={v}")).collect();
+        let jar: Vec<String> = self.cookies.iter().filter(|((_, p), _)| path.starts_with(p.as_str())).map(|((n, _), v)| format!("{n}={v}")).collect();
         if !jar.is_empty() {
             req = req.header("cookie", jar.join("; "));
         }
@@ -132,8 +131,11 @@ async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, su
     let (s, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={challenge}"), None).await;
     assert_eq!(s, StatusCode::OK, "{login}");
     let (s, accepted) = app
-        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"),
-               Some(json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "urn:loa:2", "amr": ["pwd"]})))
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"),
+            Some(json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "urn:loa:2", "amr": ["pwd"]})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{accepted}");
     let (s, to_consent, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
@@ -144,10 +146,13 @@ async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, su
     assert_eq!(s, StatusCode::OK, "{consent}");
     assert_eq!(consent["subject"], subject);
     let (s, accepted) = app
-        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={challenge}"),
-               Some(json!({"grant_scope": consent["requested_scope"], "remember": remember, "remember_for": 3600,
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={challenge}"),
+            Some(json!({"grant_scope": consent["requested_scope"], "remember": remember, "remember_for": 3600,
                            "session": {"id_token": {"email": "alice@example.com", "sub": "forged"},
-                                       "access_token": {"tier": "gold"}}})))
+                                       "access_token": {"tier": "gold"}}})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{accepted}");
     let (s, to_client, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
@@ -177,8 +182,8 @@ async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[
 }
 
 async fn introspect(app: &TestApp, token: &str) -> Value {
-    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
-        .form(&[("token", token)]).send().await.unwrap();
+    let resp =
+        app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token).form(&[("token", token)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     resp.json().await.unwrap()
 }
@@ -198,8 +203,13 @@ async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
     assert_eq!(param(&back, "scope").as_deref(), Some("openid offline_access profile"));
     let code = param(&back, "code").unwrap();
 
-    let (s, tokens) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = exchange(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap();
     let at = claims(access);
@@ -258,7 +268,9 @@ async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
     assert_eq!((s, again["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     assert_eq!(introspect(&app, first["access_token"].as_str().unwrap()).await["active"], false);
     assert_eq!(introspect(&app, first["refresh_token"].as_str().unwrap()).await["active"], false);
-    let (s, r) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())]).await;
+    let (s, r) =
+        exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())])
+            .await;
     assert_eq!((s, r["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 }
 
@@ -291,8 +303,13 @@ async fn pkce_is_enforced() {
 
     // Downgrade: no challenge at /auth, a verifier at /token.
     let code = param(&login_and_consent(&app, &mut browser, &auth_url(&app, &client_id, &[]), "carol", false).await, "code").unwrap();
-    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &pkce().0)]).await;
+    let (s, body) = exchange(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &pkce().0)],
+    )
+    .await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "downgrade");
 
     // Public clients must use PKCE.
@@ -305,8 +322,13 @@ async fn pkce_is_enforced() {
     let (verifier, challenge) = pkce();
     let start = auth_url(&app, &public_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
     let code = param(&login_and_consent(&app, &mut browser, &start, "dave", false).await, "code").unwrap();
-    let (s, tokens) = exchange(&app, &public_id, None, &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = exchange(
+        &app,
+        &public_id,
+        None,
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
 }
 
@@ -315,8 +337,12 @@ async fn redirect_uris_must_match_exactly() {
     let app = spawn().await;
     let (client_id, secret) = web_client(&app, true).await;
     let mut browser = Browser::new();
-    for bad in ["https://app.example.com/callback/", "https://app.example.com/callback?x=1", "https://evil.example/callback",
-                "https://APP.example.com/callback"] {
+    for bad in [
+        "https://app.example.com/callback/",
+        "https://app.example.com/callback?x=1",
+        "https://evil.example/callback",
+        "https://APP.example.com/callback",
+    ] {
         let url = auth_url(&app, &client_id, &[]).replace(&urlencode(REDIRECT), &urlencode(bad));
         let (s, loc, body) = browser.get(&url).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: never redirect to an unregistered URI");
@@ -329,8 +355,13 @@ async fn redirect_uris_must_match_exactly() {
     let (verifier, challenge) = pkce();
     let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
     let code = param(&login_and_consent(&app, &mut browser, &start, "erin", false).await, "code").unwrap();
-    let (s, body) = exchange(&app, &client_id, secret.as_deref(), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", "https://app.example.com/other"), ("code_verifier", &verifier)]).await;
+    let (s, body) = exchange(
+        &app,
+        &client_id,
+        secret.as_deref(),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://app.example.com/other"), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 }
 
@@ -347,17 +378,25 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let mut browser = Browser::new();
     let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
     let code = param(&login_and_consent(&app, &mut browser, &start, "frank", false).await, "code").unwrap();
-    let (_, t0) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (_, t0) = exchange(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     let r0 = t0["refresh_token"].as_str().unwrap().to_owned();
 
-    let (s, t1) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r0), ("scope", "openid offline_access")]).await;
+    let (s, t1) =
+        exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r0), ("scope", "openid offline_access")])
+            .await;
     assert_eq!(s, StatusCode::OK, "{t1}");
     assert_eq!(t1["scope"], "openid offline_access", "narrowed");
     let r1 = t1["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(r0, r1);
     assert_eq!(claims(t1["id_token"].as_str().unwrap())["sub"], "frank");
-    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile email")]).await;
+    let (s, body) =
+        exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile email")]).await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
     // Neither a refused scope nor another client's attempt spends the owner's token.
     let (other, other_secret) = web_client(&app, true).await;
@@ -392,15 +431,21 @@ async fn rejection_prompt_none_and_remembered_sessions() {
     // The login app rejects: access_denied at the client.
     let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &pk)).await;
     let c = param(&to_login, "login_challenge").unwrap();
-    let (s, r) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/reject?login_challenge={c}"),
-                           Some(json!({"error": "access_denied", "error_description": "wrong password"}))).await;
+    let (s, r) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/login/reject?login_challenge={c}"),
+            Some(json!({"error": "access_denied", "error_description": "wrong password"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let to = r["redirect_to"].as_str().unwrap();
     assert!(to.starts_with(REDIRECT));
     assert_eq!(param(to, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(to, "state").as_deref(), Some("state-1234567890"));
     // A handled challenge cannot be handled again.
-    let (s, _) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "x"}))).await;
+    let (s, _) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "x"}))).await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     // Remember login and consent: the next flow skips both, and prompt=none works.
@@ -410,7 +455,8 @@ async fn rejection_prompt_none_and_remembered_sessions() {
     let c = param(&to_login, "login_challenge").unwrap();
     let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
     assert_eq!((login["skip"].as_bool(), login["subject"].as_str()), (Some(true), Some("grace")));
-    let (s, _) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "mallory"}))).await;
+    let (s, _) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "mallory"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "a skipped login cannot change the subject");
     let (_, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("prompt", "none")])).await;
     assert!(loc.starts_with(LOGIN_URL), "prompt=none with a session goes on: {loc}");
@@ -440,7 +486,8 @@ async fn challenges_are_tenant_scoped_and_single_use() {
     let (s, _) = app.call(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), "", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // A verifier works once.
-    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "ivy"}))).await;
+    let (_, accepted) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "ivy"}))).await;
     let back = accepted["redirect_to"].as_str().unwrap();
     let (s, _, _) = browser.get(back).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -467,8 +514,8 @@ async fn revocation_is_for_the_owning_client_only() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(introspect(&app, &token).await["active"], false);
     // Unknown tokens are fine (RFC 7009 §2.2).
-    let resp = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(&id_a, Some(&secret_a))
-        .form(&[("token", "garbage")]).send().await.unwrap();
+    let resp =
+        app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(&id_a, Some(&secret_a)).form(&[("token", "garbage")]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -488,8 +535,14 @@ async fn introspection_needs_a_caller_of_the_same_tenant() {
     let other = app.tenant_admin("other").await;
     let resp = app.http.post(&url).bearer_auth(&other).form(&[("token", token.as_str())]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = app.http.post(format!("{}/t/other/oauth2/introspect", app.public)).bearer_auth(&other)
-        .form(&[("token", token.as_str())]).send().await.unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/t/other/oauth2/introspect", app.public))
+        .bearer_auth(&other)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"active": false}));
     let resp = app.http.post(&url).bearer_auth(&app.admin_token).form(&[("token", "")]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "token is required");
@@ -510,8 +563,13 @@ async fn openid_sign_in(app: &TestApp, browser: &mut Browser, client_id: &str, s
         .replace("openid+offline_access+profile", "openid");
     let back = login_and_consent(app, browser, &start, subject, true).await;
     let code = param(&back, "code").expect(&back);
-    let (s, tokens) = exchange(app, client_id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = exchange(
+        app,
+        client_id,
+        Some(secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     tokens["id_token"].as_str().unwrap().to_owned()
 }
@@ -559,8 +617,14 @@ async fn a_tenant_can_have_its_own_login_and_consent_app() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!((v["data"]["tenant_id"].as_str(), v["data"]["login_url"].as_str()), (Some("acme"), None));
     assert_eq!(v["data"]["effective"]["login_url"], LOGIN_URL, "the server's applies");
-    let (s, v) = app.call(Method::PUT, "/admin/oauth/tenant", &acme,
-        Some(json!({"login_url": "https://acme.example/login", "consent_url": "https://acme.example/consent"}))).await;
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/admin/oauth/tenant",
+            &acme,
+            Some(json!({"login_url": "https://acme.example/login", "consent_url": "https://acme.example/consent"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["effective"]["login_url"], "https://acme.example/login");
     for bad in [json!({"login_url": "not a url"}), json!({"login_url": "ftp://acme.example/"}), json!({"nope": 1})] {
@@ -568,13 +632,22 @@ async fn a_tenant_can_have_its_own_login_and_consent_app() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
     }
     // acme's flows go to acme's app; the default tenant's still to the server's.
-    let c = app.call(Method::POST, "/admin/oauth/clients", &acme, Some(json!({
-        "name": "acme web", "redirect_uris": [REDIRECT], "scopes": ["openid"]}))).await.1;
+    let c = app
+        .call(
+            Method::POST,
+            "/admin/oauth/clients",
+            &acme,
+            Some(json!({
+        "name": "acme web", "redirect_uris": [REDIRECT], "scopes": ["openid"]})),
+        )
+        .await
+        .1;
     let acme_client = c["data"]["client_id"].as_str().unwrap();
     let (_, challenge) = pkce();
     let mut browser = Browser::new();
     let url = auth_url(&app, acme_client, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])
-        .replace("/oauth2/auth", "/t/acme/oauth2/auth").replace("openid+offline_access+profile", "openid");
+        .replace("/oauth2/auth", "/t/acme/oauth2/auth")
+        .replace("openid+offline_access+profile", "openid");
     let (_, loc, _) = browser.get(&url).await;
     assert!(loc.starts_with("https://acme.example/login?login_challenge="), "{loc}");
     let (default_client, _) = web_client(&app, true).await;
@@ -609,8 +682,14 @@ async fn pushed_authorization_requests_drive_the_flow() {
     let (id, secret) = web_client(&app, true).await;
     let secret = secret.unwrap();
     let (verifier, challenge) = pkce();
-    let request = [("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "openid offline_access"),
-                   ("state", "pushed-state-1"), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let request = [
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid offline_access"),
+        ("state", "pushed-state-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
     let (s, pushed) = push(&app, &id, Some(&secret), &request).await;
     assert_eq!(s, StatusCode::CREATED, "{pushed}");
     let request_uri = pushed["request_uri"].as_str().unwrap().to_owned();
@@ -623,8 +702,13 @@ async fn pushed_authorization_requests_drive_the_flow() {
     assert!(to_client.starts_with(REDIRECT), "{to_client}");
     assert_eq!(param(&to_client, "state").as_deref(), Some("pushed-state-1"), "the pushed state, not the URL's");
     let code = param(&to_client, "code").unwrap();
-    let (s, tokens) = exchange(&app, &id, Some(&secret),
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = exchange(
+        &app,
+        &id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["scope"], "openid offline_access", "the pushed scope, not the URL's");
 
@@ -646,8 +730,16 @@ async fn pushed_authorization_requests_drive_the_flow() {
         (vec![("response_type", "code"), ("redirect_uri", "https://evil.example/cb"), ("state", "s")], StatusCode::BAD_REQUEST, "invalid_request"),
         (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("scope", "admin")], StatusCode::BAD_REQUEST, "invalid_scope"),
         (vec![("response_type", "token"), ("redirect_uri", REDIRECT), ("state", "s")], StatusCode::BAD_REQUEST, "unsupported_response_type"),
-        (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("request_uri", &request_uri)], StatusCode::BAD_REQUEST, "invalid_request"),
-        (vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("client_id", "someone-else")], StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("request_uri", &request_uri)],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s"), ("client_id", "someone-else")],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
     ] {
         let (s, body) = push(&app, &id, Some(&secret), &form).await;
         assert_eq!((s, body["error"].as_str().unwrap()), (want, error), "{form:?}: {body}");
@@ -703,7 +795,10 @@ async fn logout_requests_go_through_the_logout_app() {
     let mut browser = Browser::new();
     let id_token = openid_sign_in(&app, &mut browser, client_id, secret, "ida").await;
     let none = silent_auth_url(&app, client_id);
-    let logout = format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s2", app.public);
+    let logout = format!(
+        "{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s2",
+        app.public
+    );
     let logout_challenge = |loc: &str| {
         assert!(loc.starts_with(LOGOUT_URL), "{loc}");
         param(loc, "logout_challenge").unwrap()
@@ -718,8 +813,13 @@ async fn logout_requests_go_through_the_logout_app() {
     assert_eq!((request["subject"].as_str(), request["rp_initiated"].as_bool()), (Some("ida"), Some(true)));
     assert_eq!(request["client"]["client_id"], client_id);
     assert!(!request["sid"].as_str().unwrap().is_empty());
-    let resp = app.http.put(format!("{}/admin/oauth2/auth/requests/logout/reject?logout_challenge={ch}", app.admin))
-        .bearer_auth(&app.admin_token).send().await.unwrap();
+    let resp = app
+        .http
+        .put(format!("{}/admin/oauth2/auth/requests/logout/reject?logout_challenge={ch}", app.admin))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let (s, again) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={ch}"), None).await;
     assert_eq!(s, StatusCode::CONFLICT, "handled once: {again}");
@@ -746,11 +846,14 @@ async fn logout_requests_go_through_the_logout_app() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // skip_logout_consent: straight out, no app.
-    let (s, patched) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
-        Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}]))).await;
+    let (s, patched) = app
+        .admin(Method::PATCH, &format!("/admin/clients/{client_id}"), Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}])))
+        .await;
     assert_eq!(s, StatusCode::OK, "{patched}");
     let id_token = openid_sign_in(&app, &mut browser, client_id, secret, "ida").await;
-    let (s, loc, _) = browser.get(&format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye", app.public)).await;
+    let (s, loc, _) = browser
+        .get(&format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye", app.public))
+        .await;
     assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye"));
     let (_, loc, _) = browser.get(&none).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "the session is over: {loc}");
@@ -769,8 +872,8 @@ async fn revoking_login_sessions_needs_a_new_login() {
     assert!(loc.starts_with(LOGIN_URL), "logged in: {loc}");
     let (s, body) = app.admin(Method::DELETE, "/admin/oauth2/auth/sessions/login", None).await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
-    let resp = app.http.delete(format!("{}/admin/oauth2/auth/sessions/login?subject=jane", app.admin))
-        .bearer_auth(&app.admin_token).send().await.unwrap();
+    let resp =
+        app.http.delete(format!("{}/admin/oauth2/auth/sessions/login?subject=jane", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let (_, loc, _) = browser.get(&none).await;
     assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "{loc}");
@@ -788,8 +891,13 @@ async fn revoking_consent_sessions_revokes_the_grant() {
     let mut browser = Browser::new();
     let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
     let back = login_and_consent(&app, &mut browser, &auth_url(&app, &id, &pk), "kim", true).await;
-    let (s, tokens) = exchange(&app, &id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &param(&back, "code").unwrap()),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (s, tokens) = exchange(
+        &app,
+        &id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &param(&back, "code").unwrap()), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
     assert_eq!(introspect(&app, access).await["active"], true);
@@ -799,8 +907,13 @@ async fn revoking_consent_sessions_revokes_the_grant() {
         let (s, body) = app.admin(Method::DELETE, &format!("/admin/oauth2/auth/sessions/consent{bad}"), None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
-    let resp = app.http.delete(format!("{}/admin/oauth2/auth/sessions/consent?subject=kim&client={id}", app.admin))
-        .bearer_auth(&app.admin_token).send().await.unwrap();
+    let resp = app
+        .http
+        .delete(format!("{}/admin/oauth2/auth/sessions/consent?subject=kim&client={id}", app.admin))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(introspect(&app, access).await["active"], false, "the access token issued with the refresh token");
     let (s, body) = exchange(&app, &id, Some(&secret), &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
@@ -808,8 +921,8 @@ async fn revoking_consent_sessions_revokes_the_grant() {
     // The consent is asked for again (the login session itself stays).
     let (_, to_login, _) = browser.get(&auth_url(&app, &id, &pk)).await;
     let login = param(&to_login, "login_challenge").unwrap();
-    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
-        Some(json!({"subject": "kim"}))).await;
+    let (_, accepted) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"), Some(json!({"subject": "kim"}))).await;
     let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
     let consent = param(&to_consent, "consent_challenge").unwrap();
     let (_, request) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={consent}"), None).await;
@@ -854,8 +967,13 @@ async fn verifiers_work_only_in_the_browser_that_started_the_flow() {
         assert!(binding[0].contains(attr), "{attr} in {}", binding[0]);
     }
     let c = param(&to_login, "login_challenge").unwrap();
-    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"),
-                                  Some(json!({"subject": "mallory", "remember": true, "remember_for": 3600}))).await;
+    let (_, accepted) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"),
+            Some(json!({"subject": "mallory", "remember": true, "remember_for": 3600})),
+        )
+        .await;
     let login_return = accepted["redirect_to"].as_str().unwrap().to_owned();
 
     let mut victim = Browser::new();
@@ -867,8 +985,9 @@ async fn verifiers_work_only_in_the_browser_that_started_the_flow() {
     let (s, to_consent, body) = attacker.get(&login_return).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let c = param(&to_consent, "consent_challenge").unwrap();
-    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"),
-                                  Some(json!({"grant_scope": ["openid"]}))).await;
+    let (_, accepted) = app
+        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"), Some(json!({"grant_scope": ["openid"]})))
+        .await;
     let consent_return = accepted["redirect_to"].as_str().unwrap().to_owned();
     let (s, _, _) = victim.get(&consent_return).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "the consent verifier too");
@@ -890,8 +1009,9 @@ async fn logout_without_a_hint_asks_the_user_first() {
         .await;
     let (client_id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     // skip_logout_consent must not let a bare client_id skip the question.
-    let (s, _) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
-                           Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}]))).await;
+    let (s, _) = app
+        .admin(Method::PATCH, &format!("/admin/clients/{client_id}"), Some(json!([{"op": "replace", "path": "/skip_logout_consent", "value": true}])))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let mut browser = Browser::new();
     openid_sign_in(&app, &mut browser, client_id, secret, "ivy").await;
@@ -905,7 +1025,8 @@ async fn logout_without_a_hint_asks_the_user_first() {
         let (_, loc, _) = browser.get(&none).await;
         assert!(loc.starts_with(LOGIN_URL), "still signed in after {url}: {loc}");
     }
-    let (_, _, page) = browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
+    let (_, _, page) =
+        browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
     let page = page.as_str().unwrap();
     let verifier = page.split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     // Another browser posting the form is refused (and learns nothing).
@@ -914,7 +1035,8 @@ async fn logout_without_a_hint_asks_the_user_first() {
     let (_, loc, _) = browser.get(&none).await;
     assert!(loc.starts_with(LOGIN_URL), "still signed in: {loc}");
     // The user's own click.
-    let (_, _, page) = browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
+    let (_, _, page) =
+        browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
     let verifier = page.as_str().unwrap().split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let (s, loc, _) = browser.post(&logout, &[("logout_verifier", &verifier)]).await;
     assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye?state=s9"));
@@ -933,9 +1055,14 @@ async fn audiences_must_be_registered_and_requested() {
     let app = spawn().await;
     let (client_id, secret) = web_client(&app, true).await;
     let secret = secret.unwrap();
-    let (s, _) = app.admin(Method::PATCH, &format!("/admin/clients/{client_id}"),
-                           Some(json!([{"op": "replace", "path": "/audience", "value": ["https://api.example.com"]},
-                                       {"op": "add", "path": "/grant_types/-", "value": "client_credentials"}]))).await;
+    let (s, _) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/clients/{client_id}"),
+            Some(json!([{"op": "replace", "path": "/audience", "value": ["https://api.example.com"]},
+                                       {"op": "add", "path": "/grant_types/-", "value": "client_credentials"}])),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (_, challenge) = pkce();
     let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
@@ -943,10 +1070,23 @@ async fn audiences_must_be_registered_and_requested() {
     let (s, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("audience", "https://evil.example.com")])).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(loc.starts_with(REDIRECT) && param(&loc, "error").as_deref() == Some("invalid_request"), "{loc}");
-    let (s, body) = push(&app, &client_id, Some(&secret), &[("response_type", "code"), ("redirect_uri", REDIRECT), ("state", "s-1234567890"),
-        ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("audience", "https://evil.example.com")]).await;
+    let (s, body) = push(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("state", "s-1234567890"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("audience", "https://evil.example.com"),
+        ],
+    )
+    .await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
-    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "client_credentials"), ("audience", "https://evil.example.com")]).await;
+    let (s, body) =
+        exchange(&app, &client_id, Some(&secret), &[("grant_type", "client_credentials"), ("audience", "https://evil.example.com")]).await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
     let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "client_credentials"), ("audience", "https://api.example.com")]).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -956,11 +1096,17 @@ async fn audiences_must_be_registered_and_requested() {
     let (s, to_login, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1]])).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let c = param(&to_login, "login_challenge").unwrap();
-    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "kim"}))).await;
+    let (_, accepted) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "kim"}))).await;
     let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
     let c = param(&to_consent, "consent_challenge").unwrap();
-    let (s, body) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"),
-                              Some(json!({"grant_scope": ["openid"], "grant_access_token_audience": ["https://api.example.com"]}))).await;
+    let (s, body) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={c}"),
+            Some(json!({"grant_scope": ["openid"], "grant_access_token_audience": ["https://api.example.com"]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "not requested: {body}");
     assert!(body.to_string().contains("grant_access_token_audience"), "{body}");
 }
@@ -981,8 +1127,13 @@ async fn refresh_follows_the_registration_and_ages_out() {
     let mut browser = Browser::new();
     let start = auth_url(&app, &client_id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]);
     let code = param(&login_and_consent(&app, &mut browser, &start, "lee", false).await, "code").unwrap();
-    let (_, t0) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let (_, t0) = exchange(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)],
+    )
+    .await;
     let r0 = t0["refresh_token"].as_str().unwrap();
     let started = clavis_core::time::now_unix();
     let exp0 = introspect(&app, r0).await["exp"].as_i64().unwrap();
@@ -995,8 +1146,13 @@ async fn refresh_follows_the_registration_and_ages_out() {
     assert_eq!(s, StatusCode::OK, "{t1}");
     assert_eq!(t1["scope"], "openid offline_access");
     assert_eq!(claims(t1["access_token"].as_str().unwrap())["scope"], "openid offline_access");
-    let (s, body) = exchange(&app, &client_id, Some(&secret), &[("grant_type", "refresh_token"),
-        ("refresh_token", t1["refresh_token"].as_str().unwrap()), ("scope", "profile")]).await;
+    let (s, body) = exchange(
+        &app,
+        &client_id,
+        Some(&secret),
+        &[("grant_type", "refresh_token"), ("refresh_token", t1["refresh_token"].as_str().unwrap()), ("scope", "profile")],
+    )
+    .await;
     assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
     // Rotation does not extend the family.
     let exp1 = introspect(&app, t1["refresh_token"].as_str().unwrap()).await["exp"].as_i64().unwrap();

@@ -85,8 +85,15 @@ async fn oversized_and_mistyped_requests() {
     let app = TestApp::spawn().await;
     let big = json!({"name": "x", "redirect_uris": ["https://a/cb"], "logo_url": "x".repeat(300 * 1024)}).to_string();
     expect_error(&app, Method::POST, "/admin/oauth/clients", Some(big), 413).await;
-    let resp = app.http.post(format!("{}/admin/oauth/clients", app.admin)).bearer_auth(&app.admin_token)
-        .header("content-type", "text/plain").body("name=x").send().await.unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/admin/oauth/clients", app.admin))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["code"], 415);
@@ -116,8 +123,21 @@ async fn unknown_ids_are_404() {
 async fn bad_pagination_and_filters_are_400() {
     let app = TestApp::spawn().await;
     let (id, _) = app.machine_client().await;
-    for q in ["name=%00", "page=0", "page=-1", "page=abc", "page=1.5", "page_size=0", "page_size=101", "page_size=-5",
-              "page_size=9999999999999999999999", "status=deleted", "status=ACTIVE", "page=", "page_size="] {
+    for q in [
+        "name=%00",
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=1.5",
+        "page_size=0",
+        "page_size=101",
+        "page_size=-5",
+        "page_size=9999999999999999999999",
+        "status=deleted",
+        "status=ACTIVE",
+        "page=",
+        "page_size=",
+    ] {
         let v = expect_error(&app, Method::GET, &format!("/admin/oauth/clients?{q}"), None, 400).await;
         let field = q.split('=').next().unwrap();
         assert!(v["message"].as_str().unwrap().contains(field), "{q}: {v}");
@@ -136,12 +156,21 @@ async fn bad_secret_and_rotation_bodies() {
     let app = TestApp::spawn().await;
     let (id, _) = app.machine_client().await;
     let base = format!("/admin/oauth/clients/{id}");
-    for body in [r#"{"grace_period_seconds":"soon"}"#, r#"{"grace_period_seconds":-5}"#, r#"{"grace_period_seconds":99999999999}"#,
-                 r#"{"grace_period_second":0}"#, "{"] {
+    for body in [
+        r#"{"grace_period_seconds":"soon"}"#,
+        r#"{"grace_period_seconds":-5}"#,
+        r#"{"grace_period_seconds":99999999999}"#,
+        r#"{"grace_period_second":0}"#,
+        "{",
+    ] {
         expect_error(&app, Method::POST, &format!("{base}/rotate-secret"), Some(body.into()), 400).await;
     }
-    for body in [r#"{"expires_at":"tomorrow"}"#, r#"{"expires_at":"2000-01-01T00:00:00Z"}"#, r#"{"description":5}"#,
-                 &json!({"description": "d".repeat(300)}).to_string()] {
+    for body in [
+        r#"{"expires_at":"tomorrow"}"#,
+        r#"{"expires_at":"2000-01-01T00:00:00Z"}"#,
+        r#"{"description":5}"#,
+        &json!({"description": "d".repeat(300)}).to_string(),
+    ] {
         expect_error(&app, Method::POST, &format!("{base}/secrets"), Some(body.into()), 400).await;
     }
 }
@@ -152,8 +181,7 @@ async fn bad_secret_and_rotation_bodies() {
 #[tokio::test]
 async fn bodies_must_be_present_and_of_the_right_json_type() {
     let app = TestApp::spawn().await;
-    let id = app.create_client(json!({"name": "shape", "redirect_uris": ["https://a.example/cb"]})).await["client_id"]
-        .as_str().unwrap().to_owned();
+    let id = app.create_client(json!({"name": "shape", "redirect_uris": ["https://a.example/cb"]})).await["client_id"].as_str().unwrap().to_owned();
     expect_error(&app, Method::POST, "/admin/oauth/clients", None, 400).await;
     expect_error(&app, Method::PUT, &format!("/admin/oauth/clients/{id}"), None, 400).await;
     expect_error(&app, Method::PUT, "/admin/oauth/tenant", None, 400).await;

@@ -92,14 +92,26 @@ async fn private_key_jwt_with_inline_keys() {
         assert_eq!(s, StatusCode::OK, "{body}");
     }
     // Mixing methods, or the wrong assertion type.
-    let resp = app.http.post(app.token_url("")).basic_auth(&id, Some("x"))
-        .form(&[("grant_type", "client_credentials"), ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", &key.sign_jwt(&claims(&id, &token_endpoint, 60)))])
-        .send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.token_url(""))
+        .basic_auth(&id, Some("x"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &key.sign_jwt(&claims(&id, &token_endpoint, 60))),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = app.http.post(app.token_url(""))
+    let resp = app
+        .http
+        .post(app.token_url(""))
         .form(&[("grant_type", "client_credentials"), ("client_assertion_type", "saml"), ("client_assertion", "x")])
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -170,8 +182,8 @@ async fn client_secret_jwt_needs_the_sealing_key_and_works_with_it() {
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the old secret is gone");
     // A client whose secrets are only hashed cannot switch to client_secret_jwt.
     let (basic_id, _) = app.machine_client().await;
-    let (s, resp) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{basic_id}"),
-        Some(json!({"client_auth_methods": ["client_secret_jwt"]}))).await;
+    let (s, resp) =
+        app.admin(Method::PUT, &format!("/admin/oauth/clients/{basic_id}"), Some(json!({"client_auth_methods": ["client_secret_jwt"]}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{resp}");
     // Sealed copies never show.
     let (_, list) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/secrets"), None).await;
@@ -276,10 +288,9 @@ async fn refused_destinations_are_never_contacted_and_every_failure_reads_the_sa
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let (failing, _) = jwks_server(axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "secret internal detail") }),
-    ))
+    let (failing, _) = jwks_server(
+        axum::Router::new().route("/jwks.json", axum::routing::get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "secret internal detail") })),
+    )
     .await;
     let (not_keys, _) = jwks_server(axum::Router::new().route("/jwks.json", axum::routing::get(|| async { "{\"hello\": 1}" }))).await;
     for uri in [format!("http://{port_closed}/jwks.json"), failing, not_keys] {
@@ -332,8 +343,10 @@ async fn an_endless_jwks_uri_body_is_cut_shortly_after_the_limit() {
     let app = TestApp::spawn().await;
     let (key, _) = SigningKey::generate();
     // Two liars: no Content-Length (the body ends when the connection does), and chunked.
-    for head in ["HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
-                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"] {
+    for head in [
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+    ] {
         let chunked = head.contains("chunked");
         let sent = Arc::new(AtomicUsize::new(0));
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -377,8 +390,7 @@ async fn an_endless_jwks_uri_body_is_cut_shortly_after_the_limit() {
 async fn a_failing_jwks_uri_is_fetched_at_most_once_per_refetch_window() {
     let app = TestApp::spawn().await;
     let (key, _) = SigningKey::generate();
-    let (uri, hits) =
-        jwks_server(axum::Router::new().route("/jwks.json", axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }))).await;
+    let (uri, hits) = jwks_server(axum::Router::new().route("/jwks.json", axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }))).await;
     let id = jwks_uri_client(&app, &uri).await;
     let mut descriptions = Vec::new();
     // Four: the failures a client id may have before its backoff answers 429 at once.

@@ -107,8 +107,10 @@ async fn parallel_guesses_for_a_suspicious_id_go_one_at_a_time() {
 async fn every_failure_reads_the_same_whether_or_not_the_client_exists() {
     let app = TestApp::spawn().await;
     let (id, _) = app.machine_client().await;
-    let public = app.create_client(json!({"name": "spa", "redirect_uris": ["https://a.example/cb"], "is_confidential": false,
-                                          "grant_types": ["authorization_code"], "scopes": ["read"]})).await;
+    let public = app
+        .create_client(json!({"name": "spa", "redirect_uris": ["https://a.example/cb"], "is_confidential": false,
+                                          "grant_types": ["authorization_code"], "scopes": ["read"]}))
+        .await;
     let public_id = public["client_id"].as_str().unwrap();
     let expected = json!({"error": "invalid_client", "error_description": "client authentication failed"});
     let token = app.token_url("");
@@ -117,15 +119,22 @@ async fn every_failure_reads_the_same_whether_or_not_the_client_exists() {
         assert_eq!((s, &body), (StatusCode::UNAUTHORIZED, &expected), "{who}");
     }
     // A public client may not introspect: the same answer, not a hint that it exists.
-    let resp = app.http.post(format!("{}/oauth2/introspect", app.public))
-        .form(&[("client_id", public_id), ("token", "x")]).send().await.unwrap();
+    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).form(&[("client_id", public_id), ("token", "x")]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.json::<Value>().await.unwrap(), expected);
     // Assertions: unknown client and bad signature alike.
     for assertion in ["a.b.c", "garbage"] {
-        let resp = app.http.post(&token)
-            .form(&[("grant_type", "client_credentials"), ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_assertion", assertion)]).send().await.unwrap();
+        let resp = app
+            .http
+            .post(&token)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion),
+            ])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(resp.json::<Value>().await.unwrap(), expected);
     }
@@ -137,8 +146,14 @@ async fn every_failure_reads_the_same_whether_or_not_the_client_exists() {
 #[tokio::test]
 async fn argon2id_verifications_are_bounded_and_answered_at_once_beyond_the_bound() {
     let app = TestApp::spawn().await;
-    let (s, c) = app.admin(Method::POST, "/admin/clients", Some(json!({
-        "client_id": "weak-one", "client_secret": "weak-but-allowed", "grant_types": ["client_credentials"], "scope": "read"}))).await;
+    let (s, c) = app
+        .admin(
+            Method::POST,
+            "/admin/clients",
+            Some(json!({
+        "client_id": "weak-one", "client_secret": "weak-but-allowed", "grant_types": ["client_credentials"], "scope": "read"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let url = app.token_url("");
     let guesses = (0..40).map(|i| {

@@ -7,8 +7,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn introspect(app: &TestApp, token: &str) -> Value {
-    app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
-        .form(&[("token", token)]).send().await.unwrap().json().await.unwrap()
+    app.http
+        .post(format!("{}/oauth2/introspect", app.public))
+        .bearer_auth(&app.admin_token)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -37,8 +45,7 @@ async fn lifespans_and_opaque_tokens() {
     // An opaque admin token works on the admin API, until revoked.
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", token, None).await;
     assert_eq!(s, StatusCode::OK);
-    let resp = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(id, Some(secret))
-        .form(&[("token", token)]).send().await.unwrap();
+    let resp = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(id, Some(secret)).form(&[("token", token)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(introspect(&app, token).await, json!({"active": false}));
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", token, None).await;
@@ -49,8 +56,13 @@ async fn lifespans_and_opaque_tokens() {
     }
 
     // Back to JWTs with the default lifespan.
-    let (s, upd) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{id}"),
-        Some(json!({"access_token_strategy": "jwt", "token_lifespans": {"client_credentials_grant_access_token_lifespan": null}}))).await;
+    let (s, upd) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth/clients/{id}"),
+            Some(json!({"access_token_strategy": "jwt", "token_lifespans": {"client_credentials_grant_access_token_lifespan": null}})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{upd}");
     assert_eq!(upd["data"]["token_lifespans"], json!({}));
     let t = app.token_ok("", id, secret, None).await;
@@ -64,8 +76,14 @@ async fn bad_extension_values_are_400() {
     for (body, field) in [
         (json!({"access_token_strategy": "paseto"}), "access_token_strategy"),
         (json!({"token_lifespans": {"forever_lifespan": "1h"}}), "token_lifespans.forever_lifespan"),
-        (json!({"token_lifespans": {"client_credentials_grant_access_token_lifespan": "soon"}}), "token_lifespans.client_credentials_grant_access_token_lifespan"),
-        (json!({"token_lifespans": {"client_credentials_grant_access_token_lifespan": 60}}), "token_lifespans.client_credentials_grant_access_token_lifespan"),
+        (
+            json!({"token_lifespans": {"client_credentials_grant_access_token_lifespan": "soon"}}),
+            "token_lifespans.client_credentials_grant_access_token_lifespan",
+        ),
+        (
+            json!({"token_lifespans": {"client_credentials_grant_access_token_lifespan": 60}}),
+            "token_lifespans.client_credentials_grant_access_token_lifespan",
+        ),
         (json!({"token_lifespans": "1h"}), "token_lifespans"),
         (json!({"post_logout_redirect_uris": ["https://a.example/bye#x"]}), "post_logout_redirect_uris[0]"),
     ] {

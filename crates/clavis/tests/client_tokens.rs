@@ -13,8 +13,16 @@ use serde_json::{json, Value};
 const REDIRECT: &str = "https://app.example.com/cb";
 
 async fn introspect(app: &TestApp, token: &str) -> Value {
-    app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
-        .form(&[("token", token)]).send().await.unwrap().json().await.unwrap()
+    app.http
+        .post(format!("{}/oauth2/introspect", app.public))
+        .bearer_auth(&app.admin_token)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Signs `subject` in to `client_id` through the login and consent API (the browser's
@@ -23,23 +31,43 @@ async fn sign_in(app: &TestApp, client_id: &str, secret: &str, subject: &str) ->
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let param = |url: &str, k: &str| url::Url::parse(url).unwrap().query_pairs().find(|(n, _)| n == k).unwrap().1.into_owned();
     let verifier = clavis_core::ids::random_token(32);
-    let start = format!("{}/oauth2/auth?response_type=code&client_id={client_id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
+    let start = format!(
+        "{}/oauth2/auth?response_type=code&client_id={client_id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
         &scope=openid+offline_access&state=s-1234567890&code_challenge={}&code_challenge_method=S256",
-        app.public, clavis_core::jose::pkce_s256(&verifier));
+        app.public,
+        clavis_core::jose::pkce_s256(&verifier)
+    );
     let resp = http.get(&start).send().await.unwrap();
     let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-    let (_, r) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={}", param(&loc, "login_challenge")),
-                           Some(json!({"subject": subject}))).await;
+    let (_, r) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={}", param(&loc, "login_challenge")),
+            Some(json!({"subject": subject})),
+        )
+        .await;
     let resp = http.get(r["redirect_to"].as_str().unwrap()).header("cookie", &binding).send().await.unwrap();
     let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-    let (_, r) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={}", param(&loc, "consent_challenge")),
-                           Some(json!({"grant_scope": ["openid", "offline_access"]}))).await;
+    let (_, r) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={}", param(&loc, "consent_challenge")),
+            Some(json!({"grant_scope": ["openid", "offline_access"]})),
+        )
+        .await;
     let resp = http.get(r["redirect_to"].as_str().unwrap()).header("cookie", &binding).send().await.unwrap();
     let code = param(resp.headers()["location"].to_str().unwrap(), "code");
-    app.http.post(app.token_url("")).basic_auth(client_id, Some(secret))
+    app.http
+        .post(app.token_url(""))
+        .basic_auth(client_id, Some(secret))
         .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", verifier.as_str())])
-        .send().await.unwrap().json().await.unwrap()
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -47,8 +75,10 @@ async fn listing_shows_stored_tokens_without_their_text() {
     let app = TestApp::spawn_with(|a| a.login_url = Some("https://login.example/l".into())).await;
     let (s, _) = app.admin(Method::PUT, "/admin/oauth/tenant", Some(json!({"consent_url": "https://login.example/c"}))).await;
     assert_eq!(s, StatusCode::OK);
-    let c = app.create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid", "offline_access", "read"],
-        "grant_types": ["authorization_code", "refresh_token", "client_credentials"], "access_token_strategy": "opaque"})).await;
+    let c = app
+        .create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid", "offline_access", "read"],
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"], "access_token_strategy": "opaque"}))
+        .await;
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let first = sign_in(&app, id, secret, "alice").await;
     let second = sign_in(&app, id, secret, "bob").await;
@@ -94,8 +124,10 @@ async fn listing_shows_stored_tokens_without_their_text() {
 async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
     let app = TestApp::spawn_with(|a| a.login_url = Some("https://login.example/l".into())).await;
     app.admin(Method::PUT, "/admin/oauth/tenant", Some(json!({"consent_url": "https://login.example/c"}))).await;
-    let c = app.create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid", "offline_access", "read"],
-        "grant_types": ["authorization_code", "refresh_token", "client_credentials"]})).await;
+    let c = app
+        .create_client(json!({"name": "web", "redirect_uris": [REDIRECT], "scopes": ["openid", "offline_access", "read"],
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"]}))
+        .await;
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let user = sign_in(&app, id, secret, "carol").await;
     let jwt = app.token_ok("", id, secret, None).await["access_token"].as_str().unwrap().to_owned();
@@ -116,8 +148,17 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
     }
     let resp = app.http.get(format!("{}/userinfo", app.public)).bearer_auth(user["access_token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "userinfo refuses it too");
-    let (s, body) = (app.http.post(app.token_url("")).basic_auth(id, Some(secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", user["refresh_token"].as_str().unwrap())]).send().await.unwrap().status(), ());
+    let (s, body) = (
+        app.http
+            .post(app.token_url(""))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", user["refresh_token"].as_str().unwrap())])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        (),
+    );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body:?}");
     assert_eq!(introspect(&app, &others).await["active"], true, "another client's tokens are untouched");
     let (_, v) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/tokens"), None).await;
@@ -146,8 +187,10 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
 #[tokio::test]
 async fn a_grace_period_keeps_tokens_working_until_it_ends() {
     let app = TestApp::spawn().await;
-    let c = app.create_client(json!({"name": "m", "redirect_uris": [REDIRECT], "scopes": ["read"], "grant_types": ["client_credentials"],
-        "access_token_strategy": "opaque"})).await;
+    let c = app
+        .create_client(json!({"name": "m", "redirect_uris": [REDIRECT], "scopes": ["read"], "grant_types": ["client_credentials"],
+        "access_token_strategy": "opaque"}))
+        .await;
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let opaque = app.token_ok("", id, secret, None).await["access_token"].as_str().unwrap().to_owned();
     let (s, v) = app.admin(Method::DELETE, &format!("/admin/oauth/clients/{id}/tokens?grace_period=2"), None).await;

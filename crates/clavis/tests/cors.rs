@@ -30,15 +30,18 @@ async fn only_client_origins_are_allowed() {
     assert_eq!((s, allow.as_deref()), (StatusCode::NO_CONTENT, Some(good)));
     let (_, allow) = preflight(&app, "/.well-known/jwks.json", good).await;
     assert_eq!(allow.as_deref(), Some(good));
-    for (path, origin) in [("/oauth2/token", "https://evil.example"), ("/oauth2/token", "https://app.example.com:8443"),
-                           ("/oauth2/token", "http://app.example.com"), ("/t/other/oauth2/token", good)] {
+    for (path, origin) in [
+        ("/oauth2/token", "https://evil.example"),
+        ("/oauth2/token", "https://app.example.com:8443"),
+        ("/oauth2/token", "http://app.example.com"),
+        ("/t/other/oauth2/token", good),
+    ] {
         let (_, allow) = preflight(&app, path, origin).await;
         assert_eq!(allow, None, "{path} from {origin}");
     }
 
     let post = |origin: &'static str| {
-        app.http.post(app.token_url("")).header("Origin", origin).basic_auth(&id, Some(&secret))
-            .form(&[("grant_type", "client_credentials")]).send()
+        app.http.post(app.token_url("")).header("Origin", origin).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send()
     };
     let resp = post(good).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);

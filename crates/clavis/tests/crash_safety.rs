@@ -28,8 +28,16 @@ fn env() -> Vec<(&'static str, &'static str)> {
 }
 
 async fn admin_token(node: &Serve) -> String {
-    let v: Value = reqwest::Client::new().post(format!("{}/oauth2/token", node.public)).basic_auth(ADMIN, Some(ADMIN_SECRET))
-        .form(&[("grant_type", "client_credentials")]).send().await.unwrap().json().await.unwrap();
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", node.public))
+        .basic_auth(ADMIN, Some(ADMIN_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     v["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -40,26 +48,43 @@ async fn refresh_family(node: &Serve, token: &str, id: &str, secret: &str) -> St
     let via = |url: &str| url.replace("http://clavis.test", &node.public);
     let param = |url: &str, k: &str| url::Url::parse(url).unwrap().query_pairs().find(|(n, _)| n == k).unwrap().1.into_owned();
     let verifier = clavis_core::ids::random_token(32);
-    let start = format!("{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
+    let start = format!(
+        "{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
         &scope=offline_access&state=crash-state-1&code_challenge={}&code_challenge_method=S256",
-        node.public, clavis_core::jose::pkce_s256(&verifier));
+        node.public,
+        clavis_core::jose::pkce_s256(&verifier)
+    );
     let resp = http.get(&start).send().await.unwrap();
     let loc = resp.headers()["location"].to_str().unwrap().to_owned();
     // The flow's browser binding, which the verifiers need.
     let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let accept = |kind: &str, challenge: String, body: Value| {
         http.put(format!("{}/admin/oauth2/auth/requests/{kind}/accept?{kind}_challenge={challenge}", node.admin))
-            .bearer_auth(token).json(&body).send()
+            .bearer_auth(token)
+            .json(&body)
+            .send()
     };
     let r: Value = accept("login", param(&loc, "login_challenge"), json!({"subject": "u"})).await.unwrap().json().await.unwrap();
     let back = |url: &str| http.get(via(url)).header("cookie", &binding).send();
     let loc = back(r["redirect_to"].as_str().unwrap()).await.unwrap().headers()["location"].to_str().unwrap().to_owned();
-    let r: Value = accept("consent", param(&loc, "consent_challenge"), json!({"grant_scope": ["offline_access"]})).await.unwrap().json().await.unwrap();
+    let r: Value =
+        accept("consent", param(&loc, "consent_challenge"), json!({"grant_scope": ["offline_access"]})).await.unwrap().json().await.unwrap();
     let loc = back(r["redirect_to"].as_str().unwrap()).await.unwrap().headers()["location"].to_str().unwrap().to_owned();
-    let t: Value = http.post(format!("{}/oauth2/token", node.public)).basic_auth(id, Some(secret))
-        .form(&[("grant_type", "authorization_code"), ("code", param(&loc, "code").as_str()),
-                ("redirect_uri", "https://app.example.com/cb"), ("code_verifier", verifier.as_str())])
-        .send().await.unwrap().json().await.unwrap();
+    let t: Value = http
+        .post(format!("{}/oauth2/token", node.public))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", param(&loc, "code").as_str()),
+            ("redirect_uri", "https://app.example.com/cb"),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     t["refresh_token"].as_str().unwrap().to_owned()
 }
 
@@ -79,10 +104,17 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut node = serve(&ws, &env());
     let token = admin_token(&node).await;
     let http = reqwest::Client::new();
-    let web: Value = http.post(format!("{}/admin/oauth/clients", node.admin)).bearer_auth(&token)
+    let web: Value = http
+        .post(format!("{}/admin/oauth/clients", node.admin))
+        .bearer_auth(&token)
         .json(&json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"],
                       "grant_types": ["authorization_code", "refresh_token"], "scopes": ["offline_access"]}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (web_id, web_secret) = (web["data"]["client_id"].as_str().unwrap().to_owned(), web["data"]["client_secret"].as_str().unwrap().to_owned());
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     for f in 0..3 {
@@ -107,9 +139,18 @@ async fn acknowledged_writes_survive_sigkill() {
         tasks.push(tokio::spawn(async move {
             for i in 0.. {
                 let name = format!("w{w}-{i}");
-                let Ok(resp) = http.post(format!("{admin}/admin/oauth/clients")).bearer_auth(&token)
-                    .json(&json!({"name": name, "redirect_uris": ["https://a.example/cb"]})).send().await else { return };
-                if resp.status() != StatusCode::CREATED { return }
+                let Ok(resp) = http
+                    .post(format!("{admin}/admin/oauth/clients"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": name, "redirect_uris": ["https://a.example/cb"]}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if resp.status() != StatusCode::CREATED {
+                    return;
+                }
                 let Ok(v) = resp.json::<Value>().await else { return };
                 let id = v["data"]["client_id"].as_str().unwrap().to_owned();
                 ledger.lock().unwrap().created.push(id.clone());
@@ -118,12 +159,14 @@ async fn acknowledged_writes_survive_sigkill() {
                 for round in 0..2 {
                     let next = format!("w{w}-{i}-r{round}");
                     ledger.lock().unwrap().names.get_mut(&id).unwrap().1 = Some(next.clone());
-                    let ok = match http.put(format!("{admin}/admin/oauth/clients/{id}")).bearer_auth(&token)
-                        .json(&json!({"name": next})).send().await {
+                    let ok = match http.put(format!("{admin}/admin/oauth/clients/{id}")).bearer_auth(&token).json(&json!({"name": next})).send().await
+                    {
                         Ok(r) => r.status() == StatusCode::OK,
                         Err(_) => false,
                     };
-                    if !ok { return }
+                    if !ok {
+                        return;
+                    }
                     *ledger.lock().unwrap().names.get_mut(&id).unwrap() = (next, None);
                     ack();
                 }
@@ -142,9 +185,18 @@ async fn acknowledged_writes_survive_sigkill() {
                     fam.1 = true;
                     fam.0.clone()
                 };
-                let Ok(resp) = http.post(format!("{public}/oauth2/token")).basic_auth(&id, Some(&secret))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", current.as_str())]).send().await else { return };
-                if resp.status() != StatusCode::OK { return }
+                let Ok(resp) = http
+                    .post(format!("{public}/oauth2/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", current.as_str())])
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if resp.status() != StatusCode::OK {
+                    return;
+                }
                 let Ok(v) = resp.json::<Value>().await else { return };
                 *ledger.lock().unwrap().families.get_mut(&f).unwrap() = (v["refresh_token"].as_str().unwrap().to_owned(), false);
                 ack();
@@ -174,8 +226,13 @@ async fn acknowledged_writes_survive_sigkill() {
         assert!(name == acked || Some(name) == in_flight.as_deref(), "{id}: name {name:?}, acknowledged {acked:?}");
     }
     for (f, (rt, in_flight)) in &ledger.families {
-        let resp = http.post(format!("{}/oauth2/token", node.public)).basic_auth(&web_id, Some(&web_secret))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]).send().await.unwrap();
+        let resp = http
+            .post(format!("{}/oauth2/token", node.public))
+            .basic_auth(&web_id, Some(&web_secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+            .send()
+            .await
+            .unwrap();
         // If a refresh was in flight, it may have committed (spending this token) unseen.
         assert!(resp.status() == StatusCode::OK || *in_flight, "family {f}: acknowledged refresh token lost ({})", resp.status());
     }

@@ -53,10 +53,17 @@ async fn open_registration_and_self_management() {
     // Beyond the default policy: client_credentials and scope read.
     set_policy(&app, &app.admin_token, &["openid", "offline_access", "offline", "read"], &["authorization_code", "client_credentials"]).await;
 
-    let (s, c) = register(&app, "", None, json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
-        "grant_types": ["authorization_code", "client_credentials"], "scope": "openid read"})).await;
+    let (s, c) = register(
+        &app,
+        "",
+        None,
+        json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
+        "grant_types": ["authorization_code", "client_credentials"], "scope": "openid read"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
-    let (id, secret, token) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
+    let (id, secret, token) =
+        (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
     let uri = c["registration_client_uri"].as_str().unwrap().to_owned();
     assert_eq!(uri, format!("{}/oauth2/register/{id}", app.public));
     app.token_ok("", id, secret, Some("read")).await;
@@ -65,8 +72,15 @@ async fn open_registration_and_self_management() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(got["client_name"], "rp");
     assert!(got.get("registration_access_token").is_none() && got.get("client_secret").is_none(), "shown once");
-    let (s, upd) = manage(&app, Method::PUT, &uri, token, Some(json!({"client_id": id, "client_name": "rp 2",
-        "redirect_uris": ["https://rp.example/cb2"], "grant_types": ["authorization_code"], "scope": "openid"}))).await;
+    let (s, upd) = manage(
+        &app,
+        Method::PUT,
+        &uri,
+        token,
+        Some(json!({"client_id": id, "client_name": "rp 2",
+        "redirect_uris": ["https://rp.example/cb2"], "grant_types": ["authorization_code"], "scope": "openid"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{upd}");
     assert_eq!(upd["client_name"], "rp 2");
     // The admin API sees the same client.
@@ -74,9 +88,14 @@ async fn open_registration_and_self_management() {
     assert_eq!(a["data"]["name"], "rp 2");
 
     // Privileged fields are refused.
-    for bad in [json!({"metadata": {"x": 1}}), json!({"skip_consent": true}), json!({"scope": "openid admin"}),
-                json!({"client_secret": "mine-mine"}), json!({"client_credentials_grant_access_token_lifespan": "720h"}),
-                json!({"introspector": true})] {
+    for bad in [
+        json!({"metadata": {"x": 1}}),
+        json!({"skip_consent": true}),
+        json!({"scope": "openid admin"}),
+        json!({"client_secret": "mine-mine"}),
+        json!({"client_credentials_grant_access_token_lifespan": "720h"}),
+        json!({"introspector": true}),
+    ] {
         let (s, e) = register(&app, "", None, bad.clone()).await;
         assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{bad}");
         let (s, _) = manage(&app, Method::PUT, &uri, token, Some(bad.clone())).await;
@@ -99,8 +118,14 @@ async fn open_registration_and_self_management() {
     let (s, t) = register(&app, "/t/acme", None, json!({"redirect_uris": ["https://acme.example/cb"]})).await;
     assert_eq!(s, StatusCode::CREATED);
     assert!(t["registration_client_uri"].as_str().unwrap().starts_with(&format!("{}/t/acme/oauth2/register/", app.public)));
-    let (s, _) = manage(&app, Method::GET, &format!("{}/oauth2/register/{}", app.public, t["client_id"].as_str().unwrap()),
-                        t["registration_access_token"].as_str().unwrap(), None).await;
+    let (s, _) = manage(
+        &app,
+        Method::GET,
+        &format!("{}/oauth2/register/{}", app.public, t["client_id"].as_str().unwrap()),
+        t["registration_access_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "not a client of the default tenant");
 
     let (s, _) = manage(&app, Method::DELETE, &uri, token, None).await;
@@ -131,8 +156,11 @@ async fn gated_by_an_initial_access_token() {
 async fn the_default_policy_admits_sign_in_clients_only() {
     let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(true)).await;
     let (_, t) = app.admin(Method::GET, "/admin/oauth/tenant", None).await;
-    assert_eq!(t["data"]["dcr"], json!({"allowed_scopes": ["openid", "offline_access", "offline", "profile", "email"],
-                                        "allowed_grant_types": ["authorization_code", "refresh_token"]}));
+    assert_eq!(
+        t["data"]["dcr"],
+        json!({"allowed_scopes": ["openid", "offline_access", "offline", "profile", "email"],
+                                        "allowed_grant_types": ["authorization_code", "refresh_token"]})
+    );
     let rp = json!({"redirect_uris": ["https://rp.example/cb"], "grant_types": ["authorization_code", "refresh_token"],
                     "scope": "openid offline_access profile email"});
     let (s, c) = register(&app, "", None, rp.clone()).await;
@@ -141,8 +169,9 @@ async fn the_default_policy_admits_sign_in_clients_only() {
     let (s, c) = register(&app, "", None, json!({"redirect_uris": ["https://rp.example/cb"]})).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
 
-    for (extra, field) in [(json!({"grant_types": ["authorization_code", "client_credentials"]}), "grant_types"),
-                           (json!({"scope": "openid read"}), "scope")] {
+    for (extra, field) in
+        [(json!({"grant_types": ["authorization_code", "client_credentials"]}), "grant_types"), (json!({"scope": "openid read"}), "scope")]
+    {
         let mut body = rp.clone();
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let (s, e) = register(&app, "", None, body).await;
@@ -151,8 +180,15 @@ async fn the_default_policy_admits_sign_in_clients_only() {
     }
     // A registrant cannot widen its client past the policy through RFC 7592 either.
     let (uri, token) = (c["registration_client_uri"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
-    let (s, e) = manage(&app, Method::PUT, uri, token, Some(json!({"redirect_uris": ["https://rp.example/cb"],
-        "grant_types": ["client_credentials"], "scope": "openid"}))).await;
+    let (s, e) = manage(
+        &app,
+        Method::PUT,
+        uri,
+        token,
+        Some(json!({"redirect_uris": ["https://rp.example/cb"],
+        "grant_types": ["client_credentials"], "scope": "openid"})),
+    )
+    .await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{e}");
 }
 
@@ -181,12 +217,14 @@ async fn a_tenant_admin_sets_its_own_policy() {
     assert_eq!(t["data"]["dcr"]["allowed_grant_types"], json!(["authorization_code", "refresh_token"]));
 
     // Bad policies are 400 naming the field, and change nothing (the URL beside them neither).
-    for (bad, field) in [(json!({"dcr": {"allowed_scopes": ["openid", "admin"]}}), "dcr.allowed_scopes[1]"),
-                         (json!({"dcr": {"allowed_scopes": ["a b"]}}), "dcr.allowed_scopes[0]"),
-                         (json!({"dcr": {"allowed_grant_types": ["implicit"]}}), "dcr.allowed_grant_types[0]"),
-                         (json!({"dcr": {"allowed_scope": ["openid"]}}), "dcr"),
-                         (json!({"dcr": {"allowed_scopes": "openid"}}), "dcr.allowed_scopes"),
-                         (json!({"introspection": "everyone"}), "introspection")] {
+    for (bad, field) in [
+        (json!({"dcr": {"allowed_scopes": ["openid", "admin"]}}), "dcr.allowed_scopes[1]"),
+        (json!({"dcr": {"allowed_scopes": ["a b"]}}), "dcr.allowed_scopes[0]"),
+        (json!({"dcr": {"allowed_grant_types": ["implicit"]}}), "dcr.allowed_grant_types[0]"),
+        (json!({"dcr": {"allowed_scope": ["openid"]}}), "dcr"),
+        (json!({"dcr": {"allowed_scopes": "openid"}}), "dcr.allowed_scopes"),
+        (json!({"introspection": "everyone"}), "introspection"),
+    ] {
         let mut body = bad.clone();
         body["login_url"] = json!("https://login.acme.example/");
         let (s, e) = app.call(Method::PUT, "/admin/oauth/tenant", &acme, Some(body)).await;
@@ -203,8 +241,14 @@ async fn a_tenant_admin_sets_its_own_policy() {
 #[tokio::test]
 async fn a_clone_inherits_settings_but_no_registration() {
     let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(true)).await;
-    let (_, c) = register(&app, "", None, json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
-        "contacts": ["ops@rp.example"], "audience": ["https://api.example"]})).await;
+    let (_, c) = register(
+        &app,
+        "",
+        None,
+        json!({"client_name": "rp", "redirect_uris": ["https://rp.example/cb"],
+        "contacts": ["ops@rp.example"], "audience": ["https://api.example"]}),
+    )
+    .await;
     let (id, token) = (c["client_id"].as_str().unwrap(), c["registration_access_token"].as_str().unwrap());
     // What only admins set, set by an admin.
     let patch = json!([{"op": "add", "path": "/owner", "value": "team-a"}, {"op": "add", "path": "/skip_consent", "value": true},
@@ -233,8 +277,18 @@ async fn a_clone_inherits_settings_but_no_registration() {
     // Hydra's view: the settings came along.
     let (_, src) = app.admin(Method::GET, &format!("/admin/clients/{id}"), None).await;
     let (_, cl) = app.admin(Method::GET, &format!("/admin/clients/{clone_id}"), None).await;
-    for same in ["owner", "skip_consent", "access_token_strategy", "metadata", "authorization_code_grant_access_token_lifespan",
-                 "contacts", "audience", "redirect_uris", "scope", "grant_types"] {
+    for same in [
+        "owner",
+        "skip_consent",
+        "access_token_strategy",
+        "metadata",
+        "authorization_code_grant_access_token_lifespan",
+        "contacts",
+        "audience",
+        "redirect_uris",
+        "scope",
+        "grant_types",
+    ] {
         assert_eq!(cl[same], src[same], "{same}");
     }
     assert_eq!((&cl["owner"], &cl["access_token_strategy"]), (&json!("team-a"), &json!("opaque")));

@@ -76,7 +76,8 @@ async fn keyset_pages_with_link_headers() {
         }
     }
     assert_eq!(seen, (0..7).map(|i| format!("c{i}")).collect::<Vec<_>>(), "each once, in creation order");
-    let resp = app.http.get(format!("{}/admin/clients?page_size=100000&client_name=c3", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
+    let resp =
+        app.http.get(format!("{}/admin/clients?page_size=100000&client_name=c3", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "clamped, not refused");
     assert_eq!(resp.json::<Vec<Value>>().await.unwrap().len(), 1);
     for bad in ["page_size=0", "page_size=x", "page_size=", "page_token=not-a-token"] {
@@ -141,16 +142,18 @@ async fn put_patch_and_lifespans_keep_what_hydra_does_not_know() {
     assert_eq!(still["client_name"], "patched", "failed patches changed nothing");
 
     // A patched secret replaces the old one at once.
-    let (s, p) = app.admin(Method::PATCH, &format!("/admin/clients/{id}"),
-        Some(json!([{"op": "add", "path": "/client_secret", "value": "patched-secret"}]))).await;
+    let (s, p) = app
+        .admin(Method::PATCH, &format!("/admin/clients/{id}"), Some(json!([{"op": "add", "path": "/client_secret", "value": "patched-secret"}])))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p["client_secret"], "patched-secret");
     let (s, _) = app.token("", &id, &secret, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     app.token_ok("", &id, "patched-secret", None).await;
 
-    let (s, l) = app.admin(Method::PUT, &format!("/admin/clients/{id}/lifespans"),
-        Some(json!({"client_credentials_grant_access_token_lifespan": "15m"}))).await;
+    let (s, l) = app
+        .admin(Method::PUT, &format!("/admin/clients/{id}/lifespans"), Some(json!({"client_credentials_grant_access_token_lifespan": "15m"})))
+        .await;
     assert_eq!(s, StatusCode::OK, "{l}");
     assert_eq!(l["client_credentials_grant_access_token_lifespan"], "15m0s");
     assert_eq!(app.token_ok("", &id, "patched-secret", None).await["expires_in"], 900);

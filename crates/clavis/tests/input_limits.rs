@@ -13,9 +13,15 @@ async fn forms_and_queries_have_a_parameter_cap_everywhere() {
     let app = TestApp::spawn().await;
     let (id, secret) = app.machine_client().await;
     let many: String = (0..101).map(|i| format!("p{i}=x")).collect::<Vec<_>>().join("&");
-    let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret))
-        .header("content-type", "application/x-www-form-urlencoded").body(format!("grant_type=client_credentials&{many}"))
-        .send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.token_url(""))
+        .basic_auth(&id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&{many}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
@@ -30,12 +36,17 @@ async fn forms_and_queries_have_a_parameter_cap_everywhere() {
     // A body full of one repeated name (the old check was quadratic) is refused fast;
     // the bound is what the parser reads, not a timing assertion.
     let repeated = "a=1&".repeat(15_000);
-    let resp = app.http.post(app.token_url("")).header("content-type", "application/x-www-form-urlencoded")
-        .body(repeated).send().await.unwrap();
+    let resp = app.http.post(app.token_url("")).header("content-type", "application/x-www-form-urlencoded").body(repeated).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     // Repeats of a parameter are still refused under the cap.
-    let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "a"), ("scope", "b")]).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.token_url(""))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "a"), ("scope", "b")])
+        .send()
+        .await
+        .unwrap();
     let body: Value = resp.json().await.unwrap();
     assert!(body["error_description"].as_str().unwrap().contains("repeated"), "{body}");
 }
@@ -69,13 +80,20 @@ async fn json_patch_cannot_amplify_a_client() {
 #[tokio::test]
 async fn a_request_object_is_refused_not_ignored() {
     let app = TestApp::spawn_with(|a| a.login_url = Some("https://login.example/login".into())).await;
-    let c = app.create_client(json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"],
-                                     "grant_types": ["authorization_code"], "scopes": ["openid"]})).await;
+    let c = app
+        .create_client(json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"],
+                                     "grant_types": ["authorization_code"], "scopes": ["openid"]}))
+        .await;
     let id = c["client_id"].as_str().unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut url = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
-    url.query_pairs_mut().extend_pairs([("response_type", "code"), ("client_id", id), ("scope", "openid"),
-        ("state", "s-1234567890"), ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.")]);
+    url.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", id),
+        ("scope", "openid"),
+        ("state", "s-1234567890"),
+        ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0."),
+    ]);
     let resp = http.get(url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();

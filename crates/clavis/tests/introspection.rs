@@ -9,15 +9,15 @@ use serde_json::{json, Value};
 
 /// Introspects `token` as the client `id`/`secret` (client_secret_basic).
 async fn introspect_as(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).basic_auth(id, Some(secret))
-        .form(&[("token", token)]).send().await.unwrap();
+    let resp =
+        app.http.post(format!("{}/oauth2/introspect", app.public)).basic_auth(id, Some(secret)).form(&[("token", token)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     resp.json().await.unwrap()
 }
 
 async fn introspect_as_admin(app: &TestApp, token: &str) -> Value {
-    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
-        .form(&[("token", token)]).send().await.unwrap();
+    let resp =
+        app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token).form(&[("token", token)]).send().await.unwrap();
     resp.json().await.unwrap()
 }
 
@@ -39,9 +39,13 @@ async fn mark(app: &TestApp, id: &str, introspector: bool) {
 async fn a_self_registered_client_sees_only_its_own_tokens() {
     let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(true)).await;
     set_tenant(&app, json!({"dcr": {"allowed_scopes": ["read"], "allowed_grant_types": ["client_credentials"]}})).await;
-    let resp = app.http.post(format!("{}/oauth2/register", app.public))
+    let resp = app
+        .http
+        .post(format!("{}/oauth2/register", app.public))
         .json(&json!({"redirect_uris": ["https://rp.example/cb"], "grant_types": ["client_credentials"], "scope": "read"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let dcr: Value = resp.json().await.unwrap();
     let (dcr_id, dcr_secret) = (dcr["client_id"].as_str().unwrap(), dcr["client_secret"].as_str().unwrap());
@@ -59,9 +63,14 @@ async fn a_self_registered_client_sees_only_its_own_tokens() {
     // An admin may make it a resource server; its registrant cannot undo that.
     mark(&app, dcr_id, true).await;
     assert_eq!(introspect_as(&app, dcr_id, dcr_secret, &m_token).await["active"], true);
-    let resp = app.http.put(dcr["registration_client_uri"].as_str().unwrap()).bearer_auth(dcr["registration_access_token"].as_str().unwrap())
+    let resp = app
+        .http
+        .put(dcr["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(dcr["registration_access_token"].as_str().unwrap())
         .json(&json!({"client_name": "renamed", "redirect_uris": ["https://rp.example/cb"], "grant_types": ["client_credentials"], "scope": "read"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let (_, v) = app.admin(Method::GET, &format!("/admin/oauth/clients/{dcr_id}"), None).await;
     assert_eq!((&v["data"]["name"], &v["data"]["introspector"], &v["data"]["self_registered"]), (&json!("renamed"), &json!(true), &json!(true)));
@@ -93,7 +102,8 @@ async fn marked_only_limits_unmarked_clients_to_their_own_tokens() {
 
     // Public clients cannot be marked: they cannot introspect at all.
     let spa = app.create_client(json!({"name": "SPA", "redirect_uris": ["https://spa.example/cb"], "is_confidential": false})).await;
-    let (s, e) = app.admin(Method::PUT, &format!("/admin/oauth/clients/{}", spa["client_id"].as_str().unwrap()), Some(json!({"introspector": true}))).await;
+    let (s, e) =
+        app.admin(Method::PUT, &format!("/admin/oauth/clients/{}", spa["client_id"].as_str().unwrap()), Some(json!({"introspector": true}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(e["message"].as_str().unwrap().starts_with("introspector"), "{e}");
 }

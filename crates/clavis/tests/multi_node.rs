@@ -113,30 +113,46 @@ async fn a_flow_can_hop_between_nodes() {
     let param = |url: &str, k: &str| url::Url::parse(url).unwrap().query_pairs().find(|(n, _)| n == k).unwrap().1.into_owned();
     let verifier = clavis_core::ids::random_token(32);
     let challenge = clavis_core::jose::pkce_s256(&verifier);
-    let start = format!("{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
-        &scope=openid+offline_access&state=hop-state-1&code_challenge={challenge}&code_challenge_method=S256", a.public);
+    let start = format!(
+        "{}/oauth2/auth?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb\
+        &scope=openid+offline_access&state=hop-state-1&code_challenge={challenge}&code_challenge_method=S256",
+        a.public
+    );
 
     let resp = browser.get(&start).send().await.unwrap();
     // The flow's browser binding: the verifiers work only with it, on either node.
     let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let to_login = location(resp);
     let login = param(&to_login, "login_challenge");
-    let (s, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
-                                Some(json!({"subject": "alice"}))).await;
+    let (s, accepted) =
+        b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"), Some(json!({"subject": "alice"}))).await;
     assert_eq!(s, StatusCode::OK, "login accepted on the other node: {accepted}");
     let to_consent = location(browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     let consent = param(&to_consent, "consent_challenge");
-    let (s, accepted) = a.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
-                                Some(json!({"grant_scope": ["openid", "offline_access"]}))).await;
+    let (s, accepted) = a
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
+            Some(json!({"grant_scope": ["openid", "offline_access"]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let back = location(browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     let code = param(&back, "code");
 
-    let token = |node: &TestApp, form: Vec<(&'static str, String)>| {
-        node.http.post(node.token_url("")).basic_auth(&id, Some(&secret)).form(&form).send()
-    };
-    let resp = token(&b, vec![("grant_type", "authorization_code".into()), ("code", code.clone()),
-        ("redirect_uri", "https://app.example.com/cb".into()), ("code_verifier", verifier.clone())]).await.unwrap();
+    let token =
+        |node: &TestApp, form: Vec<(&'static str, String)>| node.http.post(node.token_url("")).basic_auth(&id, Some(&secret)).form(&form).send();
+    let resp = token(
+        &b,
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.clone()),
+            ("redirect_uri", "https://app.example.com/cb".into()),
+            ("code_verifier", verifier.clone()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "code redeemed on the other node");
     let t: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(common::claims(t["id_token"].as_str().unwrap())["iss"], "http://clavis.test");
@@ -145,8 +161,17 @@ async fn a_flow_can_hop_between_nodes() {
     assert_eq!(resp.status(), StatusCode::OK, "refreshed on the first node");
     let resp = token(&b, vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh)]).await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "its reuse is caught on the second");
-    let resp = token(&a, vec![("grant_type", "authorization_code".into()), ("code", code),
-        ("redirect_uri", "https://app.example.com/cb".into()), ("code_verifier", verifier)]).await.unwrap();
+    let resp = token(
+        &a,
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", "https://app.example.com/cb".into()),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the code worked once across nodes");
 }
 
@@ -162,9 +187,7 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     })
     .await;
     let b = a.another_node().await;
-    let c = a
-        .create_client(json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"], "scopes": ["openid"]}))
-        .await;
+    let c = a.create_client(json!({"name": "web", "redirect_uris": ["https://app.example.com/cb"], "scopes": ["openid"]})).await;
     let (id, secret) = (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned());
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let via = |node: &TestApp, url: &str| url.replace("http://clavis.test", &node.public);
@@ -172,10 +195,24 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     let param = |url: &str, k: &str| url::Url::parse(url).unwrap().query_pairs().find(|(n, _)| n == k).unwrap().1.into_owned();
     let challenge = clavis_core::jose::pkce_s256(&clavis_core::ids::random_token(32));
 
-    let pushed: serde_json::Value = a.http.post(format!("{}/oauth2/par", a.public)).basic_auth(&id, Some(&secret))
-        .form(&[("response_type", "code"), ("redirect_uri", "https://app.example.com/cb"), ("scope", "openid"),
-                ("state", "par-hop-1"), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")])
-        .send().await.unwrap().json().await.unwrap();
+    let pushed: serde_json::Value = a
+        .http
+        .post(format!("{}/oauth2/par", a.public))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", "https://app.example.com/cb"),
+            ("scope", "openid"),
+            ("state", "par-hop-1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut start = url::Url::parse(&format!("{}/oauth2/auth", b.public)).unwrap();
     start.query_pairs_mut().append_pair("client_id", &id).append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
     let resp = browser.get(start.as_str()).send().await.unwrap();
@@ -185,13 +222,23 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     let again = browser.get(start.as_str().replace(&b.public, &a.public)).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "and then not on A");
 
-    let (_, accepted) = a.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
-                                Some(json!({"subject": "alice", "remember": true, "remember_for": 3600}))).await;
+    let (_, accepted) = a
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login}"),
+            Some(json!({"subject": "alice", "remember": true, "remember_for": 3600})),
+        )
+        .await;
     let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let consent = param(&location(&resp), "consent_challenge");
-    let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
-                                Some(json!({"grant_scope": ["openid"]}))).await;
+    let (_, accepted) = b
+        .admin(
+            Method::PUT,
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent}"),
+            Some(json!({"grant_scope": ["openid"]})),
+        )
+        .await;
     let back = location(&browser.get(via(&b, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap());
     assert_eq!(param(&back, "state"), "par-hop-1");
 
@@ -201,11 +248,15 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     let (s, request) = b.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={logout}"), None).await;
     assert_eq!((s, request["subject"].as_str()), (StatusCode::OK, Some("alice")), "started on A, read on B");
     let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={logout}"), None).await;
-    let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", format!("{cookie}; {logout_binding}")).send().await.unwrap();
+    let resp =
+        browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", format!("{cookie}; {logout_binding}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "finished on A");
     // The session is gone on both nodes: a silent request needs a login.
-    let silent = format!("{}/oauth2/auth?response_type=code&client_id={id}&scope=openid&state=s-after&prompt=none\
-        &code_challenge={challenge}&code_challenge_method=S256", b.public);
+    let silent = format!(
+        "{}/oauth2/auth?response_type=code&client_id={id}&scope=openid&state=s-after&prompt=none\
+        &code_challenge={challenge}&code_challenge_method=S256",
+        b.public
+    );
     let resp = browser.get(&silent).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(param(&location(&resp), "error"), "login_required");
 }

@@ -59,8 +59,8 @@ async fn token_rate_limits_answer_429_with_retry_after() {
     let (id, secret) = app.machine_client().await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret))
-            .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+        let resp =
+            app.http.post(app.token_url("")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
         statuses.push(resp.status().as_u16());
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
@@ -80,8 +80,14 @@ async fn cleanup_removes_what_expired() {
     let services = &app.server.as_ref().unwrap().services;
     let (id, secret) = app.machine_client().await;
     let token = app.token_ok("", &id, &secret, None).await["access_token"].as_str().unwrap().to_owned();
-    let revoke = app.http.post(format!("{}/oauth2/revoke", app.public)).basic_auth(&id, Some(&secret))
-        .form(&[("token", token.as_str())]).send().await.unwrap();
+    let revoke = app
+        .http
+        .post(format!("{}/oauth2/revoke", app.public))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoke.status(), StatusCode::OK);
     let now = clavis_core::time::now_unix();
     assert_eq!(services.purge_expired(now).await.unwrap(), 0, "nothing has expired yet");
@@ -135,8 +141,14 @@ async fn openapi_document_is_served_and_matches_the_committed_file() {
 
     let doc: Value = serde_json::from_str(&served).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for (path, method) in [("/admin/oauth/clients", "post"), ("/internal/oauth/clients", "post"), ("/admin/clients/{id}", "patch"),
-                           ("/oauth2/token", "post"), ("/oauth2/introspect", "post"), ("/health/ready", "get")] {
+    for (path, method) in [
+        ("/admin/oauth/clients", "post"),
+        ("/internal/oauth/clients", "post"),
+        ("/admin/clients/{id}", "patch"),
+        ("/oauth2/token", "post"),
+        ("/oauth2/introspect", "post"),
+        ("/health/ready", "get"),
+    ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
     let public = app.http.get(format!("{}/openapi.json", app.public)).send().await.unwrap();

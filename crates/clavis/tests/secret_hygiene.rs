@@ -26,8 +26,14 @@ async fn secrets_appear_only_in_the_response_that_created_them() {
 
     // Every read, and errors that echo input, say nothing of any secret.
     let mut bodies = Vec::new();
-    for path in ["/admin/oauth/clients".to_owned(), base.clone(), format!("{base}/secrets"), format!("{base}/audit"),
-                 format!("/admin/oauth/clients/{clone_id}"), format!("/admin/oauth/clients/{clone_id}/audit")] {
+    for path in [
+        "/admin/oauth/clients".to_owned(),
+        base.clone(),
+        format!("{base}/secrets"),
+        format!("{base}/audit"),
+        format!("/admin/oauth/clients/{clone_id}"),
+        format!("/admin/oauth/clients/{clone_id}/audit"),
+    ] {
         bodies.push(app.admin(Method::GET, &path, None).await.1.to_string());
     }
     bodies.push(app.admin(Method::PUT, &base, Some(json!({"name": first.clone(), "website": first.clone()}))).await.1.to_string());

@@ -39,8 +39,12 @@ async fn admins_of_one_tenant_cannot_touch_another() {
     app.token_ok("", &a_id, &a_secret, None).await;
     // Tenant B creates in tenant B, whatever the body says.
     let (s, created) = app
-        .call(Method::POST, "/admin/oauth/clients", &b_token,
-              Some(json!({"name": "b app", "redirect_uris": ["https://b.example/cb"], "tenant_id": "default"})))
+        .call(
+            Method::POST,
+            "/admin/oauth/clients",
+            &b_token,
+            Some(json!({"name": "b app", "redirect_uris": ["https://b.example/cb"], "tenant_id": "default"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(created["data"]["tenant_id"], "tenant-b");
@@ -88,8 +92,14 @@ async fn expired_tokens_are_refused_everywhere() {
     let expired = keys.signing.sign_access_token(&claims);
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &expired, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let resp = app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token)
-        .form(&[("token", expired.as_str())]).send().await.unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/oauth2/introspect", app.public))
+        .bearer_auth(&app.admin_token)
+        .form(&[("token", expired.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"active": false}));
     // The same claims, unexpired, are accepted: the signature was not the problem.
     claims["exp"] = json!(now + 60);

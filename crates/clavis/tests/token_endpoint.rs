@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 
 /// Verifies an access token's signature against the issuer's published JWKS.
 async fn verify_against_jwks(app: &TestApp, issuer_path: &str, token: &str) -> bool {
-    let jwks: Value = app.http.get(format!("{}{issuer_path}/.well-known/jwks.json", app.public)).send().await.unwrap()
-        .json().await.unwrap();
+    let jwks: Value = app.http.get(format!("{}{issuer_path}/.well-known/jwks.json", app.public)).send().await.unwrap().json().await.unwrap();
     let kid = header(token)["kid"].as_str().unwrap().to_owned();
     let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()) else { return false };
     use base64::Engine;
@@ -27,14 +26,7 @@ async fn verify_against_jwks(app: &TestApp, issuer_path: &str, token: &str) -> b
 async fn issues_rfc9068_access_tokens() {
     let app = TestApp::spawn().await;
     let (id, secret) = app.machine_client().await;
-    let resp = app
-        .http
-        .post(app.token_url(""))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let body: Value = resp.json().await.unwrap();
@@ -124,9 +116,7 @@ async fn token_errors_follow_rfc6749() {
     let app = TestApp::spawn().await;
     let (id, secret) = app.machine_client().await;
     let url = app.token_url("");
-    let form = |pairs: &[(&str, &str)]| {
-        pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")
-    };
+    let form = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         // wrong secret
         (app.http.post(&url).basic_auth(&id, Some("wrong")).form(&[("grant_type", "client_credentials")]), 401, "invalid_client"),
@@ -142,13 +132,24 @@ async fn token_errors_follow_rfc6749() {
         (app.http.post(&url).header("Authorization", "Basic !!!").form(&[("grant_type", "client_credentials")]), 401, "invalid_client"),
         (app.http.post(&url).header("Authorization", "Bearer abc").form(&[("grant_type", "client_credentials")]), 401, "invalid_client"),
         // two methods at once
-        (app.http.post(&url).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials"), ("client_secret", secret.as_str())]), 400, "invalid_request"),
+        (
+            app.http.post(&url).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials"), ("client_secret", secret.as_str())]),
+            400,
+            "invalid_request",
+        ),
         // missing / unknown / unimplemented grant types
         (app.http.post(&url).basic_auth(&id, Some(&secret)).form(&[("scope", "read")]), 400, "invalid_request"),
         (app.http.post(&url).basic_auth(&id, Some(&secret)).form(&[("grant_type", "password")]), 400, "unsupported_grant_type"),
         // repeated parameter
-        (app.http.post(&url).basic_auth(&id, Some(&secret)).header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("grant_type", "client_credentials"), ("grant_type", "client_credentials")])), 400, "invalid_request"),
+        (
+            app.http
+                .post(&url)
+                .basic_auth(&id, Some(&secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("grant_type", "client_credentials"), ("grant_type", "client_credentials")])),
+            400,
+            "invalid_request",
+        ),
         // not a form
         (app.http.post(&url).basic_auth(&id, Some(&secret)).json(&json!({"grant_type": "client_credentials"})), 400, "invalid_request"),
     ];
@@ -165,9 +166,15 @@ async fn token_errors_follow_rfc6749() {
         assert!(!body.to_string().contains(&secret));
     }
     // A huge body is refused, not buffered.
-    let resp = app.http.post(&url).basic_auth(&id, Some(&secret))
+    let resp = app
+        .http
+        .post(&url)
+        .basic_auth(&id, Some(&secret))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("grant_type=client_credentials&pad={}", "a".repeat(200_000))).send().await.unwrap();
+        .body(format!("grant_type=client_credentials&pad={}", "a".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
     assert!(resp.status().is_client_error(), "{}", resp.status());
 }
 
@@ -180,8 +187,7 @@ async fn discovery_lists_what_is_implemented() {
     let app = TestApp::spawn().await;
     for (path, issuer) in [("", app.public.clone()), ("/t/default", format!("{}/t/default", app.public))] {
         for doc in ["openid-configuration", "oauth-authorization-server"] {
-            let v: Value = app.http.get(format!("{}{path}/.well-known/{doc}", app.public)).send().await.unwrap()
-                .json().await.unwrap();
+            let v: Value = app.http.get(format!("{}{path}/.well-known/{doc}", app.public)).send().await.unwrap().json().await.unwrap();
             assert_eq!(v["issuer"], issuer.as_str());
             assert_eq!(v["token_endpoint"], format!("{issuer}/oauth2/token"));
             assert_eq!(v["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
@@ -189,8 +195,10 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
             assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
             assert_eq!(v["grant_types_supported"], json!(["authorization_code", "client_credentials", "refresh_token"]));
-            assert_eq!(v["token_endpoint_auth_methods_supported"],
-                       json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]));
+            assert_eq!(
+                v["token_endpoint_auth_methods_supported"],
+                json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])
+            );
             assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
             assert_eq!(v["response_types_supported"], json!(["code"]));
             assert_eq!(v["authorization_response_iss_parameter_supported"], true);

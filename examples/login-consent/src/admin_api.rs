@@ -177,10 +177,7 @@ impl AdminApi {
             let parsed = url::Url::parse(u).map_err(|e| anyhow::anyhow!("Clavis {name} {u:?}: {e}"))?;
             anyhow::ensure!(matches!(parsed.scheme(), "http" | "https"), "Clavis {name} {u:?} must be http(s)");
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).build()?;
         Ok(Self { http, config, token: Mutex::new(None) })
     }
 

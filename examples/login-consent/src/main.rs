@@ -69,12 +69,8 @@ async fn main() -> anyhow::Result<()> {
     if users.is_empty() {
         tracing::warn!(file = %users_path.display(), "the users file has no users: nobody can sign in");
     }
-    let admin = AdminApi::new(AdminApiConfig {
-        admin_url: cli.clavis_admin_url.clone(),
-        token_url: cli.clavis_token_url.clone(),
-        client_id,
-        client_secret,
-    })?;
+    let admin =
+        AdminApi::new(AdminApiConfig { admin_url: cli.clavis_admin_url.clone(), token_url: cli.clavis_token_url.clone(), client_id, client_secret })?;
     // Not fatal (Clavis may start later), but a wrong secret is better reported now.
     match admin.check().await {
         Ok(()) => tracing::info!(token_url = %cli.clavis_token_url, "got an admin token from Clavis"),

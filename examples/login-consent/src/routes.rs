@@ -334,11 +334,7 @@ fn missing_challenge() -> Response {
 }
 
 fn csrf_failure() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form has expired or was not sent from this site. Go back, reload the page and try again.",
-    )
+    error_page(StatusCode::FORBIDDEN, "Form expired", "This form has expired or was not sent from this site. Go back, reload the page and try again.")
 }
 
 fn error_page(status: StatusCode, title: &str, message: &str) -> Response {

@@ -51,11 +51,7 @@ impl Users {
     /// Reads a users file: JSON when the name ends in `.json`, TOML otherwise.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let parsed = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-            Self::from_json(&text)
-        } else {
-            Self::from_toml(&text)
-        };
+        let parsed = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) { Self::from_json(&text) } else { Self::from_toml(&text) };
         parsed.with_context(|| format!("in {}", path.display()))
     }
 

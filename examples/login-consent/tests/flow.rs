@@ -312,7 +312,13 @@ impl Browser {
 /// Where the flow ended at the client: the redirect's URL.
 fn at_client(page: &Page) -> String {
     let to = page.location.clone().unwrap_or_default();
-    assert!(page.status.is_redirection() && to.starts_with(REDIRECT), "expected a redirect to the client, got {} {}: {}", page.status, page.url, page.html);
+    assert!(
+        page.status.is_redirection() && to.starts_with(REDIRECT),
+        "expected a redirect to the client, got {} {}: {}",
+        page.status,
+        page.url,
+        page.html
+    );
     assert_eq!(param(&to, "state").as_deref(), Some(STATE));
     to
 }
@@ -328,7 +334,8 @@ async fn login_page(env: &Env, browser: &mut Browser, extra: &[(&str, &str)]) ->
 /// Signs alice in through the forms with "remember me" on both pages.
 async fn sign_in_remembered(env: &Env, browser: &mut Browser) {
     let (login, _) = login_page(env, browser, &[]).await;
-    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
+    let consent =
+        browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("remember", "1"), ("action", "login")]).await;
     let all = consent.fields("grant_scope");
     let mut fields: Vec<(&str, &str)> = all.iter().map(|s| ("grant_scope", s.as_str())).collect();
     fields.extend([("remember", "1"), ("action", "allow")]);

@@ -112,9 +112,7 @@ impl FromRequestParts<AppState> for Ids {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Path(ids) = Path::<Vec<String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("not found".into()))?;
+        let Path(ids) = Path::<Vec<String>>::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound("not found".into()))?;
         for id in &ids {
             check_id(id)?;
         }
@@ -126,11 +124,7 @@ impl FromRequestParts<AppState> for Ids {
     request_body = ClientInput,
     responses((status = 201, description = "Created; `client_secret` is shown only here", body = Envelope<CreatedClient>),
               (status = "4XX", body = ErrorEnvelope)))]
-pub async fn create(
-    State(st): State<AppState>,
-    AdminCaller(p): AdminCaller,
-    ApiJson(input): ApiJson<ClientInput>,
-) -> Result<Response, ApiError> {
+pub async fn create(State(st): State<AppState>, AdminCaller(p): AdminCaller, ApiJson(input): ApiJson<ClientInput>) -> Result<Response, ApiError> {
     Ok(created_client(st.services.create_client(&p.tenant, &input, &Actor(p.client_id)).await?))
 }
 
@@ -140,11 +134,7 @@ pub async fn create(
     request_body = ClientInput,
     responses((status = 201, description = "Created; `client_secret` is shown only here", body = Envelope<CreatedClient>),
               (status = "4XX", body = ErrorEnvelope)))]
-pub async fn create_internal(
-    State(st): State<AppState>,
-    caller: InternalCaller,
-    ApiJson(input): ApiJson<ClientInput>,
-) -> Result<Response, ApiError> {
+pub async fn create_internal(State(st): State<AppState>, caller: InternalCaller, ApiJson(input): ApiJson<ClientInput>) -> Result<Response, ApiError> {
     Ok(created_client(st.services.create_client(&caller.tenant, &input, &Actor("internal-api".into())).await?))
 }
 
@@ -154,11 +144,7 @@ pub async fn create_internal(
            ("name" = Option<String>, Query, description = "Substring of the name"),
            ("status" = Option<String>, Query, description = "`active` or `suspended`")),
     responses((status = 200, body = Envelope<PageBody<ClientItem>>), (status = "4XX", body = ErrorEnvelope)))]
-pub async fn list(
-    State(st): State<AppState>,
-    AdminCaller(p): AdminCaller,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let params = query_pairs(query.as_deref())?;
     let paging = Paging::parse(&params)?;
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");

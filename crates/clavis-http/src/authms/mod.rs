@@ -41,9 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The answers of the authms API that fall outside its routes.
 pub fn fallbacks(router: Router<AppState>) -> Router<AppState> {
-    router
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    router.fallback(|| async { ApiError::NotFound("no such route".into()) }).method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
 /// A successful authms response.
@@ -108,12 +106,8 @@ impl IntoResponse for ApiError {
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into()),
             Self::Conflict(m) => (StatusCode::CONFLICT, m),
-            Self::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {ADMIN_BODY_LIMIT} bytes"))
-            }
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into())
-            }
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {ADMIN_BODY_LIMIT} bytes")),
+            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into()),
             Self::Internal(cause) => {
                 // The cause goes to the log only; it may name tables or values.
                 tracing::error!(%cause, "internal error");
@@ -185,8 +179,8 @@ async fn read_object<T: DeserializeOwned>(req: Request, state: &AppState, may_be
             return Err(ApiError::UnsupportedMediaType);
         }
     }
-    let mut value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::BadRequest("invalid request body: malformed JSON".into()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::BadRequest("invalid request body: malformed JSON".into()))?;
     if may_be_empty && value.is_null() {
         value = serde_json::Value::Object(Default::default());
     }

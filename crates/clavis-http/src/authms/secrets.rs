@@ -38,8 +38,7 @@ pub async fn rotate(
     Ids(ids): Ids,
     OptionalApiJson(body): OptionalApiJson<RotateRequest>,
 ) -> Result<Response, ApiError> {
-    let (new_secret, at) =
-        st.services.rotate_secret(&p.tenant, &ids[0], body.grace_period_seconds, &Actor(p.client_id)).await?;
+    let (new_secret, at) = st.services.rotate_secret(&p.tenant, &ids[0], body.grace_period_seconds, &Actor(p.client_id)).await?;
     Ok(ok(Rotated { client_id: ids[0].clone(), new_secret, rotated_at: rfc3339(at) }))
 }
 
@@ -123,8 +122,7 @@ pub async fn add(
         None | Some("") => None,
         Some(s) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::BadRequest("expires_at: must be an RFC 3339 time".into()))?),
     };
-    let (record, value) =
-        st.services.add_secret(&p.tenant, &ids[0], body.description, expires_at, &Actor(p.client_id)).await?;
+    let (record, value) = st.services.add_secret(&p.tenant, &ids[0], body.description, expires_at, &Actor(p.client_id)).await?;
     Ok(created(AddedSecret {
         secret_id: record.secret_id,
         secret_value: value,
@@ -160,12 +158,7 @@ pub(crate) struct AuditItem {
     params(("client_id" = String, Path), ("page" = Option<i64>, Query, minimum = 1),
            ("page_size" = Option<i64>, Query, description = "1 to 100 [default: 20]", minimum = 1, maximum = 100)),
     responses((status = 200, body = Envelope<PageBody<AuditItem>>), (status = "4XX", body = ErrorEnvelope)))]
-pub async fn audit(
-    State(st): State<AppState>,
-    AdminCaller(p): AdminCaller,
-    Ids(ids): Ids,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn audit(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
     let paging = Paging::parse(&query_pairs(query.as_deref())?)?;
     let page = st.services.list_audit(&p.tenant, &ids[0], paging.page, paging.page_size).await?;
     let tenant = p.tenant.to_string();

@@ -95,9 +95,5 @@ pub async fn revoke(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids
         Some((_, v)) => v.parse::<i64>().map_err(|_| ApiError::BadRequest("grace_period: must be an integer number of seconds".into()))?,
     };
     let counts = st.services.revoke_client_tokens(&p.tenant, &ids[0], grace, &Actor(p.client_id)).await?;
-    Ok(ok(RevokedTokens {
-        grace_period: grace,
-        revoked_access_tokens: counts.access_tokens,
-        revoked_refresh_tokens: counts.refresh_tokens,
-    }))
+    Ok(ok(RevokedTokens { grace_period: grace, revoked_access_tokens: counts.access_tokens, revoked_refresh_tokens: counts.refresh_tokens }))
 }

@@ -403,8 +403,7 @@ fn client_id(id: &str) -> Result<&str, HydraError> {
     responses((status = 201, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, HydraJson(body): HydraJson<Value>) -> Result<Response, HydraError> {
     let (client, secret) = build(&object(body)?, None, &p.tenant)?;
-    let (client, secret) =
-        st.services.create_built_client(&p.tenant, client, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    let (client, secret) = st.services.create_built_client(&p.tenant, client, secret, &Actor(p.client_id)).await.map_err(service_error)?;
     Ok((StatusCode::CREATED, Json(with_secret(&client, secret))).into_response())
 }
 
@@ -426,8 +425,7 @@ pub async fn replace(
 ) -> Result<Response, HydraError> {
     let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
     let (next, secret) = build(&object(body)?, Some(&current), &p.tenant)?;
-    let (client, secret) =
-        st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    let (client, secret) = st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
     Ok(Json(with_secret(&client, secret)).into_response())
 }
 
@@ -455,8 +453,7 @@ pub async fn patch(
     // A patched client may be no larger than a client a PUT could send.
     let patched = json_patch::apply(&doc, &ops, crate::ADMIN_BODY_LIMIT).map_err(|e| HydraError::bad_request(e.to_string()))?;
     let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;
-    let (client, secret) =
-        st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
+    let (client, secret) = st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
     Ok(Json(with_secret(&client, secret)).into_response())
 }
 
@@ -513,11 +510,7 @@ pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuer
         return Err(HydraError::bad_request("page_token is malformed"));
     }
     let (name, owner) = (get("client_name"), get("owner"));
-    let page = st
-        .services
-        .list_clients_after(&p.tenant, token, page_size + 1, name, owner)
-        .await
-        .map_err(service_error)?;
+    let page = st.services.list_clients_after(&p.tenant, token, page_size + 1, name, owner).await.map_err(service_error)?;
     let mut items = page.items;
     let more = items.len() as i64 > page_size;
     items.truncate(page_size as usize);

@@ -1,9 +1,9 @@
 //! `GET/PUT /admin/oauth2/auth/requests/{login,consent,logout}[/accept|/reject]`.
 
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use axum::http::StatusCode;
 use clavis_service::{ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, LogoutRequestView, RejectRequest};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,9 +12,7 @@ use super::{param, query_params, HydraAdmin, HydraError, HydraErrorBody, HydraJs
 use crate::AppState;
 
 fn challenge(query: Option<&str>, name: &str) -> Result<String, HydraError> {
-    param(&query_params(query)?, name)
-        .map(str::to_owned)
-        .ok_or_else(|| HydraError::bad_request(format!("query parameter {name} is required")))
+    param(&query_params(query)?, name).map(str::to_owned).ok_or_else(|| HydraError::bad_request(format!("query parameter {name} is required")))
 }
 
 /// Where the login or consent app sends the browser next (`OAuth2RedirectTo`).

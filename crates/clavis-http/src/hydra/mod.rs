@@ -5,8 +5,8 @@
 pub mod clients;
 mod login_consent;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -147,9 +147,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HydraJsonArray<T> {
 }
 
 async fn read_json(req: Request, state: &AppState) -> Result<serde_json::Value, HydraError> {
-    let body = Bytes::from_request(req, state)
-        .await
-        .map_err(|e| HydraError::new(e.status(), "invalid_request", "could not read the request body"))?;
+    let body =
+        Bytes::from_request(req, state).await.map_err(|e| HydraError::new(e.status(), "invalid_request", "could not read the request body"))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(HydraError::bad_request("a JSON body is required"));
     }

@@ -58,12 +58,7 @@ fn cookie_name(t: &TenantId) -> String {
 
 /// Every `name=value` pair of the request's `Cookie` headers.
 fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(|pair| pair.trim().split_once('='))
 }
 
 fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -212,14 +207,7 @@ pub async fn logout(
     request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Redirect (`Location`)"),
               (status = 400, description = "The client or redirect URI cannot be trusted", body = OAuthErrorBody)))]
-pub async fn authorize_form(
-    st: State<AppState>,
-    issuer: Issuer,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn authorize_form(st: State<AppState>, issuer: Issuer, method: Method, uri: OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
     authorize(st, issuer, method, uri, headers, body).await
 }
 
@@ -228,14 +216,7 @@ pub async fn authorize_form(
     request_body(content = Option<LogoutParams>, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
               (status = 200, description = "Logged out", body = Object), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn logout_form(
-    st: State<AppState>,
-    issuer: Issuer,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn logout_form(st: State<AppState>, issuer: Issuer, method: Method, uri: OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
     logout(st, issuer, method, uri, headers, body).await
 }
 

@@ -1,9 +1,9 @@
 //! Discovery (OpenID Connect Discovery 1.0, RFC 8414) and the JWKS. The metadata lists
 //! only what this server implements today.
 
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::extract::State;
 use axum::Json;
 use clavis_core::GrantType;
 use serde_json::{json, Value};

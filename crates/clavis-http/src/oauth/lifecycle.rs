@@ -9,8 +9,8 @@ use clavis_service::{Introspector, OAuthError};
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
-use utoipa::ToSchema;
 use crate::AppState;
+use utoipa::ToSchema;
 
 /// The caller of introspection: an access token's holder or an authenticated client. What
 /// it may see is the service's decision.

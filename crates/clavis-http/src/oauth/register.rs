@@ -19,7 +19,8 @@ use crate::hydra::{HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
 /// Fields only an admin may set; a registration carrying them is refused.
-const PRIVILEGED: &[&str] = &["metadata", "skip_consent", "skip_logout_consent", "owner", "access_token_strategy", "client_secret", "client_id", "introspector"];
+const PRIVILEGED: &[&str] =
+    &["metadata", "skip_consent", "skip_logout_consent", "owner", "access_token_strategy", "client_secret", "client_id", "introspector"];
 
 fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> HydraError {
     HydraError::new(status, code, description)

@@ -199,9 +199,7 @@ async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &
             let issued = s.grant_client_credentials(t, &issuer.url, client, form.get("scope"), form.get("audience")).await?;
             TokenSet { access_token: issued.access_token, expires_in: issued.expires_in, scope: issued.scope, id_token: None, refresh_token: None }
         }
-        "authorization_code" => {
-            s.grant_authorization_code(t, client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?
-        }
+        "authorization_code" => s.grant_authorization_code(t, client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?,
         "refresh_token" => s.grant_refresh_token(t, client, form.get("refresh_token"), form.get("scope")).await?,
         other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
     };

@@ -24,8 +24,7 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
             resp
         }
         Err(why) => {
-            let mut resp =
-                (StatusCode::UNAUTHORIZED, OAuthErrorBody::json("invalid_token", why)).into_response();
+            let mut resp = (StatusCode::UNAUTHORIZED, OAuthErrorBody::json("invalid_token", why)).into_response();
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             resp
         }

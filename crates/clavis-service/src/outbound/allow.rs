@@ -112,10 +112,10 @@ fn special_v6(ip: Ipv6Addr) -> bool {
         [0, 0, 0, 0, 0, 0 | 0xffff, hi, lo] => ip.is_unspecified() || ip.is_loopback() || embedded(hi, lo),
         // NAT64 (RFC 6052): the gateway would connect to the embedded address.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
-        [0x64, 0xff9b, 1, ..] => true, // local-use NAT64, RFC 8215
-        [0x100, 0, 0, 0, ..] => true,  // discard-only, RFC 6666
-        [0x2001, 0..=0x1ff, ..] => true, // IETF protocol assignments (Teredo, benchmarking, …)
-        [0x2001, 0xdb8, ..] => true,   // documentation
+        [0x64, 0xff9b, 1, ..] => true,            // local-use NAT64, RFC 8215
+        [0x100, 0, 0, 0, ..] => true,             // discard-only, RFC 6666
+        [0x2001, 0..=0x1ff, ..] => true,          // IETF protocol assignments (Teredo, benchmarking, …)
+        [0x2001, 0xdb8, ..] => true,              // documentation
         [0x2002, hi, lo, ..] => embedded(hi, lo), // 6to4
         [first, ..] => {
             first & 0xfe00 == 0xfc00 // unique local, fc00::/7
@@ -137,9 +137,27 @@ mod tests {
     #[test]
     fn ipv4_special_purpose_ranges_are_refused_public_ones_not() {
         for refused in [
-            "0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.255", "127.0.0.1",
-            "127.255.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.168.1.1", "192.0.0.8", "192.0.2.1",
-            "198.18.0.1", "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "10.255.255.255",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.255.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(is_special_purpose(ip(refused)), "{refused}");
         }
@@ -151,11 +169,28 @@ mod tests {
     #[test]
     fn ipv6_special_purpose_ranges_and_embedded_ipv4_are_refused() {
         for refused in [
-            "::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "2001:db8::1", "2001::1",
-            "100::1", "64:ff9b:1::1",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "100::1",
+            "64:ff9b:1::1",
             // IPv4-mapped, -compatible, NAT64 and 6to4 forms of special IPv4 addresses.
-            "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:0.0.0.0", "::127.0.0.1",
-            "64:ff9b::10.0.0.1", "64:ff9b::127.0.0.1", "2002:7f00:1::", "2002:c0a8:101::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:169.254.169.254",
+            "::ffff:0.0.0.0",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "2002:7f00:1::",
+            "2002:c0a8:101::1",
         ] {
             assert!(is_special_purpose(ip(refused)), "{refused}");
         }

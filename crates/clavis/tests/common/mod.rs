@@ -6,8 +6,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -339,4 +339,3 @@ pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
         admin: format!("http://{}", fields["admin_addr"].as_str().unwrap()),
     }
 }
-
