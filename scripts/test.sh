@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole Clavis test suite, as CI runs it:
+#   0. the code's shape: rustfmt (rustfmt.toml) and clippy with warnings as errors,
 #   1. unit and integration tests (cargo nextest) on SQLite,
 #   2. the integration tests again on PostgreSQL,
 #   3. interoperability tests with third-party client libraries (Python, in a venv),
@@ -20,6 +21,10 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   run_tests() { cargo test --workspace --no-fail-fast "$@"; }
 fi
+
+echo "== Shape: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== Rust tests on SQLite"
 CLAVIS_TEST_DB=sqlite run_tests
