@@ -30,11 +30,18 @@ struct Entry {
     generation: u64,
 }
 
+/// Keys are kept as SHA-256 digests: 32 bytes each, whatever the id's length.
+type Key = [u8; 32];
+
+fn digest(key: &str) -> Key {
+    ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref().try_into().expect("SHA-256 is 32 bytes")
+}
+
 #[derive(Default)]
 struct Table {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Key, Entry>,
     /// Keys in the order they were first recorded: the eviction order.
-    order: VecDeque<(String, u64)>,
+    order: VecDeque<(Key, u64)>,
     next_generation: u64,
 }
 
@@ -47,7 +54,7 @@ pub(crate) struct AuthFailures {
 /// (also when the request is cancelled).
 pub(crate) struct Attempt {
     table: Arc<Mutex<Table>>,
-    key: Option<String>,
+    key: Option<Key>,
 }
 
 impl Drop for Attempt {
@@ -70,12 +77,13 @@ fn delay_after(failures: u32) -> Duration {
 impl AuthFailures {
     /// May an attempt for `key` run now? `Err(wait)` when not.
     pub fn begin(&self, key: &str, now: Instant) -> Result<Attempt, Duration> {
+        let key = digest(key);
         let mut table = self.table.lock().expect("failures lock");
-        let Some(e) = table.entries.get_mut(key) else {
+        let Some(e) = table.entries.get_mut(&key) else {
             return Ok(Attempt { table: self.table.clone(), key: None });
         };
         if now.duration_since(e.last) > FAILURE_MEMORY {
-            table.entries.remove(key);
+            table.entries.remove(&key);
             return Ok(Attempt { table: self.table.clone(), key: None });
         }
         if let Some(until) = e.blocked_until.filter(|u| *u > now) {
@@ -87,24 +95,25 @@ impl AuthFailures {
             return Err(delay_after(e.failures + 1).max(FIRST_DELAY));
         }
         e.in_flight += 1;
-        Ok(Attempt { table: self.table.clone(), key: Some(key.to_owned()) })
+        Ok(Attempt { table: self.table.clone(), key: Some(key) })
     }
 
     pub fn succeeded(&self, key: &str) {
-        self.table.lock().expect("failures lock").entries.remove(key);
+        self.table.lock().expect("failures lock").entries.remove(&digest(key));
     }
 
     /// Records a failure for `key`.
     pub fn failed(&self, key: &str, now: Instant) {
+        let key = digest(key);
         let mut table = self.table.lock().expect("failures lock");
-        if !table.entries.contains_key(key) {
+        if !table.entries.contains_key(&key) {
             table.make_room();
             let generation = table.next_generation;
             table.next_generation += 1;
-            table.order.push_back((key.to_owned(), generation));
-            table.entries.insert(key.to_owned(), Entry { failures: 0, last: now, blocked_until: None, in_flight: 0, generation });
+            table.order.push_back((key, generation));
+            table.entries.insert(key, Entry { failures: 0, last: now, blocked_until: None, in_flight: 0, generation });
         }
-        let e = table.entries.get_mut(key).expect("just inserted");
+        let e = table.entries.get_mut(&key).expect("just inserted");
         if now.duration_since(e.last) > FAILURE_MEMORY {
             e.failures = 0;
         }

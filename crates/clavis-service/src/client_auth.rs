@@ -105,7 +105,9 @@ impl Services {
             (Credentials::Assertion { client_id, .. }, Some(Ok(a))) => Some(client_id.unwrap_or(a.claims.sub.as_str()).to_owned()),
             (Credentials::Assertion { client_id, .. }, _) => client_id.map(str::to_owned),
         };
-        let key = claimed.as_ref().map(|id| format!("{t}/{id}"));
+        // Only ids that could exist are counted: they are short, so the table's memory is
+        // bounded (an id of 60 KiB in a Basic header must not be kept 100,000 times).
+        let key = claimed.as_deref().filter(|id| clavis_core::ids::is_plausible_id(id)).map(|id| format!("{t}/{id}"));
         let attempt = match &key {
             Some(k) => Some(
                 self.auth_failures.begin(k, Instant::now()).map_err(|wait| OAuthError::RateLimited(wait.as_millis().div_ceil(1000).max(1) as u64))?,
