@@ -12,19 +12,6 @@ use serde_json::{json, Value};
 
 const REDIRECT: &str = "https://app.example.com/cb";
 
-async fn introspect(app: &TestApp, token: &str) -> Value {
-    app.http
-        .post(format!("{}/oauth2/introspect", app.public))
-        .bearer_auth(&app.admin_token)
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Signs `subject` in to `client_id` through the login and consent API (the browser's
 /// binding cookie carried by hand); returns the token response.
 async fn sign_in(app: &TestApp, client_id: &str, secret: &str, subject: &str) -> Value {
@@ -133,7 +120,7 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
     let jwt = app.token_ok("", id, secret, None).await["access_token"].as_str().unwrap().to_owned();
     let (other, other_secret) = app.machine_client().await;
     let others = app.token_ok("", &other, &other_secret, None).await["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(introspect(&app, &jwt).await["active"], true);
+    assert_eq!(app.introspect(&jwt).await["active"], true);
 
     for bad in ["grace_period=-1", "grace_period=abc", "grace_period=86401"] {
         let (s, v) = app.admin(Method::DELETE, &format!("/admin/oauth/clients/{id}/tokens?{bad}"), None).await;
@@ -144,7 +131,7 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
     assert_eq!(v["data"], json!({"grace_period": 0, "revoked_access_tokens": 0, "revoked_refresh_tokens": 1}));
     let after = clavis_core::time::now_unix();
     for t in [&jwt, user["access_token"].as_str().unwrap(), user["refresh_token"].as_str().unwrap()] {
-        assert_eq!(introspect(&app, t).await["active"], false, "revoked");
+        assert_eq!(app.introspect(t).await["active"], false, "revoked");
     }
     let resp = app.http.get(format!("{}/userinfo", app.public)).bearer_auth(user["access_token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "userinfo refuses it too");
@@ -160,13 +147,13 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
         (),
     );
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body:?}");
-    assert_eq!(introspect(&app, &others).await["active"], true, "another client's tokens are untouched");
+    assert_eq!(app.introspect(&others).await["active"], true, "another client's tokens are untouched");
     let (_, v) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/tokens"), None).await;
     assert_eq!(v["data"]["total"], 0);
     // Suspending and re-activating does not bring them back.
     app.admin(Method::PUT, &format!("/admin/oauth/clients/{id}"), Some(json!({"status": "suspended"}))).await;
     app.admin(Method::PUT, &format!("/admin/oauth/clients/{id}"), Some(json!({"status": "active"}))).await;
-    assert_eq!(introspect(&app, &jwt).await["active"], false);
+    assert_eq!(app.introspect(&jwt).await["active"], false);
     // Tokens issued after the revocation work (the revocation covers its own second, so
     // wait for the clock to pass it).
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -178,7 +165,7 @@ async fn revoking_ends_every_token_of_the_client_and_only_of_it() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(introspect(&app, &fresh).await["active"], true);
+    assert_eq!(app.introspect(&fresh).await["active"], true);
     // The audit log says who did it.
     let (_, audit) = app.admin(Method::GET, &format!("/admin/oauth/clients/{id}/audit"), None).await;
     assert!(audit["data"]["items"].as_array().unwrap().iter().any(|e| e["action"] == "revoke_tokens"), "{audit}");
@@ -196,9 +183,9 @@ async fn a_grace_period_keeps_tokens_working_until_it_ends() {
     let (s, v) = app.admin(Method::DELETE, &format!("/admin/oauth/clients/{id}/tokens?grace_period=2"), None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["data"], json!({"grace_period": 2, "revoked_access_tokens": 1, "revoked_refresh_tokens": 0}));
-    assert_eq!(introspect(&app, &opaque).await["active"], true, "still in its grace period");
+    assert_eq!(app.introspect(&opaque).await["active"], true, "still in its grace period");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while introspect(&app, &opaque).await["active"] == true {
+    while app.introspect(&opaque).await["active"] == true {
         assert!(Instant::now() < deadline, "the grace period never ended");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

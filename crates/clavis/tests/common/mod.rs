@@ -150,6 +150,12 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Introspects `token` at the root issuer with the admin token (which sees every token).
+    pub async fn introspect(&self, token: &str) -> Value {
+        let resp = self.http.post(format!("{}/oauth2/introspect", self.public)).bearer_auth(&self.admin_token).form(&[("token", token)]);
+        resp.send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn token_ok(&self, tenant: &str, id: &str, secret: &str, scope: Option<&str>) -> Value {
         let (status, body) = self.token(tenant, id, secret, scope).await;
         assert_eq!(status, StatusCode::OK, "token for {id}: {body}");
