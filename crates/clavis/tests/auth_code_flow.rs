@@ -998,6 +998,11 @@ async fn verifiers_work_only_in_the_browser_that_started_the_flow() {
     assert!(!attacker.cookie_names().iter().any(|n| n.starts_with("clavis_csrf_")));
 }
 
+/// The `logout_verifier` the confirmation page's form sends.
+fn logout_verifier(page: &str) -> String {
+    page.split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
 /// Logout CSRF: a bare GET (an `<img>` on any page) does not end the session; without a
 /// valid hint the user is asked, and only the asking browser's answer counts.
 #[tokio::test]
@@ -1028,7 +1033,7 @@ async fn logout_without_a_hint_asks_the_user_first() {
     let (_, _, page) =
         browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
     let page = page.as_str().unwrap();
-    let verifier = page.split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let verifier = logout_verifier(page);
     // Another browser posting the form is refused (and learns nothing).
     let (s, _, body) = Browser::new().post(&logout, &[("logout_verifier", &verifier)]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
@@ -1037,7 +1042,7 @@ async fn logout_without_a_hint_asks_the_user_first() {
     // The user's own click.
     let (_, _, page) =
         browser.get(&format!("{logout}?client_id={client_id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye&state=s9")).await;
-    let verifier = page.as_str().unwrap().split("name=\"logout_verifier\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let verifier = logout_verifier(page.as_str().unwrap());
     let (s, loc, _) = browser.post(&logout, &[("logout_verifier", &verifier)]).await;
     assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye?state=s9"));
     let (_, loc, _) = browser.get(&none).await;

@@ -25,7 +25,7 @@ async fn sign_in(app: &TestApp, client_id: &str, secret: &str, subject: &str) ->
         clavis_core::jose::pkce_s256(&verifier)
     );
     let resp = http.get(&start).send().await.unwrap();
-    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let binding = common::set_cookie(&resp);
     let loc = resp.headers()["location"].to_str().unwrap().to_owned();
     let (_, r) = app
         .admin(

@@ -57,7 +57,7 @@ async fn refresh_family(node: &Serve, token: &str, id: &str, secret: &str) -> St
     let resp = http.get(&start).send().await.unwrap();
     let loc = resp.headers()["location"].to_str().unwrap().to_owned();
     // The flow's browser binding, which the verifiers need.
-    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let binding = common::set_cookie(&resp);
     let accept = |kind: &str, challenge: String, body: Value| {
         http.put(format!("{}/admin/oauth2/auth/requests/{kind}/accept?{kind}_challenge={challenge}", node.admin))
             .bearer_auth(token)

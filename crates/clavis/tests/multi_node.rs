@@ -121,7 +121,7 @@ async fn a_flow_can_hop_between_nodes() {
 
     let resp = browser.get(&start).send().await.unwrap();
     // The flow's browser binding: the verifiers work only with it, on either node.
-    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let binding = common::set_cookie(&resp);
     let to_login = location(resp);
     let login = param(&to_login, "login_challenge");
     let (s, accepted) =
@@ -217,7 +217,7 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     start.query_pairs_mut().append_pair("client_id", &id).append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
     let resp = browser.get(start.as_str()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "pushed to A, used on B");
-    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let binding = common::set_cookie(&resp);
     let login = param(&location(&resp), "login_challenge");
     let again = browser.get(start.as_str().replace(&b.public, &a.public)).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "and then not on A");
@@ -230,7 +230,7 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
         )
         .await;
     let resp = browser.get(via(&a, accepted["redirect_to"].as_str().unwrap())).header("cookie", &binding).send().await.unwrap();
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = common::set_cookie(&resp);
     let consent = param(&location(&resp), "consent_challenge");
     let (_, accepted) = b
         .admin(
@@ -244,7 +244,7 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
 
     let resp = browser.get(format!("{}/oauth2/sessions/logout", a.public)).header("cookie", &cookie).send().await.unwrap();
     let logout = param(&location(&resp), "logout_challenge");
-    let logout_binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let logout_binding = common::set_cookie(&resp);
     let (s, request) = b.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={logout}"), None).await;
     assert_eq!((s, request["subject"].as_str()), (StatusCode::OK, Some("alice")), "started on A, read on B");
     let (_, accepted) = b.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={logout}"), None).await;

@@ -258,6 +258,11 @@ fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// The claims of a JWT, without verification (tests verify separately).
+/// The `name=value` of a response's (first) `Set-Cookie`, as a browser would send it back.
+pub fn set_cookie(resp: &reqwest::Response) -> String {
+    resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
 pub fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
