@@ -183,7 +183,7 @@ pub async fn observe_admin(State(st): State<AppState>, req: Request, next: Next)
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
-    let body = st.metrics.render(st.services.store.pool_stats());
+    let body = st.metrics.render(st.services.pool_stats());
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -206,7 +206,7 @@ pub async fn alive() -> Json<Health> {
 #[utoipa::path(get, path = "/health/ready", operation_id = "isReady", tag = "operations",
     responses((status = 200, body = Health), (status = 503, description = "The database is unreachable", body = Health)))]
 pub async fn ready(State(st): State<AppState>) -> Response {
-    match st.services.store.ping().await {
+    match st.services.ping().await {
         Ok(()) => Json(Health { status: "ok", reason: None }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

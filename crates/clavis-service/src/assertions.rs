@@ -3,7 +3,7 @@
 //! sealed secret). Every assertion is single use until it expires, on every node.
 
 use clavis_core::assertion::{AssertionKind, ClientAssertion};
-use clavis_core::{secret, time, AuthMethod, Client, ClientStatus, TenantId};
+use clavis_core::{secret, AuthMethod, Client, ClientStatus, TenantId};
 use serde_json::Value;
 
 use crate::registry::seal_aad;
@@ -38,7 +38,7 @@ impl Services {
         if !c.audiences().iter().any(|aud| audiences.iter().any(|ok| ok == aud)) {
             return Err(denied("aud must be the token endpoint or the issuer"));
         }
-        let now = time::now_unix();
+        let now = self.now();
         if c.exp <= now - CLOCK_SKEW_SECS {
             return Err(denied("expired"));
         }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clavis_core::assertion::ClientAssertion;
-use clavis_core::{secret, time, AuthMethod, ClientStatus, TenantId};
+use clavis_core::{secret, AuthMethod, ClientStatus, TenantId};
 use tokio::sync::Semaphore;
 
 use crate::{ClientRef, OAuthError, Services};
@@ -187,7 +187,7 @@ impl Services {
             // A public client: identified, not authenticated (PKCE protects its codes).
             return Ok(ClientRef(entry));
         }
-        let now = time::now_unix();
+        let now = self.now();
         // Check every candidate, so timing does not tell how many secrets the client has
         // or which one matched.
         let mut matched = None;

@@ -7,7 +7,7 @@
 //! passed, wherever Clavis checks tokens (introspection, userinfo, admin calls). A
 //! resource server that verifies JWTs locally keeps accepting them until they expire.
 
-use clavis_core::{time, TenantId, ValidationError};
+use clavis_core::{TenantId, ValidationError};
 use clavis_store::{RevokedCounts, StoredToken, TokenRevocation};
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ impl Services {
     /// The client's live stored tokens, newest first.
     pub async fn list_client_tokens(&self, t: &TenantId, client_id: &str, page: i64, page_size: i64) -> Result<Page<ClientToken>, ServiceError> {
         self.get_client(t, client_id).await?;
-        let (rows, total) = self.store.client_tokens(t, client_id, time::now_unix(), page_size, (page - 1) * page_size).await?;
+        let (rows, total) = self.store.client_tokens(t, client_id, self.now(), page_size, (page - 1) * page_size).await?;
         Ok(Page { items: rows.into_iter().map(ClientToken::from_row).collect(), total })
     }
 
@@ -55,7 +55,7 @@ impl Services {
             return Err(ValidationError::new("grace_period", format!("must be 0 to {MAX_REVOCATION_GRACE_SECS} seconds")).into());
         }
         self.get_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let r = TokenRevocation { at: now, effective: now + grace_secs };
         let entry = audit(client_id, actor, "revoke_tokens", vec!["tokens"], format!("grace {grace_secs}s"), now);
         let counts = self.store.revoke_client_tokens(t, client_id, r, &entry).await.map_err(ServiceError::store("client"))?;

@@ -426,7 +426,7 @@ impl Services {
         if let Some(v) = get("consent_verifier") {
             return self.after_consent(t, v, csrf_cookies).await;
         }
-        let now = time::now_unix();
+        let now = self.now();
         let page = |m: &str| AuthorizeError::Page(OAuthError::InvalidRequest(m.to_owned()));
 
         // Until the client and redirect URI are known good, errors are shown, not redirected.
@@ -542,7 +542,7 @@ impl Services {
         let (handle, hash) = new_handle();
         let ttl = self.settings.par_ttl_secs;
         let data = serde_json::to_string(&kept).expect("pairs serialize");
-        self.store.insert_pushed(t, &hash, &client.client_id, &data, time::now_unix() + ttl).await?;
+        self.store.insert_pushed(t, &hash, &client.client_id, &data, self.now() + ttl).await?;
         Ok((format!("{PAR_URI_PREFIX}{handle}"), ttl))
     }
 
@@ -550,7 +550,7 @@ impl Services {
         if handle.len() > 128 {
             return Err(ServiceError::NotFound("request"));
         }
-        let row = self.store.find_flow(t, by, &secret::hash(handle), time::now_unix()).await?.ok_or(ServiceError::NotFound("request"))?;
+        let row = self.store.find_flow(t, by, &secret::hash(handle), self.now()).await?.ok_or(ServiceError::NotFound("request"))?;
         let data: FlowData = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(format!("flow data: {e}")))?;
         Ok((row, data))
     }
@@ -605,7 +605,7 @@ impl Services {
         if body.remember_for < 0 {
             return Err(ValidationError::new("remember_for", "must not be negative").into());
         }
-        let now = time::now_unix();
+        let now = self.now();
         let (auth_time, sid) = match (&data.session, data.login_skip) {
             (Some(s), true) => {
                 if s.subject != body.subject {
@@ -670,7 +670,7 @@ impl Services {
         let req = data.request.clone();
         let fail = |e: OAuthError| error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e);
         let login = data.login.clone().ok_or_else(not_found)?;
-        let now = time::now_unix();
+        let now = self.now();
         let mut set_session = None;
         if login.remember && !data.login_skip {
             let (cookie, cookie_hash) = new_handle();
@@ -746,7 +746,7 @@ impl Services {
         if body.remember_for < 0 {
             return Err(ValidationError::new("remember_for", "must not be negative").into());
         }
-        let now = time::now_unix();
+        let now = self.now();
         let login = data.login.clone().ok_or(ServiceError::NotFound("request"))?;
         if body.remember {
             let until = if body.remember_for > 0 { now + body.remember_for } else { i64::MAX / 2 };

@@ -3,7 +3,7 @@
 //! lifecycle: introspection (RFC 7662) and revocation (RFC 7009).
 
 use clavis_core::jose::{half_hash, pkce_s256};
-use clavis_core::{ids, scope, secret, time, Client, GrantType, TenantId};
+use clavis_core::{ids, scope, secret, Client, GrantType, TenantId};
 use clavis_store::{CodeRow, RefreshRow, Spend, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -91,7 +91,7 @@ const RESERVED_ID_CLAIMS: &[&str] =
 impl Services {
     pub(crate) async fn new_code(&self, t: &TenantId, client_id: &str, grant: &GrantData) -> Result<String, StoreError> {
         let code = ids::random_token(32);
-        let now = time::now_unix();
+        let now = self.now();
         let row = CodeRow {
             code_hash: secret::hash(&code),
             client_id: client_id.to_owned(),
@@ -121,7 +121,7 @@ impl Services {
         if code.len() > 128 {
             return Err(invalid_grant("unknown code"));
         }
-        let now = time::now_unix();
+        let now = self.now();
         let code_hash = secret::hash(code);
         // Everything that can be checked is checked before the code is spent, so that a
         // request by another client (or with a wrong verifier) cannot burn the owner's code.
@@ -184,7 +184,7 @@ impl Services {
         if token.len() > 128 {
             return Err(invalid_grant("unknown refresh token"));
         }
-        let now = time::now_unix();
+        let now = self.now();
         let token_hash = secret::hash(token);
         // Checked before the token is spent: another client's attempt must not rotate
         // (and so, at the owner's next use, revoke) the owner's refresh token.
@@ -233,7 +233,7 @@ impl Services {
         from_code: bool,
     ) -> Result<(TokenSet, (String, i64), Option<String>), OAuthError> {
         let keys = self.keys.for_tenant(t).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let l = &client.extras.lifespans;
         let s = &self.settings;
         let (ttl, id_ttl, refresh_ttl) = if from_code {
@@ -347,7 +347,7 @@ impl Services {
     /// remembered consents (for one client, or all) and revokes the refresh tokens granted
     /// to it, with the access tokens issued alongside them.
     pub async fn revoke_consent_sessions(&self, t: &TenantId, subject: &str, client_id: Option<&str>) -> Result<(), crate::ServiceError> {
-        let now = time::now_unix();
+        let now = self.now();
         self.store.delete_consents(t, subject, client_id).await?;
         for family in self.store.live_families(t, subject, client_id).await? {
             self.revoke_family(t, &family, now).await?;
@@ -387,7 +387,7 @@ impl Services {
             });
         }
         if token.len() <= 128 {
-            let now = time::now_unix();
+            let now = self.now();
             if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
                 let live = row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at > now;
                 let client_live =
@@ -427,7 +427,7 @@ impl Services {
     /// RFC 7009: the owning client revokes a refresh token (with its family and their
     /// access tokens) or an access token. Unknown tokens are not an error.
     pub async fn revoke(&self, t: &TenantId, client: &Client, token: &str) -> Result<(), OAuthError> {
-        let now = time::now_unix();
+        let now = self.now();
         if token.len() <= 128 {
             if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
                 if row.client_id != client.client_id {

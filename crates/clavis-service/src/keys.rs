@@ -2,18 +2,19 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use clavis_core::jose::{PublicJwk, SigningKey};
+use clavis_core::time::Clock;
 use clavis_core::TenantId;
 use clavis_store::{Store, StoreError, StoredKey};
 
-/// Key sets are re-read at least this often, so a key added on another node is seen.
-const KEY_SET_TTL: Duration = Duration::from_secs(60);
-/// How often a token with an unknown `kid` may trigger a re-read of the key set.
-const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
+/// Key sets are re-read at least this often (seconds), so a key added or retired on
+/// another node is seen.
+const KEY_SET_TTL: i64 = 60;
+/// How often (seconds) a token with an unknown `kid` may trigger a re-read of the key set.
+const UNKNOWN_KID_RELOAD: i64 = 5;
 
 /// A key as listed: `status` is `active` (signs), `verify` (published) or `retired`.
 #[derive(Debug, Clone)]
@@ -29,24 +30,30 @@ pub struct TenantKeys {
     pub signing: SigningKey,
     /// Every key whose tokens verify, published in the JWKS.
     pub public: Vec<PublicJwk>,
-    loaded: Instant,
+    /// When this set was read (clock seconds).
+    loaded: i64,
 }
 
 #[derive(Clone)]
 pub struct Keys {
     store: Store,
+    clock: Arc<dyn Clock>,
     cache: Arc<RwLock<HashMap<TenantId, Arc<TenantKeys>>>>,
 }
 
 impl Keys {
-    pub fn new(store: Store) -> Self {
-        Self { store, cache: Arc::default() }
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock, cache: Arc::default() }
+    }
+
+    fn age(&self, keys: &TenantKeys) -> i64 {
+        self.clock.now_unix() - keys.loaded
     }
 
     /// The tenant's keys, creating its first key if it has none.
     pub async fn for_tenant(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
         if let Some(k) = self.cache.read().expect("keys lock").get(tenant) {
-            if k.loaded.elapsed() < KEY_SET_TTL {
+            if self.age(k) < KEY_SET_TTL {
                 return Ok(k.clone());
             }
         }
@@ -60,7 +67,7 @@ impl Keys {
         if let Some(k) = keys.find(kid) {
             return Ok(Some(k.clone()));
         }
-        if keys.loaded.elapsed() < UNKNOWN_KID_RELOAD {
+        if self.age(&keys) < UNKNOWN_KID_RELOAD {
             return Ok(None);
         }
         Ok(self.reload(tenant).await?.find(kid).cloned())
@@ -69,18 +76,18 @@ impl Keys {
     async fn reload(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
         let mut stored = self.store.active_signing_keys(tenant).await?;
         if stored.is_empty() {
-            self.store.insert_signing_key(tenant, &new_key()).await?;
+            self.store.insert_signing_key(tenant, &new_key(self.clock.now_unix())).await?;
             // Another node may have raced us: the oldest key wins everywhere.
             stored = self.store.active_signing_keys(tenant).await?;
         }
-        let loaded = Arc::new(Self::load(&stored)?);
+        let loaded = Arc::new(Self::load(&stored, self.clock.now_unix())?);
         self.cache.write().expect("keys lock").insert(tenant.clone(), loaded.clone());
         Ok(loaded)
     }
 
     /// A new signing key; the previous ones keep verifying until retired. Returns its kid.
     pub async fn rotate(&self, tenant: &TenantId) -> Result<String, StoreError> {
-        let key = new_key();
+        let key = new_key(self.clock.now_unix());
         self.store.rotate_signing_key(tenant, &key).await?;
         self.reload(tenant).await?;
         Ok(key.kid)
@@ -112,7 +119,7 @@ impl Keys {
             .collect())
     }
 
-    fn load(stored: &[StoredKey]) -> Result<TenantKeys, StoreError> {
+    fn load(stored: &[StoredKey], now: i64) -> Result<TenantKeys, StoreError> {
         let corrupt = |kid: &str| StoreError::Corrupt(format!("signing key {kid}"));
         let signer = stored.iter().find(|k| k.status == "active").ok_or_else(|| corrupt("(no active key)"))?;
         let pkcs8 = B64.decode(&signer.private_pkcs8).map_err(|_| corrupt(&signer.kid))?;
@@ -121,11 +128,11 @@ impl Keys {
             .iter()
             .map(|k| serde_json::from_str(&k.public_jwk).ok().and_then(|v| PublicJwk::from_json(&v)).ok_or_else(|| corrupt(&k.kid)))
             .collect::<Result<_, _>>()?;
-        Ok(TenantKeys { signing, public, loaded: Instant::now() })
+        Ok(TenantKeys { signing, public, loaded: now })
     }
 }
 
-fn new_key() -> StoredKey {
+fn new_key(now: i64) -> StoredKey {
     let (key, pkcs8) = SigningKey::generate();
     StoredKey {
         kid: key.kid().to_owned(),
@@ -133,7 +140,7 @@ fn new_key() -> StoredKey {
         private_pkcs8: B64.encode(pkcs8),
         public_jwk: key.public_jwk().to_json().to_string(),
         status: "active".into(),
-        created_at: clavis_core::time::now_unix(),
+        created_at: now,
     }
 }
 

@@ -39,6 +39,7 @@ pub use registry::{Actor, Page};
 pub use tokens::{AccessClaims, IssuedToken, Principal};
 
 use cache::ClientCache;
+use clavis_core::time::{Clock, SystemClock};
 use clavis_core::TenantId;
 
 /// Settings the use cases need; the binary fills them from configuration.
@@ -107,7 +108,9 @@ impl Default for Settings {
 #[derive(Clone)]
 pub struct Services {
     pub settings: Arc<Settings>,
-    pub store: Store,
+    /// Private: every use of the database is a use case here, which takes the tenant.
+    store: Store,
+    clock: Arc<dyn Clock>,
     pub keys: Keys,
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
@@ -118,12 +121,18 @@ pub struct Services {
 
 impl Services {
     pub fn new(settings: Settings, store: Store) -> Self {
-        let keys = Keys::new(store.clone());
+        Self::with_clock(settings, store, Arc::new(SystemClock))
+    }
+
+    /// With the time read from `clock` (tests move it to reach expiry branches).
+    pub fn with_clock(settings: Settings, store: Store, clock: Arc<dyn Clock>) -> Self {
+        let keys = Keys::new(store.clone(), clock.clone());
         let clients = Arc::new(ClientCache::new(settings.client_cache_ttl_secs));
         let outbound = Arc::new(outbound::Outbound::new(settings.outbound_allow.clone()));
         Self {
             settings: Arc::new(settings),
             store,
+            clock,
             keys,
             clients,
             known_tenants: Arc::default(),
@@ -131,6 +140,31 @@ impl Services {
             auth_failures: Arc::default(),
             kdf: Arc::new(client_auth::Kdf::new()),
         }
+    }
+
+    /// The current time (unix seconds) by the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_unix()
+    }
+
+    /// The database backend in use (`sqlite`, `postgres`), for the start-up log.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> clavis_store::Result<()> {
+        self.store.ping().await
+    }
+
+    /// (open, idle) connections of the pool, for the metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        self.store.pool_stats()
+    }
+
+    /// Closes the database pool (at shutdown).
+    pub async fn close(&self) {
+        self.store.close().await
     }
 
     /// The issuer of `tenant`. The default tenant is also served at the root; `at_root`
@@ -189,6 +223,11 @@ impl Services {
             logout_url: own.logout_url.or_else(|| self.settings.logout_url.clone()),
             ..own
         })
+    }
+
+    /// A tenant's own settings, without the server's fallbacks.
+    pub async fn own_tenant_settings(&self, t: &TenantId) -> clavis_store::Result<TenantSettings> {
+        self.store.tenant_settings(t).await
     }
 
     /// What a tenant lets dynamically registered clients ask for: its policy, else the defaults.

@@ -10,7 +10,7 @@
 //! form carries a verifier and works only in the browser that was shown it.
 
 use clavis_core::jose::UnverifiedJwt;
-use clavis_core::{secret, time, TenantId};
+use clavis_core::{secret, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -124,7 +124,7 @@ impl Services {
             }
             None => None,
         };
-        let now = time::now_unix();
+        let now = self.now();
         let session = match session_cookie {
             Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?,
             None => None,
@@ -184,7 +184,7 @@ impl Services {
         if verifier.len() > 128 {
             return Err(invalid());
         }
-        let data = self.store.use_logout_verifier(t, &secret::hash(verifier), time::now_unix()).await?.ok_or_else(invalid)?;
+        let data = self.store.use_logout_verifier(t, &secret::hash(verifier), self.now()).await?.ok_or_else(invalid)?;
         let pending: PendingLogout = serde_json::from_str(&data).map_err(|e| OAuthError::ServerError(e.to_string()))?;
         let Some(binding) = pending.browser.filter(|b| b.held_by(csrf_cookies)) else {
             return Err(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into()));
@@ -198,7 +198,7 @@ impl Services {
             return Err(ServiceError::NotFound("logout request"));
         }
         let hash = secret::hash(challenge);
-        let row = self.store.find_logout(t, &hash, time::now_unix()).await?.ok_or(ServiceError::NotFound("logout request"))?;
+        let row = self.store.find_logout(t, &hash, self.now()).await?.ok_or(ServiceError::NotFound("logout request"))?;
         if row.state != "pending" {
             return Err(ServiceError::Conflict("the logout request has already been handled".into()));
         }

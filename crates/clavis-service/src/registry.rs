@@ -2,7 +2,7 @@
 //! client. Every write goes to the audit log in the same transaction, and drops the
 //! client from this node's cache.
 
-use clavis_core::{ids, secret, time, AuthMethod, Client, ClientInput, ClientStatus, GrantType, TenantId, ValidationError};
+use clavis_core::{ids, secret, AuthMethod, Client, ClientInput, ClientStatus, GrantType, TenantId, ValidationError};
 use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus};
 
 use crate::{ServiceError, Services};
@@ -119,7 +119,7 @@ impl Services {
             return Ok(());
         }
         self.sealing_key()?;
-        let now = time::now_unix();
+        let now = self.now();
         let secrets = self.store.client_secrets(t, &client.client_id).await?;
         if secrets.iter().any(|s| s.is_valid_at(now) && s.sealed.is_some()) {
             return Ok(());
@@ -140,7 +140,7 @@ impl Services {
 
     /// Registers a client; returns it and its secret (confidential secret-based clients).
     pub async fn create_client(&self, t: &TenantId, input: &ClientInput, actor: &Actor) -> Result<(Client, Option<String>)> {
-        let now = time::now_unix();
+        let now = self.now();
         let mut client = Client::create(t.clone(), ids::ulid(), ids::new_client_id(), input, now)?;
         if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
             self.sealing_key()?;
@@ -179,7 +179,7 @@ impl Services {
         supplied: Option<String>,
         actor: &Actor,
     ) -> Result<(Client, Option<String>)> {
-        let now = time::now_unix();
+        let now = self.now();
         client.tenant_id = t.clone();
         client.id = ids::ulid();
         client.status = ClientStatus::Active;
@@ -212,7 +212,7 @@ impl Services {
         actor: &Actor,
     ) -> Result<(Client, Option<String>)> {
         let current = self.get_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         next.id = current.id.clone();
         next.tenant_id = current.tenant_id.clone();
         next.client_id = current.client_id.clone();
@@ -275,7 +275,7 @@ impl Services {
     /// Applies the fields present in `input`; the others keep their values.
     pub async fn update_client(&self, t: &TenantId, client_id: &str, input: &ClientInput, actor: &Actor) -> Result<Client> {
         let mut client = self.get_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let had_secret_jwt = client.auth_methods.contains(&AuthMethod::ClientSecretJwt);
         let changed = client.apply(input)?;
         self.check_secret_jwt_switch(t, &client, had_secret_jwt).await?;
@@ -288,7 +288,7 @@ impl Services {
     }
 
     pub async fn delete_client(&self, t: &TenantId, client_id: &str, actor: &Actor) -> Result<()> {
-        let now = time::now_unix();
+        let now = self.now();
         let entry = audit(client_id, actor, "delete", vec!["deleted_at"], String::new(), now);
         let result = self.store.delete_client(t, client_id, now, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -302,7 +302,7 @@ impl Services {
     /// other clients' tokens is granted to a client, not to a configuration.
     pub async fn clone_client(&self, t: &TenantId, client_id: &str, actor: &Actor) -> Result<(Client, Option<String>)> {
         let source = self.get_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let mut name: String = format!("{} (clone)", source.name);
         if name.chars().count() > 255 {
             let keep = 255 - " (clone)".len();
@@ -334,7 +334,7 @@ impl Services {
             return Err(ValidationError::new("grace_period_seconds", format!("must be 0 to {MAX_GRACE_SECS}")).into());
         }
         let client = self.confidential_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let (record, value) = self.make_secret(t, &client, NewSecret::Generated, "rotated".into(), None, now).await?;
         let entry = audit(client_id, actor, "rotate_secret", vec!["client_secret"], format!("grace {grace}s"), now);
         let result = self.store.rotate_secret(t, &record, now + grace, &entry).await;
@@ -361,7 +361,7 @@ impl Services {
         if description.chars().count() > 255 || description.chars().any(char::is_control) {
             return Err(ValidationError::new("description", "must be at most 255 printable characters").into());
         }
-        let now = time::now_unix();
+        let now = self.now();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(ValidationError::new("expires_at", "must be in the future").into());
         }
@@ -376,7 +376,7 @@ impl Services {
 
     pub async fn delete_secret(&self, t: &TenantId, client_id: &str, secret_id: &str, actor: &Actor) -> Result<()> {
         self.get_client(t, client_id).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let entry = audit(client_id, actor, "delete_secret", vec!["client_secret"], secret_id.to_owned(), now);
         let result = self.store.delete_secret(t, client_id, secret_id, now, &entry).await;
         self.clients.invalidate(t, client_id);
@@ -405,7 +405,7 @@ impl Services {
     /// bootstrap settings; idempotent.
     pub async fn ensure_admin_client(&self, t: &TenantId, client_id: &str, secret_value: &str, actor: &Actor) -> Result<()> {
         self.ensure_tenant(t).await?;
-        let now = time::now_unix();
+        let now = self.now();
         match self.store.get_client(t, client_id).await? {
             None => {
                 let mut client = admin_client(t, client_id.to_owned(), "Bootstrap admin client".into(), now)?;
@@ -447,7 +447,7 @@ impl Services {
     /// Creates a machine client with scope `admin` and a generated secret (CLI).
     pub async fn create_admin_client(&self, t: &TenantId, name: &str, actor: &Actor) -> Result<(Client, String)> {
         self.ensure_tenant(t).await?;
-        let now = time::now_unix();
+        let now = self.now();
         let mut client = admin_client(t, ids::new_client_id(), name.to_owned(), now)?;
         let entry = audit(&client.client_id, actor, "create", vec!["admin"], String::new(), now);
         let (client, secret) = self.insert_new(&mut client, None, entry, now).await?;

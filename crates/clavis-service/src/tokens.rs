@@ -2,7 +2,7 @@
 //! authorizes an admin call.
 
 use clavis_core::jose::UnverifiedJwt;
-use clavis_core::{scope, secret, time, AccessTokenStrategy, Client, ClientStatus, GrantType, TenantId};
+use clavis_core::{scope, secret, AccessTokenStrategy, Client, ClientStatus, GrantType, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -78,7 +78,7 @@ impl Services {
         };
         let audience: Vec<String> = requested_audience.unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
         crate::flows::check_audience(client, &audience)?;
-        let now = time::now_unix();
+        let now = self.now();
         let ttl = client.extras.lifespans.client_credentials_grant_access_token.unwrap_or(self.settings.access_token_ttl_secs);
         let scope = scopes.join(" ");
         let claims = AccessClaims {
@@ -133,7 +133,7 @@ impl Services {
                 }
                 let json = self
                     .store
-                    .find_opaque_token(&tenant, &secret::hash(token), time::now_unix())
+                    .find_opaque_token(&tenant, &secret::hash(token), self.now())
                     .await
                     .map_err(|_| "unavailable")?
                     .ok_or("unknown token")?;
@@ -143,7 +143,7 @@ impl Services {
             Some(_) => return Err("malformed token"),
             None => self.verify_jwt_access_token(token, expected).await?,
         };
-        let now = time::now_unix();
+        let now = self.now();
         if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
             return Err("expired or not yet valid");
         }
@@ -199,7 +199,7 @@ impl Services {
     /// Creates the tenant if new (internal API, CLI).
     pub async fn ensure_tenant(&self, tenant: &TenantId) -> clavis_store::Result<()> {
         if !self.tenant_exists(tenant).await? {
-            self.store.ensure_tenant(tenant, time::now_unix()).await?;
+            self.store.ensure_tenant(tenant, self.now()).await?;
             self.known_tenants.write().expect("tenants lock").insert(tenant.clone());
         }
         Ok(())

@@ -83,7 +83,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         |listener: tokio::net::TcpListener, router: axum::Router| tokio::spawn(serve::serve(listener, router, header_read_timeout, stopped.clone()));
     let mut tasks = vec![serve(public, clavis_http::public_router(state.clone())), serve(admin, clavis_http::admin_router(state))];
     tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
-    tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.store.backend(), "clavis listening");
+    tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.backend(), "clavis listening");
     Ok(Server { public_addr, admin_addr, public_url, services, stop, tasks })
 }
 
@@ -116,7 +116,7 @@ impl Server {
         for t in self.tasks {
             let _ = t.await;
         }
-        self.services.store.close().await;
+        self.services.close().await;
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use clavis_core::time::{now_unix, parse_rfc3339, rfc3339};
+use clavis_core::time::{parse_rfc3339, rfc3339};
 use clavis_service::{Actor, AuditEntry, SecretRecord, SecretStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,7 +84,7 @@ pub(crate) struct SecretList {
 #[utoipa::path(get, path = "/admin/oauth/clients/{client_id}/secrets", operation_id = "listClientSecrets", tag = "authms", security(("admin_token" = [])),
     params(("client_id" = String, Path)), responses((status = 200, body = Envelope<SecretList>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller, Ids(ids): Ids) -> Result<Response, ApiError> {
-    let now = now_unix();
+    let now = st.services.now();
     let secrets = st.services.list_secrets(&p.tenant, &ids[0]).await?;
     Ok(ok(SecretList { secrets: secrets.into_iter().map(|s| SecretItem::new(s, now)).collect() }))
 }
