@@ -1,6 +1,7 @@
 //! Token request bodies and the Basic authorization header.
 #![no_main]
-use clavis_http::oauth::token::{parse_basic, Form};
+use clavis_http::oauth::token::Form;
+use clavis_service::parse_basic;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
-use crate::grants::GrantData;
+use crate::token::GrantData;
 use crate::{OAuthError, ServiceError, Services};
 
 /// A validated authorization request, kept with its flow.

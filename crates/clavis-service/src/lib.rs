@@ -2,8 +2,6 @@
 //! authentication, signing keys and access tokens. No HTTP types appear here; each API
 //! surface maps [`ServiceError`] and [`OAuthError`] to its own wire format.
 
-mod assertions;
-mod auth_failures;
 mod browser_binding;
 mod cache;
 mod client_auth;
@@ -11,13 +9,14 @@ mod client_tokens;
 mod dcr;
 mod error;
 mod flows;
-mod grants;
 mod introspection;
 mod jwks_uri;
 mod keys;
+mod lifecycle;
 mod logout;
 pub mod outbound;
 mod registry;
+mod token;
 mod tokens;
 
 use std::collections::HashSet;
@@ -27,16 +26,17 @@ pub use browser_binding::{CsrfCookie, CSRF_COOKIE_PREFIX};
 pub use cache::ClientRef;
 pub use clavis_store::RevokedCounts;
 pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store, TenantSettings};
-pub use client_auth::Credentials;
+pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
 pub use error::{OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
-pub use grants::{Introspection, TokenSet};
 pub use introspection::Introspector;
 pub use keys::{KeyInfo, Keys};
+pub use lifecycle::Introspection;
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
-pub use tokens::{AccessClaims, IssuedToken, Principal};
+pub use token::{supported_grant_types, TokenRequest, TokenSet};
+pub use tokens::{AccessClaims, Principal};
 
 use cache::ClientCache;
 use clavis_core::time::{Clock, SystemClock};
@@ -115,8 +115,8 @@ pub struct Services {
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
     jwks_fetcher: Arc<jwks_uri::JwksFetcher>,
-    auth_failures: Arc<auth_failures::AuthFailures>,
-    kdf: Arc<client_auth::Kdf>,
+    auth_failures: Arc<client_auth::failures::AuthFailures>,
+    kdf: Arc<client_auth::kdf::Kdf>,
 }
 
 impl Services {
@@ -138,7 +138,7 @@ impl Services {
             known_tenants: Arc::default(),
             jwks_fetcher: Arc::new(jwks_uri::JwksFetcher::new(outbound)),
             auth_failures: Arc::default(),
-            kdf: Arc::new(client_auth::Kdf::new()),
+            kdf: Arc::new(client_auth::kdf::Kdf::new()),
         }
     }
 

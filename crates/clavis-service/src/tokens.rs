@@ -1,12 +1,12 @@
-//! The client_credentials grant, and the checks an access token passes before it
-//! authorizes an admin call.
+//! Access tokens as resource servers and the admin API see them: their claims (RFC 9068)
+//! and the checks a presented token passes.
 
 use clavis_core::jose::UnverifiedJwt;
-use clavis_core::{scope, secret, AccessTokenStrategy, Client, ClientStatus, GrantType, TenantId};
+use clavis_core::{secret, ClientStatus, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{OAuthError, Services};
+use crate::Services;
 
 /// RFC 9068 access token claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,12 +23,9 @@ pub struct AccessClaims {
     /// Claims the consent app added for access tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<Value>,
-}
-
-pub struct IssuedToken {
-    pub access_token: String,
-    pub expires_in: i64,
-    pub scope: String,
+    /// Confirmation of a bound token (RFC 7800); absent for bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Value>,
 }
 
 /// Who an accepted access token speaks for.
@@ -49,71 +46,6 @@ impl Principal {
 const CLOCK_SKEW_SECS: i64 = 60;
 
 impl Services {
-    /// RFC 6749 §4.4: a token for the client itself. Requested scopes must be a subset
-    /// of the registered ones; none requested means all registered.
-    pub async fn grant_client_credentials(
-        &self,
-        tenant: &TenantId,
-        issuer: &str,
-        client: &Client,
-        requested_scope: Option<&str>,
-        requested_audience: Option<&str>,
-    ) -> Result<IssuedToken, OAuthError> {
-        if !client.grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(OAuthError::UnauthorizedClient("the client is not registered for client_credentials".into()));
-        }
-        let scopes = match requested_scope {
-            None => client.scopes.clone(),
-            Some(raw) => {
-                let requested = scope::parse_scope_param(raw).ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?;
-                if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
-                    return Err(OAuthError::InvalidScope(format!("scope {extra:?} is not registered for this client")));
-                }
-                if requested.is_empty() {
-                    client.scopes.clone()
-                } else {
-                    requested
-                }
-            }
-        };
-        let audience: Vec<String> = requested_audience.unwrap_or("").split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
-        crate::flows::check_audience(client, &audience)?;
-        let now = self.now();
-        let ttl = client.extras.lifespans.client_credentials_grant_access_token.unwrap_or(self.settings.access_token_ttl_secs);
-        let scope = scopes.join(" ");
-        let claims = AccessClaims {
-            iss: issuer.to_owned(),
-            sub: client.client_id.clone(),
-            aud: if audience.is_empty() { Value::String(issuer.to_owned()) } else { serde_json::json!(audience) },
-            client_id: client.client_id.clone(),
-            scope: scope.clone(),
-            iat: now,
-            exp: now + ttl,
-            jti: clavis_core::ids::random_token(16),
-            ext: None,
-        };
-        Ok(IssuedToken { access_token: self.mint_access_token(tenant, client, &claims).await?, expires_in: ttl, scope })
-    }
-
-    /// The access token for `claims` in the client's format: a signed JWT, or an opaque
-    /// handle `{tenant}~{random}` whose claims are stored (hashed handle) until expiry.
-    pub(crate) async fn mint_access_token(
-        &self,
-        tenant: &TenantId,
-        client: &Client,
-        claims: &AccessClaims,
-    ) -> Result<String, clavis_store::StoreError> {
-        match client.extras.access_token_strategy {
-            AccessTokenStrategy::Jwt => Ok(self.keys.for_tenant(tenant).await?.signing.sign_access_token(claims)),
-            AccessTokenStrategy::Opaque => {
-                let token = format!("{tenant}~{}", clavis_core::ids::random_token(32));
-                let json = serde_json::to_string(claims).expect("claims serialize");
-                self.store.insert_opaque_token(tenant, &client.client_id, &secret::hash(&token), &json, claims.iat, claims.exp).await?;
-                Ok(token)
-            }
-        }
-    }
-
     /// Accepts a bearer access token for the admin API: see [`Services::check_access_token`].
     pub async fn verify_access_token(&self, token: &str) -> Result<Principal, &'static str> {
         let (tenant, claims) = self.check_access_token(token, None).await?;

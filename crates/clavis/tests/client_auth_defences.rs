@@ -172,7 +172,7 @@ async fn argon2id_verifications_are_bounded_and_answered_at_once_beyond_the_boun
 async fn the_bootstrap_secret_is_stored_like_a_generated_one() {
     let app = TestApp::spawn().await;
     let services = &app.server.as_ref().unwrap().services;
-    let records = services.store.client_secrets(&clavis_core::TenantId::default_tenant(), common::ADMIN_ID).await.unwrap();
+    let records = services.list_secrets(&clavis_core::TenantId::default_tenant(), common::ADMIN_ID).await.unwrap();
     assert!(!records.is_empty());
     for r in records {
         assert!(r.secret_hash.starts_with("sha256$"), "no KDF for the long operator secret: {}", &r.secret_hash[..10]);

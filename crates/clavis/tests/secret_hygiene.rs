@@ -49,7 +49,7 @@ async fn secrets_appear_only_in_the_response_that_created_them() {
 
     // At rest only hashes.
     let t = TenantId::default_tenant();
-    for record in app.server.as_ref().unwrap().services.store.client_secrets(&t, &id).await.unwrap() {
+    for record in app.server.as_ref().unwrap().services.list_secrets(&t, &id).await.unwrap() {
         assert!(record.secret_hash.starts_with("sha256$"));
         for s in &secrets {
             assert!(!record.secret_hash.contains(s.as_str()));

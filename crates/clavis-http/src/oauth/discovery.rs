@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_core::GrantType;
 use serde_json::{json, Value};
 
 use super::{Issuer, OAuthResponseError};
@@ -24,9 +23,7 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "userinfo_endpoint": format!("{url}/userinfo"),
         "end_session_endpoint": format!("{url}/oauth2/sessions/logout"),
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
-        "grant_types_supported": [
-            GrantType::AuthorizationCode.as_str(), GrantType::ClientCredentials.as_str(), GrantType::RefreshToken.as_str(),
-        ],
+        "grant_types_supported": clavis_service::supported_grant_types().collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],

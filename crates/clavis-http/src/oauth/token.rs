@@ -1,17 +1,12 @@
 //! `POST /oauth2/token` (also `/oauth/token`).
 
-use std::borrow::Cow;
-
 use axum::body::Bytes;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use clavis_core::{AuthMethod, Client};
-use clavis_service::{ClientRef, Credentials, OAuthError, TokenSet};
+use clavis_service::{ClientAuthRequest, ClientRef, OAuthError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,77 +41,14 @@ impl Form {
     }
 }
 
-/// Client credentials from `Authorization: Basic` (form-urlencoded id and secret, RFC
-/// 6749 §2.3.1) or from the body.
-fn client_credentials<'a>(headers: &HeaderMap, form: &'a Form) -> Result<(Cow<'a, str>, String, AuthMethod), OAuthError> {
-    let invalid = |m: &str| OAuthError::InvalidClient(m.to_owned());
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| invalid("malformed Authorization header"))?;
-        if !value.split_once(' ').is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic")) {
-            return Err(invalid("only Basic authentication is accepted in the Authorization header"));
-        }
-        let (id, secret) = parse_basic(value).ok_or_else(|| invalid("malformed Basic credentials"))?;
-        if form.get("client_secret").is_some() {
-            return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
-        }
-        if form.get("client_id").is_some_and(|body_id| body_id != id) {
-            return Err(OAuthError::InvalidRequest("client_id in the body differs from the authenticated client".into()));
-        }
-        return Ok((Cow::Owned(id), secret, AuthMethod::ClientSecretBasic));
-    }
-    match (form.get("client_id"), form.get("client_secret")) {
-        (Some(id), Some(secret)) => Ok((Cow::Borrowed(id), secret.to_owned(), AuthMethod::ClientSecretPost)),
-        // A public client identifies itself only (RFC 6749 §2.3, method "none").
-        (Some(id), None) => Ok((Cow::Borrowed(id), String::new(), AuthMethod::None)),
-        _ => Err(invalid("client authentication is required")),
-    }
-}
-
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The endpoints of an issuer that authenticate clients: what an assertion's `aud` may
-/// name, besides the issuer itself (RFC 7523 §3, RFC 9126 §2).
-const CLIENT_AUTH_PATHS: &[&str] =
-    &["", "/oauth2/token", "/oauth/token", "/oauth2/introspect", "/oauth/introspect", "/oauth2/revoke", "/oauth/revoke", "/oauth2/par"];
-
-/// Authenticates the client of a token, introspection, revocation or PAR request: by
-/// secret (Basic or body), by assertion (`private_key_jwt`, `client_secret_jwt`), or by
-/// its id alone for public clients. The service decides; this only reads the request.
+/// Authenticates the client of a token, introspection, revocation or PAR request; the
+/// service reads the credentials and picks the method.
 pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<ClientRef, OAuthError> {
-    let credentials = if let Some(assertion) = form.get("client_assertion") {
-        if form.get("client_assertion_type") != Some(JWT_BEARER) {
-            return Err(OAuthError::InvalidRequest(format!("client_assertion_type must be {JWT_BEARER}")));
-        }
-        if headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some() {
-            return Err(OAuthError::InvalidRequest("use one client authentication method, not two".into()));
-        }
-        let audiences = CLIENT_AUTH_PATHS.iter().map(|path| format!("{}{path}", issuer.url)).collect();
-        return st.services.authenticate(&issuer.tenant, Credentials::Assertion { client_id: form.get("client_id"), assertion, audiences }).await;
-    } else {
-        client_credentials(headers, form)?
+    let authorization = match headers.get(header::AUTHORIZATION) {
+        Some(v) => Some(v.to_str().map_err(|_| OAuthError::InvalidClient("malformed Authorization header".into()))?),
+        None => None,
     };
-    let (client_id, secret, method) = credentials;
-    let credentials = match method {
-        AuthMethod::None => Credentials::Public { client_id: &client_id },
-        method => Credentials::Secret { client_id: &client_id, secret: &secret, method },
-    };
-    st.services.authenticate(&issuer.tenant, credentials).await
-}
-
-/// `Basic base64(urlencode(id):urlencode(secret))` → `(id, secret)` (RFC 6749 §2.3.1).
-pub fn parse_basic(header: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(B64.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((url_decode(id)?, url_decode(secret)?))
-}
-
-fn url_decode(s: &str) -> Option<String> {
-    let bytes: Vec<u8> = form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned().into_bytes())?;
-    String::from_utf8(bytes).ok()
+    st.services.authenticate_request(&issuer.tenant, &issuer.url, ClientAuthRequest { authorization, params: form.pairs() }).await
 }
 
 /// The token request (RFC 6749 §4.1.3, §4.4.2, §6). The client authenticates with
@@ -182,31 +114,16 @@ fn too_many_requests(wait: u64) -> Response {
 async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
     let oauth = |e: OAuthError| OAuthResponseError(e).into_response();
     let form = Form::parse(headers, body).map_err(oauth)?;
-    let grant_type = form.get("grant_type").ok_or_else(|| oauth(OAuthError::InvalidRequest("grant_type is required".into())))?;
+    let request = clavis_service::TokenRequest::new(&issuer.tenant, &issuer.url, form.pairs()).map_err(oauth)?;
     let client = authenticate(st, issuer, headers, &form).await.map_err(oauth)?;
     if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
         return Err(too_many_requests(wait));
     }
-    let mut resp = issue_tokens(st, issuer, &form, grant_type, &client).await.map_err(oauth)?;
-    resp.extensions_mut().insert(crate::observe::LoggedClient(client.client_id.clone()));
-    Ok(resp)
-}
-
-async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &str, client: &Client) -> Result<Response, OAuthError> {
-    let (t, s) = (&issuer.tenant, &st.services);
-    let tokens = match grant_type {
-        "client_credentials" => {
-            let issued = s.grant_client_credentials(t, &issuer.url, client, form.get("scope"), form.get("audience")).await?;
-            TokenSet { access_token: issued.access_token, expires_in: issued.expires_in, scope: issued.scope, id_token: None, refresh_token: None }
-        }
-        "authorization_code" => s.grant_authorization_code(t, client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")).await?,
-        "refresh_token" => s.grant_refresh_token(t, client, form.get("refresh_token"), form.get("scope")).await?,
-        other => return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
-    };
-    st.metrics.token_issued(grant_type, issuer.tenant.as_str());
+    let tokens = st.services.token(&request, &client).await.map_err(oauth)?;
+    st.metrics.token_issued(request.grant_type, issuer.tenant.as_str());
     let body = TokenResponse {
         access_token: &tokens.access_token,
-        token_type: "Bearer",
+        token_type: tokens.token_type,
         expires_in: tokens.expires_in,
         scope: &tokens.scope,
         id_token: tokens.id_token.as_deref(),
@@ -216,5 +133,6 @@ async fn issue_tokens(st: &AppState, issuer: &Issuer, form: &Form, grant_type: &
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp.extensions_mut().insert(crate::observe::LoggedClient(client.client_id.clone()));
     Ok(resp)
 }

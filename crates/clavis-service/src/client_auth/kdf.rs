@@ -1,0 +1,75 @@
+//! The argon2id verifications of this node: at most [`KDF_CONCURRENCY`] at a time, each
+//! in a memory block from a pool that never grows past that number. Beyond that a
+//! verification is refused at once (the caller answers 429), never queued.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clavis_core::secret;
+use tokio::sync::Semaphore;
+
+use crate::Services;
+
+/// argon2id verifications that may run at once (each holds 19 MiB).
+const KDF_CONCURRENCY: usize = 2;
+
+pub(crate) struct Kdf {
+    permits: Arc<Semaphore>,
+    pool: Arc<Mutex<Vec<secret::KdfMemory>>>,
+    /// How long one verification took when measured (the failure floor's basis).
+    measured: tokio::sync::OnceCell<Duration>,
+}
+
+/// No KDF slot was free.
+pub(crate) struct Busy;
+
+impl Kdf {
+    pub fn new() -> Self {
+        Self { permits: Arc::new(Semaphore::new(KDF_CONCURRENCY)), pool: Arc::default(), measured: Default::default() }
+    }
+
+    /// Runs `f` with a memory block off the async threads; `Err(Busy)` at once when every
+    /// slot is taken and `wait` is false. The slot and the block stay taken until `f` has
+    /// returned, even if the caller is cancelled.
+    pub async fn run<R: Send + 'static>(&self, wait: bool, f: impl FnOnce(&mut secret::KdfMemory) -> R + Send + 'static) -> Result<R, Busy> {
+        let permit = if wait {
+            self.permits.clone().acquire_owned().await.map_err(|_| Busy)?
+        } else {
+            self.permits.clone().try_acquire_owned().map_err(|_| Busy)?
+        };
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut mem = pool.lock().expect("kdf pool").pop().unwrap_or_default();
+            let out = f(&mut mem);
+            pool.lock().expect("kdf pool").push(mem);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| Busy)
+    }
+
+    /// What one verification costs on this machine, measured once.
+    pub async fn cost(&self) -> Duration {
+        *self
+            .measured
+            .get_or_init(|| async {
+                // Hashing does the same work as verifying, with the same parameters.
+                let started = Instant::now();
+                match self.run(true, |mem| secret::hash_supplied("calibration", mem)).await {
+                    Ok(_) => started.elapsed(),
+                    Err(Busy) => Duration::from_millis(50),
+                }
+            })
+            .await
+    }
+}
+
+impl Services {
+    /// Hashes a caller-chosen secret (argon2id) through the KDF bound, waiting for a slot:
+    /// only authenticated admin calls choose secrets.
+    pub(crate) async fn hash_supplied_secret(&self, value: &str) -> Result<String, crate::ServiceError> {
+        let v = value.to_owned();
+        self.kdf.run(true, move |mem| secret::hash_supplied(&v, mem)).await.map_err(|Busy| crate::ServiceError::Internal("hashing failed".into()))
+    }
+}

@@ -1,0 +1,146 @@
+//! The life of issued tokens after the token endpoint: introspection (RFC 7662),
+//! revocation (RFC 7009), UserInfo, and revoking what a grant or consent issued.
+
+use clavis_core::{secret, Client, TenantId};
+use clavis_store::StoreError;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::token::GrantData;
+use crate::{OAuthError, Services};
+
+/// RFC 7662 response.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// A string or an array of strings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub aud: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub ext: Option<Value>,
+}
+
+impl Services {
+    /// Hydra's `DELETE /admin/oauth2/auth/sessions/consent`: forgets the subject's
+    /// remembered consents (for one client, or all) and revokes the refresh tokens granted
+    /// to it, with the access tokens issued alongside them.
+    pub async fn revoke_consent_sessions(&self, t: &TenantId, subject: &str, client_id: Option<&str>) -> Result<(), crate::ServiceError> {
+        let now = self.now();
+        self.store.delete_consents(t, subject, client_id).await?;
+        for family in self.store.live_families(t, subject, client_id).await? {
+            self.revoke_family(t, &family, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes every refresh token of a family and the access tokens issued with them.
+    pub(crate) async fn revoke_family(&self, t: &TenantId, family: &str, now: i64) -> Result<(), StoreError> {
+        self.store.revoke_family(t, family, now).await?;
+        for row in self.store.family_tokens(t, family).await? {
+            if let Some((jti, exp)) = serde_json::from_str::<GrantData>(&row.data).ok().and_then(|g| g.issued_jti) {
+                if exp > now {
+                    self.store.revoke_jti(t, &jti, exp).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 7662: what a token of tenant `t` is, if it is active.
+    pub async fn introspect(&self, t: &TenantId, token: &str) -> Result<Introspection, OAuthError> {
+        if let Ok((_, c)) = self.check_access_token(token, Some(t)).await {
+            return Ok(Introspection {
+                active: true,
+                scope: Some(c.scope),
+                client_id: Some(c.client_id),
+                sub: Some(c.sub),
+                exp: Some(c.exp),
+                iat: Some(c.iat),
+                iss: Some(c.iss),
+                aud: Some(c.aud),
+                jti: Some(c.jti),
+                token_type: Some("Bearer"),
+                token_use: Some("access_token"),
+                ext: c.ext,
+            });
+        }
+        if token.len() <= 128 {
+            let now = self.now();
+            if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
+                let live = row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at > now;
+                let client_live =
+                    self.clients.load(&self.store, t, &row.client_id).await?.is_some_and(|e| e.client.status == clavis_core::ClientStatus::Active);
+                if live && client_live {
+                    let g: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+                    return Ok(Introspection {
+                        active: true,
+                        scope: Some(g.scope.join(" ")),
+                        client_id: Some(row.client_id),
+                        sub: Some(row.subject),
+                        exp: Some(row.expires_at),
+                        iat: Some(row.created_at),
+                        iss: Some(g.issuer),
+                        token_use: Some("refresh_token"),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        Ok(Introspection::default())
+    }
+
+    /// OpenID Connect UserInfo: the subject and the ID token claims of the consent
+    /// session, for an active access token with scope `openid`.
+    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Value, &'static str> {
+        let (_, c) = self.check_access_token(token, Some(t)).await?;
+        if !c.scope.split(' ').any(|s| s == "openid") {
+            return Err("the access token lacks scope openid");
+        }
+        let data = self.store.find_userinfo(t, &c.jti).await.map_err(|_| "unavailable")?.ok_or("no user behind this token")?;
+        let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
+        claims.insert("sub".into(), json!(c.sub));
+        Ok(Value::Object(claims))
+    }
+
+    /// RFC 7009: the owning client revokes a refresh token (with its family and their
+    /// access tokens) or an access token. Unknown tokens are not an error.
+    pub async fn revoke(&self, t: &TenantId, client: &Client, token: &str) -> Result<(), OAuthError> {
+        let now = self.now();
+        if token.len() <= 128 {
+            if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {
+                if row.client_id != client.client_id {
+                    return Err(OAuthError::UnauthorizedClient("the token was issued to another client".into()));
+                }
+                self.revoke_family(t, &row.family_id, now).await?;
+                return Ok(());
+            }
+        }
+        if let Ok((_, c)) = self.check_access_token(token, Some(t)).await {
+            if c.client_id != client.client_id {
+                return Err(OAuthError::UnauthorizedClient("the token was issued to another client".into()));
+            }
+            self.store.revoke_jti(t, &c.jti, c.exp).await?;
+        }
+        Ok(())
+    }
+}

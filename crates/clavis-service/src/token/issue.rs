@@ -1,0 +1,171 @@
+//! Signing what a grant decided: the access token (a JWT, or an opaque handle whose
+//! claims are stored), the ID token (scope `openid`) and the refresh token (scope
+//! `offline_access`), with the lifetimes the client's registration sets.
+
+use clavis_core::jose::half_hash;
+use clavis_core::{ids, secret, AccessTokenStrategy, Client, GrantType, TenantId};
+use clavis_store::RefreshRow;
+use serde_json::{json, Map, Value};
+
+use super::binding::Binding;
+use super::GrantData;
+use crate::tokens::AccessClaims;
+use crate::{OAuthError, Services};
+
+/// A token response (RFC 6749 §5.1).
+#[derive(Debug)]
+pub struct TokenSet {
+    pub access_token: String,
+    /// `Bearer` (or the binding's type).
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// Claims a consent app may not set on an ID token: the server decides these.
+const RESERVED_ID_CLAIMS: &[&str] =
+    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "acr", "amr", "sid", "azp", "jti", "nbf"];
+
+/// Which grant issues: it picks the client's lifespans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IssuedBy {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl Services {
+    /// Access token, ID token (scope `openid`) and refresh token (scope `offline_access`
+    /// and grant `refresh_token`). Returns the tokens, the access token's `(jti, exp)`,
+    /// and the refresh family.
+    pub(crate) async fn issue_user_tokens(
+        &self,
+        t: &TenantId,
+        client: &Client,
+        binding: &Binding,
+        grant: &GrantData,
+        family: Option<String>,
+        by: IssuedBy,
+    ) -> Result<(TokenSet, (String, i64), Option<String>), OAuthError> {
+        let from_code = by == IssuedBy::AuthorizationCode;
+        let keys = self.keys.for_tenant(t).await?;
+        let now = self.now();
+        let l = &client.extras.lifespans;
+        let s = &self.settings;
+        let (ttl, id_ttl, refresh_ttl) = if from_code {
+            (
+                l.authorization_code_grant_access_token.unwrap_or(s.access_token_ttl_secs),
+                l.authorization_code_grant_id_token.unwrap_or(s.id_token_ttl_secs),
+                l.authorization_code_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
+            )
+        } else {
+            (
+                l.refresh_token_grant_access_token.unwrap_or(s.access_token_ttl_secs),
+                l.refresh_token_grant_id_token.unwrap_or(s.id_token_ttl_secs),
+                l.refresh_token_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
+            )
+        };
+        let with_nonce = from_code;
+        let scope = grant.scope.join(" ");
+        let jti = ids::random_token(16);
+        let aud = if grant.audience.is_empty() { json!(grant.issuer) } else { json!(grant.audience) };
+        let ext = grant.access_claims.as_object().filter(|m| !m.is_empty()).map(|m| Value::Object(m.clone()));
+        let claims = AccessClaims {
+            iss: grant.issuer.clone(),
+            sub: grant.subject.clone(),
+            aud,
+            client_id: client.client_id.clone(),
+            scope: scope.clone(),
+            iat: now,
+            exp: now + ttl,
+            jti: jti.clone(),
+            ext,
+            cnf: binding.confirmation(),
+        };
+        let access_token = self.mint_access_token(t, client, &claims).await?;
+
+        let openid = grant.scope.iter().any(|s| s == "openid");
+        if openid {
+            let mut userinfo: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
+            userinfo.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
+            let data = Value::Object(userinfo).to_string();
+            self.store.insert_userinfo(t, &jti, &grant.subject, &client.client_id, &data, now + ttl).await?;
+        }
+        let id_token = openid.then(|| {
+            let mut c: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
+            c.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
+            c.insert("iss".into(), json!(grant.issuer));
+            c.insert("sub".into(), json!(grant.subject));
+            c.insert("aud".into(), json!([client.client_id]));
+            c.insert("iat".into(), json!(now));
+            c.insert("exp".into(), json!(now + id_ttl));
+            c.insert("auth_time".into(), json!(grant.auth_time));
+            c.insert("at_hash".into(), json!(half_hash(&access_token)));
+            c.insert("sid".into(), json!(grant.sid));
+            c.insert("jti".into(), json!(ids::random_token(16)));
+            if !grant.acr.is_empty() {
+                c.insert("acr".into(), json!(grant.acr));
+            }
+            if !grant.amr.is_empty() {
+                c.insert("amr".into(), json!(grant.amr));
+            }
+            if let (true, Some(nonce)) = (with_nonce, &grant.nonce) {
+                c.insert("nonce".into(), json!(nonce));
+            }
+            keys.signing.sign_jwt(&Value::Object(c))
+        });
+
+        let offline = grant.scope.iter().any(|s| s == "offline_access" || s == "offline");
+        let mut family_out = None;
+        let refresh_token = if offline && client.grant_types.contains(&GrantType::RefreshToken) {
+            let family_id = family.unwrap_or_else(ids::ulid);
+            let token = ids::random_token(32);
+            let mut data = grant.clone();
+            let started = *data.family_started_at.get_or_insert(now);
+            let expires_at = (now + refresh_ttl).min(started + s.refresh_family_ttl_secs);
+            data.redirect_uri = None;
+            data.code_challenge = None;
+            data.nonce = None;
+            data.issued_jti = Some((jti.clone(), now + ttl));
+            data.family_id = Some(family_id.clone());
+            let row = RefreshRow {
+                token_hash: secret::hash(&token),
+                family_id: family_id.clone(),
+                client_id: client.client_id.clone(),
+                subject: grant.subject.clone(),
+                data: serde_json::to_string(&data).expect("grant serializes"),
+                created_at: now,
+                expires_at,
+                used_at: None,
+                revoked_at: None,
+            };
+            self.store.insert_refresh(t, &row).await?;
+            family_out = Some(family_id);
+            Some(token)
+        } else {
+            None
+        };
+        let tokens = TokenSet { access_token, token_type: binding.token_type(), expires_in: ttl, scope, id_token, refresh_token };
+        Ok((tokens, (jti, now + ttl), family_out))
+    }
+
+    /// The access token for `claims` in the client's format: a signed JWT, or an opaque
+    /// handle `{tenant}~{random}` whose claims are stored (hashed handle) until expiry.
+    pub(crate) async fn mint_access_token(
+        &self,
+        tenant: &TenantId,
+        client: &Client,
+        claims: &AccessClaims,
+    ) -> Result<String, clavis_store::StoreError> {
+        match client.extras.access_token_strategy {
+            AccessTokenStrategy::Jwt => Ok(self.keys.for_tenant(tenant).await?.signing.sign_access_token(claims)),
+            AccessTokenStrategy::Opaque => {
+                let token = format!("{tenant}~{}", clavis_core::ids::random_token(32));
+                let json = serde_json::to_string(claims).expect("claims serialize");
+                self.store.insert_opaque_token(tenant, &client.client_id, &secret::hash(&token), &json, claims.iat, claims.exp).await?;
+                Ok(token)
+            }
+        }
+    }
+}
