@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use clavis_core::TenantId;
-use clavis_service::Principal;
+use clavis_service::{Principal, ServiceError, TokenRejection};
 use subtle::ConstantTimeEq;
 
 use crate::authms::ApiError;
@@ -17,6 +17,8 @@ pub struct AdminCaller(pub Principal);
 pub enum AdminAuthError {
     Unauthorized(String),
     Forbidden(String),
+    /// The token could not be checked (the database failed): 503 or 500, never 401.
+    Failed(ServiceError),
 }
 
 impl From<AdminAuthError> for ApiError {
@@ -24,6 +26,7 @@ impl From<AdminAuthError> for ApiError {
         match e {
             AdminAuthError::Unauthorized(m) => ApiError::Unauthorized(m),
             AdminAuthError::Forbidden(m) => ApiError::Forbidden(m),
+            AdminAuthError::Failed(e) => ApiError::from(e),
         }
     }
 }
@@ -44,8 +47,10 @@ pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principa
         let present = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some();
         AdminAuthError::Unauthorized(if present { "the Authorization header must be \"Bearer <token>\"" } else { "missing bearer token" }.into())
     })?;
-    let principal =
-        state.services.verify_access_token(token).await.map_err(|why| AdminAuthError::Unauthorized(format!("invalid access token: {why}")))?;
+    let principal = state.services.verify_access_token(token).await.map_err(|e| match e {
+        TokenRejection::Invalid(why) => AdminAuthError::Unauthorized(format!("invalid access token: {why}")),
+        TokenRejection::Store(e) => AdminAuthError::Failed(e.into()),
+    })?;
     if !principal.has_scope("admin") {
         return Err(AdminAuthError::Forbidden("the access token lacks scope \"admin\"".into()));
     }
@@ -85,7 +90,7 @@ impl FromRequestParts<AppState> for InternalCaller {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID header is required".into()))?;
         let tenant = TenantId::parse(tenant).ok_or_else(|| ApiError::BadRequest("X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$".into()))?;
-        state.services.ensure_tenant(&tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        state.services.ensure_tenant(&tenant).await.map_err(ServiceError::from)?;
         Ok(InternalCaller { tenant })
     }
 }

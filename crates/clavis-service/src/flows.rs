@@ -168,7 +168,7 @@ pub enum AuthorizeError {
 
 impl From<clavis_store::StoreError> for AuthorizeError {
     fn from(e: clavis_store::StoreError) -> Self {
-        AuthorizeError::Page(OAuthError::ServerError(e.to_string()))
+        AuthorizeError::Page(OAuthError::from(e))
     }
 }
 
@@ -487,7 +487,7 @@ impl Services {
             return Err(fail(OAuthError::LoginRequired("the user is not logged in".into())));
         }
         let Some(login_url) = self.app_urls(t).await?.login_url else {
-            return Err(fail(OAuthError::ServerError("no login URL is configured (CLAVIS_LOGIN_URL)".into())));
+            return Err(fail(OAuthError::server("no login URL is configured (CLAVIS_LOGIN_URL)")));
         };
         let request = AuthRequest {
             client_id: client.client_id.clone(),
@@ -551,7 +551,7 @@ impl Services {
             return Err(ServiceError::NotFound("request"));
         }
         let row = self.store.find_flow(t, by, &secret::hash(handle), self.now()).await?.ok_or(ServiceError::NotFound("request"))?;
-        let data: FlowData = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(format!("flow data: {e}")))?;
+        let data: FlowData = serde_json::from_str(&row.data).map_err(|e| ServiceError::internal(format!("flow data: {e}")))?;
         Ok((row, data))
     }
 
@@ -698,7 +698,7 @@ impl Services {
             return Err(fail(OAuthError::ConsentRequired("the user has not consented to this client".into())));
         }
         let Some(consent_url) = self.app_urls(t).await?.consent_url else {
-            return Err(fail(OAuthError::ServerError("no consent URL is configured (CLAVIS_CONSENT_URL)".into())));
+            return Err(fail(OAuthError::server("no consent URL is configured (CLAVIS_CONSENT_URL)")));
         };
         let (challenge, challenge_hash) = new_handle();
         row.consent_challenge = Some(challenge_hash);

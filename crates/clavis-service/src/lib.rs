@@ -24,11 +24,11 @@ use std::sync::{Arc, RwLock};
 
 pub use browser_binding::{CsrfCookie, CSRF_COOKIE_PREFIX};
 pub use cache::ClientRef;
-pub use clavis_store::RevokedCounts;
 pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store, TenantSettings};
+pub use clavis_store::{RevokedCounts, StoreError};
 pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
-pub use error::{OAuthError, ServiceError};
+pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use introspection::Introspector;
 pub use keys::{KeyInfo, Keys};
@@ -36,7 +36,7 @@ pub use lifecycle::Introspection;
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
-pub use tokens::{AccessClaims, Principal};
+pub use tokens::{AccessClaims, Principal, TokenRejection};
 
 use cache::ClientCache;
 use clavis_core::time::{Clock, SystemClock};

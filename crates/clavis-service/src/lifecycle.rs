@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::token::GrantData;
+use crate::tokens::{AccessClaims, TokenRejection};
 use crate::{OAuthError, Services};
 
 /// RFC 7662 response.
@@ -41,6 +42,16 @@ pub struct Introspection {
 }
 
 impl Services {
+    /// The claims of `token` if it is a live access token of tenant `t`; `None` if it is
+    /// not one (whatever the reason); an error only if the check could not be made.
+    async fn live_access_token(&self, token: &str, t: &TenantId) -> Result<Option<(TenantId, AccessClaims)>, OAuthError> {
+        match self.check_access_token(token, Some(t)).await {
+            Ok(found) => Ok(Some(found)),
+            Err(TokenRejection::Invalid(_)) => Ok(None),
+            Err(TokenRejection::Store(e)) => Err(e.into()),
+        }
+    }
+
     /// Hydra's `DELETE /admin/oauth2/auth/sessions/consent`: forgets the subject's
     /// remembered consents (for one client, or all) and revokes the refresh tokens granted
     /// to it, with the access tokens issued alongside them.
@@ -68,7 +79,7 @@ impl Services {
 
     /// RFC 7662: what a token of tenant `t` is, if it is active.
     pub async fn introspect(&self, t: &TenantId, token: &str) -> Result<Introspection, OAuthError> {
-        if let Ok((_, c)) = self.check_access_token(token, Some(t)).await {
+        if let Some((_, c)) = self.live_access_token(token, t).await? {
             return Ok(Introspection {
                 active: true,
                 scope: Some(c.scope),
@@ -91,7 +102,7 @@ impl Services {
                 let client_live =
                     self.clients.load(&self.store, t, &row.client_id).await?.is_some_and(|e| e.client.status == clavis_core::ClientStatus::Active);
                 if live && client_live {
-                    let g: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+                    let g: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::server_caused("refresh data", e))?;
                     return Ok(Introspection {
                         active: true,
                         scope: Some(g.scope.join(" ")),
@@ -111,12 +122,12 @@ impl Services {
 
     /// OpenID Connect UserInfo: the subject and the ID token claims of the consent
     /// session, for an active access token with scope `openid`.
-    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Value, &'static str> {
+    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Value, TokenRejection> {
         let (_, c) = self.check_access_token(token, Some(t)).await?;
         if !c.scope.split(' ').any(|s| s == "openid") {
-            return Err("the access token lacks scope openid");
+            return Err(TokenRejection::Invalid("the access token lacks scope openid"));
         }
-        let data = self.store.find_userinfo(t, &c.jti).await.map_err(|_| "unavailable")?.ok_or("no user behind this token")?;
+        let data = self.store.find_userinfo(t, &c.jti).await?.ok_or(TokenRejection::Invalid("no user behind this token"))?;
         let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
         claims.insert("sub".into(), json!(c.sub));
         Ok(Value::Object(claims))
@@ -135,7 +146,7 @@ impl Services {
                 return Ok(());
             }
         }
-        if let Ok((_, c)) = self.check_access_token(token, Some(t)).await {
+        if let Some((_, c)) = self.live_access_token(token, t).await? {
             if c.client_id != client.client_id {
                 return Err(OAuthError::UnauthorizedClient("the token was issued to another client".into()));
             }

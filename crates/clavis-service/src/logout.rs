@@ -185,7 +185,7 @@ impl Services {
             return Err(invalid());
         }
         let data = self.store.use_logout_verifier(t, &secret::hash(verifier), self.now()).await?.ok_or_else(invalid)?;
-        let pending: PendingLogout = serde_json::from_str(&data).map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        let pending: PendingLogout = serde_json::from_str(&data).map_err(|e| OAuthError::server_caused("logout data", e))?;
         let Some(binding) = pending.browser.filter(|b| b.held_by(csrf_cookies)) else {
             return Err(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into()));
         };
@@ -202,7 +202,7 @@ impl Services {
         if row.state != "pending" {
             return Err(ServiceError::Conflict("the logout request has already been handled".into()));
         }
-        let pending = serde_json::from_str(&row.data).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let pending = serde_json::from_str(&row.data).map_err(|e| ServiceError::internal(e.to_string()))?;
         Ok((hash, pending))
     }
 

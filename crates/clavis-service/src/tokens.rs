@@ -42,12 +42,30 @@ impl Principal {
     }
 }
 
+/// Why a presented access token is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRejection {
+    /// Not a live token of this server; the reason suits the log and `error_description`.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The check could not be made: the database failed (an outage is 503, never a
+    /// refusal of the token).
+    #[error("the token could not be checked")]
+    Store(#[from] clavis_store::StoreError),
+}
+
+impl From<&'static str> for TokenRejection {
+    fn from(why: &'static str) -> Self {
+        TokenRejection::Invalid(why)
+    }
+}
+
 /// Leeway for clocks of other nodes when checking `iat`.
 const CLOCK_SKEW_SECS: i64 = 60;
 
 impl Services {
     /// Accepts a bearer access token for the admin API: see [`Services::check_access_token`].
-    pub async fn verify_access_token(&self, token: &str) -> Result<Principal, &'static str> {
+    pub async fn verify_access_token(&self, token: &str) -> Result<Principal, TokenRejection> {
         let (tenant, claims) = self.check_access_token(token, None).await?;
         let scopes = claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         Ok(Principal { tenant, client_id: claims.client_id, scopes })
@@ -56,63 +74,59 @@ impl Services {
     /// Checks an access token issued by this server: signature by a key of the tenant its
     /// issuer names (and that tenant is `expected`, if given), `at+jwt`, unexpired, not
     /// revoked, and its client still live and active.
-    pub async fn check_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), &'static str> {
+    pub async fn check_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), TokenRejection> {
         let (tenant, claims) = match token.split_once('~') {
             Some((tenant, handle)) if handle.len() <= 64 => {
-                let tenant = TenantId::parse(tenant).ok_or("malformed token")?;
+                let tenant = TenantId::parse(tenant).ok_or(TokenRejection::Invalid("malformed token"))?;
                 if expected.is_some_and(|e| *e != tenant) {
-                    return Err("token of another tenant");
+                    return Err("token of another tenant".into());
                 }
-                let json = self
-                    .store
-                    .find_opaque_token(&tenant, &secret::hash(token), self.now())
-                    .await
-                    .map_err(|_| "unavailable")?
-                    .ok_or("unknown token")?;
-                let claims: AccessClaims = serde_json::from_str(&json).map_err(|_| "unavailable")?;
+                let json = self.store.find_opaque_token(&tenant, &secret::hash(token), self.now()).await?.ok_or("unknown token")?;
+                let claims: AccessClaims =
+                    serde_json::from_str(&json).map_err(|e| clavis_store::StoreError::Corrupt(format!("opaque token claims: {e}")))?;
                 (tenant, claims)
             }
-            Some(_) => return Err("malformed token"),
+            Some(_) => return Err("malformed token".into()),
             None => self.verify_jwt_access_token(token, expected).await?,
         };
         let now = self.now();
         if claims.exp <= now || claims.iat > now + CLOCK_SKEW_SECS {
-            return Err("expired or not yet valid");
+            return Err("expired or not yet valid".into());
         }
-        let entry = self.clients.load(&self.store, &tenant, &claims.client_id).await.map_err(|_| "unavailable")?.ok_or("client no longer exists")?;
+        let entry = self.clients.load(&self.store, &tenant, &claims.client_id).await?.ok_or("client no longer exists")?;
         if entry.client.status != ClientStatus::Active || claims.iat < entry.client.created_at {
-            return Err("client is not active");
+            return Err("client is not active".into());
         }
         // All the client's tokens were revoked: those issued until then (in the same
         // second included, to be safe) end when the revocation takes effect.
         if entry.revocation.is_some_and(|r| claims.iat <= r.at && now >= r.effective) {
-            return Err("revoked");
+            return Err("revoked".into());
         }
-        if self.store.is_revoked(&tenant, &claims.jti).await.map_err(|_| "unavailable")? {
-            return Err("revoked");
+        if self.store.is_revoked(&tenant, &claims.jti).await? {
+            return Err("revoked".into());
         }
         Ok((tenant, claims))
     }
 
-    async fn verify_jwt_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), &'static str> {
-        let jwt = UnverifiedJwt::parse(token).map_err(|_| "malformed token")?;
+    async fn verify_jwt_access_token(&self, token: &str, expected: Option<&TenantId>) -> Result<(TenantId, AccessClaims), TokenRejection> {
+        let jwt = UnverifiedJwt::parse(token).map_err(|_| TokenRejection::Invalid("malformed token"))?;
         if jwt.typ.as_deref() != Some("at+jwt") {
-            return Err("not an access token");
+            return Err("not an access token".into());
         }
         #[derive(Deserialize)]
         struct Iss {
             iss: String,
         }
-        let Iss { iss } = jwt.unverified_claims().map_err(|_| "malformed token")?;
+        let Iss { iss } = jwt.unverified_claims().map_err(|_| TokenRejection::Invalid("malformed token"))?;
         let tenant = self.tenant_of_issuer(&iss).ok_or("unknown issuer")?;
         if expected.is_some_and(|e| *e != tenant) {
-            return Err("token of another tenant");
+            return Err("token of another tenant".into());
         }
-        if !self.tenant_exists(&tenant).await.map_err(|_| "unavailable")? {
-            return Err("unknown issuer");
+        if !self.tenant_exists(&tenant).await? {
+            return Err("unknown issuer".into());
         }
-        let key = self.keys.find(&tenant, &jwt.kid).await.map_err(|_| "unavailable")?.ok_or("unknown signing key")?;
-        let claims: AccessClaims = jwt.verify(&key).map_err(|_| "invalid signature")?;
+        let key = self.keys.find(&tenant, &jwt.kid).await?.ok_or("unknown signing key")?;
+        let claims: AccessClaims = jwt.verify(&key).map_err(|_| TokenRejection::Invalid("invalid signature"))?;
         Ok((tenant, claims))
     }
 

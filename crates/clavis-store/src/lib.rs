@@ -43,6 +43,21 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// The database could not be reached, or did not answer in time: an outage to retry
+    /// (503), not a fault of the request or of the code.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else { return false };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL: class 08 (connection exception), 57P01-03 (shutting down, cannot
+            // connect now). SQLite: SQLITE_BUSY (5) after the busy timeout.
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "5")),
+            _ => false,
+        }
+    }
+}
+
 /// Maps a unique-key violation to [`StoreError::Conflict`] (SQLite reports no constraint
 /// names, so the kind is all we can go by).
 pub(crate) fn on_unique(e: sqlx::Error) -> StoreError {

@@ -33,8 +33,8 @@ pub(crate) struct KeyList {
     keys: Vec<KeyItem>,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn internal(e: clavis_service::StoreError) -> ApiError {
+    ApiError::from(e)
 }
 
 /// The tenant's signing keys (never their private parts).
@@ -49,7 +49,7 @@ pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Re
 pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
     let kid = st.services.keys.rotate(&p.tenant).await.map_err(internal)?;
     let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
-    let key = keys.into_iter().find(|k| k.kid == kid).ok_or_else(|| internal("rotated key not found"))?;
+    let key = keys.into_iter().find(|k| k.kid == kid).ok_or_else(|| ApiError::Internal("rotated key not found".into()))?;
     Ok(created(KeyItem::from(key)))
 }
 

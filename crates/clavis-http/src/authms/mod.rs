@@ -94,6 +94,9 @@ pub enum ApiError {
     Conflict(String),
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// The database is unavailable: 503, retry later.
+    Unavailable,
+    /// A fault of ours; the text (with its causes) goes to the log only.
     Internal(String),
 }
 
@@ -108,6 +111,7 @@ impl IntoResponse for ApiError {
             Self::Conflict(m) => (StatusCode::CONFLICT, m),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {ADMIN_BODY_LIMIT} bytes")),
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into()),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "the service is temporarily unavailable; retry later".into()),
             Self::Internal(cause) => {
                 // The cause goes to the log only; it may name tables or values.
                 tracing::error!(%cause, "internal error");
@@ -125,13 +129,24 @@ impl IntoResponse for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
+        let chain = clavis_service::error_chain(&e);
         match e {
             ServiceError::Invalid(v) => ApiError::BadRequest(v.to_string()),
             ServiceError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
-            ServiceError::Internal(m) => ApiError::Internal(m),
+            ServiceError::Unavailable(_) => {
+                tracing::error!(error = %chain, "database unavailable");
+                ApiError::Unavailable
+            }
+            ServiceError::Internal { .. } => ApiError::Internal(chain),
         }
+    }
+}
+
+impl From<clavis_service::StoreError> for ApiError {
+    fn from(e: clavis_service::StoreError) -> Self {
+        ApiError::from(ServiceError::from(e))
     }
 }
 

@@ -62,8 +62,8 @@ pub struct DcrPolicyUpdate {
 }
 
 async fn view(st: &AppState, tenant: &clavis_core::TenantId) -> Result<Response, ApiError> {
-    let own = st.services.own_tenant_settings(tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let eff = st.services.app_urls(tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let own = st.services.own_tenant_settings(tenant).await?;
+    let eff = st.services.app_urls(tenant).await?;
     Ok(ok(TenantView {
         tenant_id: tenant.to_string(),
         login_url: own.login_url,
@@ -85,7 +85,7 @@ pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Res
 #[utoipa::path(put, path = "/admin/oauth/tenant", operation_id = "updateTenant", tag = "authms", security(("admin_token" = [])), request_body = TenantUpdate,
     responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(State(st): State<AppState>, AdminCaller(p): AdminCaller, ApiJson(body): ApiJson<TenantUpdate>) -> Result<Response, ApiError> {
-    let mut s: TenantSettings = st.services.own_tenant_settings(&p.tenant).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut s: TenantSettings = st.services.own_tenant_settings(&p.tenant).await?;
     for (given, slot) in [(body.login_url, &mut s.login_url), (body.consent_url, &mut s.consent_url), (body.logout_url, &mut s.logout_url)] {
         if let Some(v) = given {
             *slot = Some(v).filter(|v| !v.is_empty());

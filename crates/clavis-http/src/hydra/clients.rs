@@ -449,7 +449,7 @@ pub async fn patch(
     // As in Hydra, the patched document has a `client_secret` (empty: "keep the secret"),
     // so that `replace /client_secret` rotates it.
     let doc = serde_json::to_value(HydraClient { client_secret: Some(String::new()), ..view(&current) })
-        .map_err(|e| HydraError::from(ServiceError::Internal(e.to_string())))?;
+        .map_err(|e| HydraError::from(ServiceError::internal(e.to_string())))?;
     // A patched client may be no larger than a client a PUT could send.
     let patched = json_patch::apply(&doc, &ops, crate::ADMIN_BODY_LIMIT).map_err(|e| HydraError::bad_request(e.to_string()))?;
     let (next, secret) = build(&object(patched)?, Some(&current), &p.tenant)?;

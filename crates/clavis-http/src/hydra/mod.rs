@@ -82,12 +82,21 @@ impl IntoResponse for HydraError {
 
 impl From<ServiceError> for HydraError {
     fn from(e: ServiceError) -> Self {
+        let chain = clavis_service::error_chain(&e);
         match e {
             ServiceError::Invalid(v) => Self::bad_request(v.to_string()),
             ServiceError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::Refused(m) => Self::bad_request(m),
-            ServiceError::Internal(m) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", m),
+            ServiceError::Unavailable(_) => {
+                tracing::error!(error = %chain, "database unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the service is temporarily unavailable; retry later")
+            }
+            ServiceError::Internal { .. } => {
+                // The cause goes to the log only; it may name tables or values.
+                tracing::error!(error = %chain, "internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal server error")
+            }
         }
     }
 }
@@ -102,6 +111,7 @@ impl FromRequestParts<AppState> for HydraAdmin {
         admin_principal(parts, state).await.map(HydraAdmin).map_err(|e| match e {
             AdminAuthError::Unauthorized(m) => HydraError::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
             AdminAuthError::Forbidden(m) => HydraError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            AdminAuthError::Failed(e) => HydraError::from(e),
         })
     }
 }

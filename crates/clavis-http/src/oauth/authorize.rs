@@ -143,17 +143,7 @@ pub async fn authorize(
             resp
         }
         Err(AuthorizeError::Redirect(location)) => redirect(&location),
-        Err(AuthorizeError::Page(e)) => {
-            let status = if e.code() == "server_error" {
-                tracing::error!(error = %e, "authorization endpoint failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            let mut resp = (status, OAuthErrorBody::json(e.code(), e.description())).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        Err(AuthorizeError::Page(e)) => super::error_page(&e),
     }
 }
 
@@ -195,10 +185,7 @@ pub async fn logout(
             }
             resp
         }
-        Err(e) => {
-            let status = if e.code() == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
-            (status, OAuthErrorBody::json(e.code(), e.description())).into_response()
-        }
+        Err(e) => super::error_page(&e),
     }
 }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{Introspector, OAuthError};
+use clavis_service::{Introspector, OAuthError, TokenRejection};
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -16,7 +16,10 @@ use utoipa::ToSchema;
 /// it may see is the service's decision.
 async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Introspector, OAuthError> {
     if let Some(token) = crate::auth::bearer_token(headers) {
-        let p = st.services.verify_access_token(token).await.map_err(|_| OAuthError::InvalidClient("invalid bearer token".into()))?;
+        let p = st.services.verify_access_token(token).await.map_err(|e| match e {
+            TokenRejection::Invalid(_) => OAuthError::InvalidClient("invalid bearer token".into()),
+            TokenRejection::Store(e) => e.into(),
+        })?;
         return Ok(Introspector::Bearer(p));
     }
     Ok(Introspector::Client(authenticate(st, issuer, headers, form).await?))

@@ -105,6 +105,21 @@ impl FromRequestParts<AppState> for Issuer {
     }
 }
 
+/// An [`OAuthError`] shown to a browser (authorization and logout endpoints, where no
+/// redirect to the client can be trusted): 400, or the 5xx of a failure; never cached.
+pub(crate) fn error_page(e: &OAuthError) -> Response {
+    let status = match StatusCode::from_u16(e.status()) {
+        Ok(s) if s.is_server_error() => {
+            tracing::error!(error = %clavis_service::error_chain(e), "request failed");
+            s
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut resp = (status, OAuthErrorBody::json(e.code(), e.description())).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// An [`OAuthError`] as an HTTP response: 400, or 401 with `WWW-Authenticate` for
 /// `invalid_client`; never cached.
 pub struct OAuthResponseError(pub OAuthError);
@@ -117,15 +132,11 @@ impl From<OAuthError> for OAuthResponseError {
 
 impl IntoResponse for OAuthResponseError {
     fn into_response(self) -> Response {
-        let status = match &self.0 {
-            OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
-            OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            OAuthError::ServerError(cause) => {
-                tracing::error!(%cause, "token endpoint failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            // The detail and its causes go to the log only.
+            tracing::error!(error = %clavis_service::error_chain(&self.0), "request failed");
+        }
         let mut resp = (status, OAuthErrorBody::json(self.0.code(), self.0.description())).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

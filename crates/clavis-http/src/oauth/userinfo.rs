@@ -5,7 +5,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{Issuer, OAuthErrorBody};
+use clavis_service::TokenRejection;
+
+use super::{Issuer, OAuthErrorBody, OAuthResponseError};
 use crate::AppState;
 
 /// OpenID Connect Core §5.3: the claims of the access token's subject.
@@ -15,7 +17,7 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
     let token = crate::auth::bearer_token(&headers);
     let result = match token {
         Some(t) => st.services.userinfo(&issuer.tenant, t).await,
-        None => Err("a bearer access token is required"),
+        None => Err(TokenRejection::Invalid("a bearer access token is required")),
     };
     match result {
         Ok(claims) => {
@@ -23,7 +25,8 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        Err(why) => {
+        Err(TokenRejection::Store(e)) => OAuthResponseError(e.into()).into_response(),
+        Err(TokenRejection::Invalid(why)) => {
             let mut resp = (StatusCode::UNAUTHORIZED, OAuthErrorBody::json("invalid_token", why)).into_response();
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             resp

@@ -70,6 +70,6 @@ impl Services {
     /// only authenticated admin calls choose secrets.
     pub(crate) async fn hash_supplied_secret(&self, value: &str) -> Result<String, crate::ServiceError> {
         let v = value.to_owned();
-        self.kdf.run(true, move |mem| secret::hash_supplied(&v, mem)).await.map_err(|Busy| crate::ServiceError::Internal("hashing failed".into()))
+        self.kdf.run(true, move |mem| secret::hash_supplied(&v, mem)).await.map_err(|Busy| crate::ServiceError::internal("hashing failed"))
     }
 }

@@ -64,7 +64,7 @@ impl Services {
         if row.client_id != client.client_id {
             return Err(invalid_grant("the code was issued to another client"));
         }
-        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("code data: {e}")))?;
+        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::server_caused("code data", e))?;
         if row.used_at.is_none() {
             if row.expires_at <= now {
                 return Err(invalid_grant("the code has expired"));

@@ -51,7 +51,7 @@ impl Services {
         if row.used_at.is_none() && row.revoked_at.is_none() && row.expires_at <= now {
             return Err(invalid_grant("the refresh token has expired"));
         }
-        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::ServerError(format!("refresh data: {e}")))?;
+        let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::server_caused("refresh data", e))?;
         // What the admin has since removed from the registration is not issued again.
         grant.scope.retain(|s| client.scopes.contains(s));
         grant.audience.retain(|a| client.extras.hydra.audience.contains(a));
