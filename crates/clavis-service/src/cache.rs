@@ -26,6 +26,13 @@ fn sha256(s: &str) -> [u8; 32] {
 #[derive(Clone)]
 pub struct ClientRef(pub(crate) Arc<CachedClient>);
 
+/// Only the id: the entry holds secret hashes, which have no place in a log.
+impl std::fmt::Debug for ClientRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ClientRef").field(&self.0.client.client_id).finish()
+    }
+}
+
 impl std::ops::Deref for ClientRef {
     type Target = Client;
 

@@ -36,9 +36,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// `sqlite://path/to/file.db` (created if missing) or `postgres://…`.
+    /// `sqlite://path/to/file.db` (created if missing), `postgres://…`, or `sqlite::memory:`
+    /// (a private in-memory database, for tests of the use cases: one connection, kept
+    /// open, since every connection to `:memory:` is a database of its own).
     pub async fn connect(url: &str) -> Result<Self> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let db = if url == "sqlite::memory:" {
+            let opts = SqliteConnectOptions::from_str(url)?.foreign_keys(true);
+            let pool = SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            Db::Sqlite(pool.connect_with(opts).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             Db::Postgres(PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?)
         } else {
