@@ -35,6 +35,7 @@ pub use keys::{KeyInfo, Keys};
 pub use lifecycle::Introspection;
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
+
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
 pub use tokens::{AccessClaims, Principal, TokenRejection};
 
@@ -102,6 +103,25 @@ impl Default for Settings {
             outbound_allow: outbound::Allowlist::default(),
         }
     }
+}
+
+/// A change of a tenant's settings: `None` keeps a field; an empty URL removes the
+/// tenant's own (the server's applies again).
+#[derive(Debug, Default)]
+pub struct TenantSettingsChange {
+    pub login_url: Option<String>,
+    pub consent_url: Option<String>,
+    pub logout_url: Option<String>,
+    pub dcr: Option<DcrPolicyChange>,
+    /// `any_confidential` or `marked_only`.
+    pub introspection: Option<String>,
+}
+
+/// A change of the tenant's DCR policy: `None` keeps a list.
+#[derive(Debug, Default)]
+pub struct DcrPolicyChange {
+    pub allowed_scopes: Option<Vec<String>>,
+    pub allowed_grant_types: Option<Vec<String>>,
 }
 
 /// Everything the HTTP layer calls. Cheap to clone.
@@ -233,6 +253,29 @@ impl Services {
     /// What a tenant lets dynamically registered clients ask for: its policy, else the defaults.
     pub async fn dcr_policy(&self, t: &TenantId) -> clavis_store::Result<clavis_core::DcrPolicy> {
         Ok(self.store.tenant_settings(t).await?.dcr_policy.unwrap_or_default())
+    }
+
+    /// Changes what `change` names, keeping the rest: all or nothing.
+    pub async fn change_tenant_settings(&self, t: &TenantId, change: TenantSettingsChange) -> Result<(), ServiceError> {
+        let mut s = self.store.tenant_settings(t).await?;
+        for (given, slot) in [(change.login_url, &mut s.login_url), (change.consent_url, &mut s.consent_url), (change.logout_url, &mut s.logout_url)]
+        {
+            if let Some(v) = given {
+                *slot = Some(v).filter(|v| !v.is_empty());
+            }
+        }
+        if let Some(d) = change.dcr {
+            let mut policy = s.dcr_policy.unwrap_or_default();
+            policy.allowed_scopes = d.allowed_scopes.unwrap_or(policy.allowed_scopes);
+            policy.allowed_grant_types = d.allowed_grant_types.unwrap_or(policy.allowed_grant_types);
+            s.dcr_policy = Some(policy);
+        }
+        if let Some(v) = change.introspection {
+            let policy = clavis_core::IntrospectionPolicy::parse(&v)
+                .ok_or_else(|| clavis_core::ValidationError::new("introspection", "must be \"any_confidential\" or \"marked_only\""))?;
+            s.introspection = Some(policy);
+        }
+        self.set_tenant_settings(t, &s).await
     }
 
     /// Sets a tenant's own app URLs (`None` falls back to the server's) and policies

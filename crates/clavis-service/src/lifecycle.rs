@@ -135,7 +135,11 @@ impl Services {
 
     /// RFC 7009: the owning client revokes a refresh token (with its family and their
     /// access tokens) or an access token. Unknown tokens are not an error.
-    pub async fn revoke(&self, t: &TenantId, client: &Client, token: &str) -> Result<(), OAuthError> {
+    pub async fn revoke(&self, t: &TenantId, client: &Client, token: &str, token_type_hint: Option<&str>) -> Result<(), OAuthError> {
+        match token_type_hint {
+            None | Some("access_token") | Some("refresh_token") => {}
+            Some(other) => return Err(OAuthError::UnsupportedTokenType(format!("token_type_hint {other:?} is not supported"))),
+        }
         let now = self.now();
         if token.len() <= 128 {
             if let Some(row) = self.store.find_refresh(t, &secret::hash(token)).await? {

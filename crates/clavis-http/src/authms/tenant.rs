@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use clavis_core::{DcrPolicy, IntrospectionPolicy};
-use clavis_service::TenantSettings;
+use clavis_service::{DcrPolicyChange, TenantSettingsChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -85,23 +85,14 @@ pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Res
 #[utoipa::path(put, path = "/admin/oauth/tenant", operation_id = "updateTenant", tag = "authms", security(("admin_token" = [])), request_body = TenantUpdate,
     responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(State(st): State<AppState>, AdminCaller(p): AdminCaller, ApiJson(body): ApiJson<TenantUpdate>) -> Result<Response, ApiError> {
-    let mut s: TenantSettings = st.services.own_tenant_settings(&p.tenant).await?;
-    for (given, slot) in [(body.login_url, &mut s.login_url), (body.consent_url, &mut s.consent_url), (body.logout_url, &mut s.logout_url)] {
-        if let Some(v) = given {
-            *slot = Some(v).filter(|v| !v.is_empty());
-        }
-    }
-    if let Some(super::JsonObject(d)) = body.dcr {
-        let mut policy = s.dcr_policy.unwrap_or_default();
-        policy.allowed_scopes = d.allowed_scopes.unwrap_or(policy.allowed_scopes);
-        policy.allowed_grant_types = d.allowed_grant_types.unwrap_or(policy.allowed_grant_types);
-        s.dcr_policy = Some(policy);
-    }
-    if let Some(v) = body.introspection {
-        let policy = IntrospectionPolicy::parse(&v)
-            .ok_or_else(|| ApiError::BadRequest("introspection: must be \"any_confidential\" or \"marked_only\"".into()))?;
-        s.introspection = Some(policy);
-    }
-    st.services.set_tenant_settings(&p.tenant, &s).await?;
+    let dcr = body.dcr.map(|super::JsonObject(d)| DcrPolicyChange { allowed_scopes: d.allowed_scopes, allowed_grant_types: d.allowed_grant_types });
+    let change = TenantSettingsChange {
+        login_url: body.login_url,
+        consent_url: body.consent_url,
+        logout_url: body.logout_url,
+        dcr,
+        introspection: body.introspection,
+    };
+    st.services.change_tenant_settings(&p.tenant, change).await?;
     view(&st, &p.tenant).await
 }

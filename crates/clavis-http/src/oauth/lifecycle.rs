@@ -56,11 +56,7 @@ pub async fn revoke(State(st): State<AppState>, issuer: Issuer, headers: HeaderM
         let form = Form::parse(&headers, &body)?;
         let client = authenticate(&st, &issuer, &headers, &form).await?;
         let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        match form.get("token_type_hint") {
-            None | Some("access_token") | Some("refresh_token") => {}
-            Some(other) => return Err(OAuthError::UnsupportedTokenType(format!("token_type_hint {other:?} is not supported"))),
-        }
-        st.services.revoke(&issuer.tenant, &client, token).await
+        st.services.revoke(&issuer.tenant, &client, token, form.get("token_type_hint")).await
     }
     .await;
     match result {
