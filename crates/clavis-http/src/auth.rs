@@ -51,6 +51,10 @@ pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principa
         TokenRejection::Invalid(why) => AdminAuthError::Unauthorized(format!("invalid access token: {why}")),
         TokenRejection::Store(e) => AdminAuthError::Failed(e.into()),
     })?;
+    // The token is valid: its tenant and client are the request's (span fields).
+    let span = tracing::Span::current();
+    span.record("tenant", principal.tenant.as_str());
+    span.record("client", principal.client_id.as_str());
     if !principal.has_scope("admin") {
         return Err(AdminAuthError::Forbidden("the access token lacks scope \"admin\"".into()));
     }
@@ -91,6 +95,7 @@ impl FromRequestParts<AppState> for InternalCaller {
             .ok_or_else(|| ApiError::BadRequest("X-Tenant-ID header is required".into()))?;
         let tenant = TenantId::parse(tenant).ok_or_else(|| ApiError::BadRequest("X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$".into()))?;
         state.services.ensure_tenant(&tenant).await.map_err(ServiceError::from)?;
+        tracing::Span::current().record("tenant", tenant.as_str());
         Ok(InternalCaller { tenant })
     }
 }

@@ -60,7 +60,7 @@ pub fn public_router(state: AppState) -> Router {
     oauth::router(state.clone())
         .route("/health/ready", axum::routing::get(observe::ready))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_public))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_public))
         .with_state(state)
 }
 
@@ -82,7 +82,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(serve_document))
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_admin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_admin))
         .with_state(state)
 }
 

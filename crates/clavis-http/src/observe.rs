@@ -1,22 +1,28 @@
 //! Operations: request ids, access logs, Prometheus metrics, health checks.
 //!
-//! Every request gets an id (`X-Request-Id`, taken from the request if it is a sane value)
-//! and one log line with method, route template, status and duration — never the query
-//! string or body, which may carry codes and secrets. Metrics are kept in memory per node
-//! and served at `/metrics` on the admin listener in Prometheus' text format.
+//! Every request gets an id (`X-Request-Id`, taken from the request if it is a sane value),
+//! runs in a `request` span (request id, tenant, client) and ends with one log line with
+//! method, route template, status and duration — never the query string or body, which may
+//! carry codes and secrets. Metrics (`prometheus-client`) are kept in memory per node and
+//! served at `/metrics` on the admin listener in Prometheus' text format 0.0.4; every label
+//! has a bounded set of values, whatever the requests.
 
-use std::collections::HashMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -24,102 +30,141 @@ use crate::AppState;
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [AtomicU64; BUCKETS.len()],
-    /// Sum of the durations in microseconds.
-    sum_us: AtomicU64,
-    total: AtomicU64,
-}
+/// The `route` label of a request that matched no route (the router's fallback, e.g. a 404).
+pub const UNMATCHED: &str = "unmatched";
 
-/// Per route: requests by (method, status), and the latency histogram. Counters are
-/// atomics under a read lock, so concurrent requests do not wait on each other.
-#[derive(Default)]
-struct RouteStats {
-    by_status: RwLock<HashMap<(String, u16), AtomicU64>>,
-    latency: Histogram,
-}
-
-#[derive(Default)]
-pub struct Metrics {
-    /// listener → route → stats. A known route costs a read lock and no allocation.
-    routes: RwLock<HashMap<&'static str, HashMap<String, RouteStats>>>,
-    /// (grant type, tenant) → tokens issued
-    tokens: RwLock<HashMap<(String, String), AtomicU64>>,
-}
-
-/// Adds one to `key`'s counter, taking the write lock only for a new key.
-fn bump<K: std::hash::Hash + Eq>(map: &RwLock<HashMap<K, AtomicU64>>, key: impl FnOnce() -> K, find: impl Fn(&K) -> bool) {
-    if let Some((_, n)) = map.read().expect("metrics").iter().find(|(k, _)| find(k)) {
-        n.fetch_add(1, Ordering::Relaxed);
-        return;
+/// The `method` label: the standard methods by name, every other method string `other`,
+/// so that a caller inventing methods cannot create new series.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
-    map.write().expect("metrics").entry(key()).or_default().fetch_add(1, Ordering::Relaxed);
+}
+
+/// The `route` label: the matched route template (`/t/{tenant}/oauth2/token`), never the
+/// path, or [`UNMATCHED`]. Templates are a fixed set compiled into the routers.
+#[derive(Clone, Debug)]
+enum RouteLabel {
+    Matched(MatchedPath),
+    Unmatched,
+}
+
+impl RouteLabel {
+    fn as_str(&self) -> &str {
+        match self {
+            RouteLabel::Matched(p) => p.as_str(),
+            RouteLabel::Unmatched => UNMATCHED,
+        }
+    }
+}
+
+impl PartialEq for RouteLabel {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RouteLabel {}
+
+impl std::hash::Hash for RouteLabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// Labels of `clavis_http_requests_total`. Every one is bounded: two listeners, eight
+/// method values, the routers' templates, and the status code (100–999).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    listener: &'static str,
+    method: &'static str,
+    route: RouteLabel,
+    status: u16,
+}
+
+/// Labels of `clavis_http_request_duration_seconds`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    listener: &'static str,
+    route: RouteLabel,
+}
+
+/// Labels of `clavis_tokens_issued_total`. The grant type is one the token endpoint
+/// implements (counted only once a token was issued), and the tenant one that exists:
+/// tenants are created by the operator (admin or internal API), never by a caller of the
+/// public listener, so the series grow with the operator's tenants, not with traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TokenLabels {
+    grant_type: String,
+    tenant: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+/// The node's metrics (`prometheus-client`): each update is a hash lookup under a read
+/// lock and an atomic add; a new series takes the write lock once.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    pool: Family<PoolLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let tokens = Family::<TokenLabels, Counter>::default();
+        let pool = Family::<PoolLabels, Gauge>::default();
+        let mut registry = Registry::default();
+        // Counters get their `_total` suffix from the encoder.
+        registry.register("clavis_http_requests", "HTTP requests by listener, method, route and status", requests.clone());
+        registry.register("clavis_http_request_duration_seconds", "Request latency by listener and route", latency.clone());
+        registry.register("clavis_tokens_issued", "Tokens issued by grant type and tenant", tokens.clone());
+        registry.register("clavis_db_pool_connections", "Database pool connections", pool.clone());
+        Self { registry, requests, latency, tokens, pool }
+    }
 }
 
 impl Metrics {
-    fn record(&self, listener: &'static str, method: &str, route: &str, status: u16, secs: f64) {
-        let known = self.routes.read().expect("metrics").get(listener).is_some_and(|r| r.contains_key(route));
-        if !known {
-            self.routes.write().expect("metrics").entry(listener).or_default().entry(route.to_owned()).or_default();
-        }
-        let routes = self.routes.read().expect("metrics");
-        let Some(stats) = routes.get(listener).and_then(|r| r.get(route)) else { return };
-        bump(&stats.by_status, || (method.to_owned(), status), |(m, s)| m == method && *s == status);
-        let h = &stats.latency;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        h.sum_us.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
-        h.total.fetch_add(1, Ordering::Relaxed);
+    fn record(&self, listener: &'static str, method: &Method, route: &RouteLabel, status: u16, secs: f64) {
+        let method = method_label(method);
+        self.requests.get_or_create(&RequestLabels { listener, method, route: route.clone(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { listener, route: route.clone() }).observe(secs);
     }
 
     /// A token was issued.
     pub fn token_issued(&self, grant: &str, tenant: &str) {
-        bump(&self.tokens, || (grant.to_owned(), tenant.to_owned()), |(g, t)| g == grant && t == tenant);
+        self.tokens.get_or_create(&TokenLabels { grant_type: grant.to_owned(), tenant: tenant.to_owned() }).inc();
     }
 
+    /// The Prometheus text format (0.0.4) of every metric; `pool` is (open, idle).
     fn render(&self, pool: (u32, usize)) -> String {
+        self.pool.get_or_create(&PoolLabels { state: "open" }).set(i64::from(pool.0));
+        self.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::try_from(pool.1).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let routes = self.routes.read().expect("metrics");
-        let _ = writeln!(out, "# HELP clavis_http_requests_total HTTP requests by listener, method, route and status.");
-        let _ = writeln!(out, "# TYPE clavis_http_requests_total counter");
-        for (listener, route, stats) in routes.iter().flat_map(|(l, rs)| rs.iter().map(move |(r, s)| (l, r, s))) {
-            for ((method, status), n) in stats.by_status.read().expect("metrics").iter() {
-                let n = n.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "clavis_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
-        }
-        let _ = writeln!(out, "# HELP clavis_http_request_duration_seconds Request latency by listener and route.");
-        let _ = writeln!(out, "# TYPE clavis_http_request_duration_seconds histogram");
-        for (listener, route, stats) in routes.iter().flat_map(|(l, rs)| rs.iter().map(move |(r, s)| (l, r, s))) {
-            let h = &stats.latency;
-            let labels = format!("listener=\"{listener}\",route=\"{route}\"");
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ =
-                    writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i].load(Ordering::Relaxed));
-            }
-            let total = h.total.load(Ordering::Relaxed);
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}");
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_sum{{{labels}}} {}", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
-            let _ = writeln!(out, "clavis_http_request_duration_seconds_count{{{labels}}} {total}");
-        }
-        drop(routes);
-        let _ = writeln!(out, "# HELP clavis_tokens_issued_total Tokens issued by grant type and tenant.");
-        let _ = writeln!(out, "# TYPE clavis_tokens_issued_total counter");
-        for ((grant, tenant), n) in self.tokens.read().expect("metrics").iter() {
-            let n = n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "clavis_tokens_issued_total{{grant_type=\"{grant}\",tenant=\"{tenant}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP clavis_db_pool_connections Database pool connections.");
-        let _ = writeln!(out, "# TYPE clavis_db_pool_connections gauge");
-        let _ = writeln!(out, "clavis_db_pool_connections{{state=\"open\"}} {}", pool.0);
-        let _ = writeln!(out, "clavis_db_pool_connections{{state=\"idle\"}} {}", pool.1);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
@@ -150,21 +195,37 @@ fn new_request_id() -> String {
     format!("{prefix}-{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The span every request runs in: its id from the start, its tenant and client as soon as
+/// an extractor or the service knows them (`tracing::Span::current().record("tenant", …)`,
+/// `….record("client", …)`), so every log line of the request carries them.
+fn request_span(id: &str) -> tracing::Span {
+    tracing::info_span!("request", request_id = %id, tenant = tracing::field::Empty, client = tracing::field::Empty)
+}
+
+/// Runs on every request of a listener, matched or not (it is a `layer`, not a
+/// `route_layer`, so the fallback's 404s are counted and logged too).
 async fn observe(listener: &'static str, st: AppState, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
-    // The route template (`/t/{tenant}/oauth2/token`), not the path: bounded label values.
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(p) => RouteLabel::Matched(p.clone()),
+        None => RouteLabel::Unmatched,
+    };
     let tenant = req.uri().path().strip_prefix("/t/").and_then(|r| r.split('/').next()).unwrap_or("default").to_owned();
-    let mut resp = next.run(req).await;
+    let span = request_span(&id);
+    let mut resp = next.run(req).instrument(span.clone()).await;
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    st.metrics.record(listener, method.as_str(), route, status, secs);
+    st.metrics.record(listener, &method, &route, status, secs);
     let client_id = resp.extensions().get::<LoggedClient>().map(|c| c.0.as_str()).unwrap_or("");
-    tracing::info!(target: "clavis::access", request_id = %id, listener, method = method.as_str(), route, tenant, client_id = %client_id, status,
-                   duration_ms = secs * 1000.0, "request");
+    // The method as sent (an invented one is logged, cut to 32 characters, but not
+    // counted as its own series), the route as labelled.
+    let method = &method.as_str()[..method.as_str().len().min(32)];
+    span.in_scope(|| {
+        tracing::info!(target: "clavis::access", request_id = %id, listener, method, route = route.as_str(), tenant,
+                       client_id = %client_id, status, duration_ms = secs * 1000.0, "request")
+    });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestApp;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 #[tokio::test]
@@ -153,4 +153,100 @@ async fn openapi_document_is_served_and_matches_the_committed_file() {
     }
     let public = app.http.get(format!("{}/openapi.json", app.public)).send().await.unwrap();
     assert_eq!(public.status(), StatusCode::NOT_FOUND, "the document belongs to the admin listener");
+}
+
+/// The series of a `/metrics` text: each sample line's name and labels, with its value.
+fn series(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').unwrap();
+            (key.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Invented HTTP methods create no metric series (they are all `method="other"`), so a loop
+/// of `curl -X RANDOM` cannot grow the node's memory; requests no route matched (the
+/// fallback's 404s) are counted under `route="unmatched"` and logged.
+#[tokio::test]
+async fn metric_labels_are_bounded_and_fallbacks_are_counted() {
+    let app = TestApp::spawn().await;
+    let scrape = || async { app.http.get(format!("{}/metrics", app.admin)).send().await.unwrap().text().await.unwrap() };
+    let nowhere = format!("{}/no/such/endpoint", app.public);
+    let token = app.token_url("");
+    // Method names no one has seen before: a counter mixed with the clock.
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut random_method = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        format!("R{seed:016X}")
+    };
+    let send = |method: String, url: String| {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let req = app.http.request(m, url);
+        async move { req.send().await.unwrap().status() }
+    };
+
+    // A fallback 404 on each listener, one invented method on each path, one scrape.
+    let resp = app.http.get(&nowhere).header("x-request-id", "fallback-404").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.http.get(format!("{}/no/such/route", app.admin)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(send(random_method(), nowhere.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(send(random_method(), token.clone()).await, StatusCode::METHOD_NOT_ALLOWED);
+    scrape().await;
+    let before = series(&scrape().await);
+    for key in [
+        "clavis_http_requests_total{listener=\"public\",method=\"GET\",route=\"unmatched\",status=\"404\"}",
+        "clavis_http_requests_total{listener=\"admin\",method=\"GET\",route=\"unmatched\",status=\"404\"}",
+        "clavis_http_request_duration_seconds_count{listener=\"public\",route=\"unmatched\"}",
+    ] {
+        assert!(before.get(key).is_some_and(|n| *n >= 1.0), "{key} in {before:?}");
+    }
+
+    let mut sent = Vec::new();
+    for i in 0..50 {
+        let method = random_method();
+        let (url, expected) = if i % 2 == 0 { (&nowhere, StatusCode::NOT_FOUND) } else { (&token, StatusCode::METHOD_NOT_ALLOWED) };
+        assert_eq!(send(method.clone(), url.clone()).await, expected, "{method}");
+        sent.push(method);
+    }
+    let text = scrape().await;
+    let after = series(&text);
+    let new: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(new.is_empty(), "50 invented methods added series: {new:?}");
+    let grew = |key: &str| after[key] - before[key];
+    assert_eq!(grew("clavis_http_requests_total{listener=\"public\",method=\"other\",route=\"unmatched\",status=\"404\"}"), 25.0);
+    assert_eq!(grew("clavis_http_requests_total{listener=\"public\",method=\"other\",route=\"/oauth2/token\",status=\"405\"}"), 25.0);
+    assert!(sent.iter().all(|m| !text.contains(m.as_str())), "no method name reaches the metrics");
+
+    let logs = common::logs();
+    let line = logs.lines().find(|l| l.contains("clavis::access") && l.contains("request_id=fallback-404")).expect("the 404 is logged");
+    assert!(line.contains("status=404") && line.contains("unmatched"), "{line}");
+}
+
+/// Every request runs in a `request` span with its id, and its tenant (and client) once
+/// known, so every log line of the request carries them.
+#[tokio::test]
+async fn log_lines_carry_the_request_span() {
+    let app = TestApp::spawn().await;
+    let admin = app.tenant_admin("acme").await;
+    let resp =
+        app.http.get(format!("{}/admin/oauth/clients", app.admin)).bearer_auth(&admin).header("x-request-id", "span-admin").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp =
+        app.http.get(format!("{}/t/acme/.well-known/openid-configuration", app.public)).header("x-request-id", "span-public").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let admin_client = common::claims(&admin)["client_id"].as_str().unwrap().to_owned();
+
+    let logs = common::logs();
+    let in_span = |id: &str| logs.lines().filter(|l| l.contains(&format!("request{{request_id={id}"))).map(str::to_owned).collect::<Vec<_>>();
+    let lines = in_span("span-admin");
+    let access = lines.iter().find(|l| l.contains("clavis::access")).unwrap_or_else(|| panic!("access log in the span: {lines:?}"));
+    assert!(access.contains(&format!("request{{request_id=span-admin tenant=\"acme\" client=\"{admin_client}\"}}")), "{access}");
+    assert!(lines.iter().any(|l| !l.contains("clavis::access")), "the handler's own lines (its queries) are in the span too: {lines:?}");
+    let lines = in_span("span-public");
+    let access = lines.iter().find(|l| l.contains("clavis::access")).unwrap_or_else(|| panic!("access log in the span: {lines:?}"));
+    assert!(access.contains("request{request_id=span-public tenant=\"acme\"}"), "{access}");
 }

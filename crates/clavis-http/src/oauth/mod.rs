@@ -98,7 +98,10 @@ impl FromRequestParts<AppState> for Issuer {
             Some(raw) => (TenantId::parse(raw).ok_or_else(not_found)?, false),
         };
         match state.services.tenant_exists(&tenant).await {
-            Ok(true) => Ok(Issuer { url: state.services.issuer(&tenant, at_root), tenant }),
+            Ok(true) => {
+                tracing::Span::current().record("tenant", tenant.as_str());
+                Ok(Issuer { url: state.services.issuer(&tenant, at_root), tenant })
+            }
             Ok(false) => Err(not_found()),
             Err(e) => Err(OAuthResponseError::from(OAuthError::from(e)).into_response()),
         }
