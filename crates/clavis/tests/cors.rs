@@ -54,3 +54,60 @@ async fn only_client_origins_are_allowed() {
     let (_, allow) = preflight(&app, "/oauth2/token", good).await;
     assert_eq!(allow, None);
 }
+
+/// Every public response says what it varies on (also without an `Origin`, so that a cache
+/// cannot hand one origin's answer to another), a preflight names the methods and headers a
+/// browser may use, and a CORS response exposes the headers a browser client reads.
+#[tokio::test]
+async fn vary_allowed_and_exposed_headers() {
+    let app = TestApp::spawn().await;
+    let (id, secret) = app.machine_client().await;
+    let good = "https://app.example.com";
+    let vary = |resp: &reqwest::Response| -> Vec<String> {
+        resp.headers().get_all("vary").iter().flat_map(|v| v.to_str().unwrap().split(',').map(|s| s.trim().to_ascii_lowercase())).collect()
+    };
+    let complete =
+        |v: &[String]| ["origin", "access-control-request-method", "access-control-request-headers"].iter().all(|h| v.iter().any(|x| x == h));
+
+    let resp = app
+        .http
+        .request(Method::OPTIONS, app.token_url(""))
+        .header("Origin", good)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization,content-type,dpop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(complete(&vary(&resp)), "{:?}", vary(&resp));
+    let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_ascii_lowercase()).unwrap_or_default();
+    for m in ["get", "post", "options"] {
+        assert!(header("access-control-allow-methods").contains(m), "{m}");
+    }
+    for h in ["authorization", "content-type", "dpop"] {
+        assert!(header("access-control-allow-headers").contains(h), "{h}");
+    }
+    assert_eq!(header("access-control-max-age"), "600");
+
+    let resp = app
+        .http
+        .post(app.token_url(""))
+        .header("Origin", good)
+        .basic_auth(&id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["access-control-allow-origin"], good);
+    assert!(complete(&vary(&resp)), "{:?}", vary(&resp));
+    let exposed = resp.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    for h in ["www-authenticate", "retry-after", "x-request-id"] {
+        assert!(exposed.contains(h), "{h} in {exposed}");
+    }
+
+    let resp = app.http.post(app.token_url("")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(complete(&vary(&resp)), "without an Origin too: {:?}", vary(&resp));
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}

@@ -59,7 +59,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/health/alive", get(crate::observe::alive))
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(state, cors::cors))
+        .layer(cors::layer(&state))
+        .layer(axum::middleware::from_fn(cors::preflight_no_content))
 }
 
 /// An RFC 6749 §5.2 error body.
