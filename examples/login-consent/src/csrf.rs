@@ -6,6 +6,7 @@
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use cookie::{Cookie, SameSite};
 use ring::hmac;
 
 use crate::users::{fill_random, random_b64};
@@ -48,10 +49,10 @@ pub fn nonce_from(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
@@ -61,8 +62,7 @@ pub fn new_nonce() -> String {
 
 /// The `Set-Cookie` value for a new nonce.
 pub fn set_cookie(nonce: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Lax{secure}")
+    Cookie::build((COOKIE, nonce)).path("/").http_only(true).same_site(SameSite::Lax).secure(secure).build().to_string()
 }
 
 #[cfg(test)]
@@ -86,8 +86,17 @@ mod tests {
         let n = new_nonce();
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, format!("a=b; {COOKIE}={n}; c=d").parse().unwrap());
-        assert_eq!(nonce_from(&h), Some(n));
+        assert_eq!(nonce_from(&h), Some(n.clone()));
         h.insert(header::COOKIE, format!("{COOKIE}=short").parse().unwrap());
         assert_eq!(nonce_from(&h), None);
+        // Malformed pairs around it are skipped, whitespace is not part of a value.
+        h.insert(header::COOKIE, format!("junk; =x;  {COOKIE}={n} ").parse().unwrap());
+        assert_eq!(nonce_from(&h), Some(n.clone()));
+        let set = set_cookie(&n, true);
+        assert!(set.starts_with(&format!("{COOKIE}={n};")), "{set}");
+        for attr in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+            assert!(set.contains(attr), "{attr} in {set}");
+        }
+        assert!(!set_cookie(&n, false).contains("Secure"));
     }
 }

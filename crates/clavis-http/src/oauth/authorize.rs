@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::TenantId;
 use clavis_service::{AuthorizeError, AuthorizeStep, CsrfCookie, LogoutOutcome, CSRF_COOKIE_PREFIX};
+use cookie::{Cookie, SameSite};
 use serde_json::json;
 
 use utoipa::{IntoParams, ToSchema};
@@ -56,9 +57,26 @@ fn cookie_name(t: &TenantId) -> String {
     format!("clavis_session_{t}")
 }
 
-/// Every `name=value` pair of the request's `Cookie` headers.
+/// Every `name=value` pair of the request's `Cookie` headers (parsed by the `cookie`
+/// crate; pairs it cannot parse are skipped).
 fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(|pair| pair.trim().split_once('='))
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter_map(|c| Some((c.name_raw()?, c.value_raw()?)))
+}
+
+/// A `Set-Cookie` value for one of our browser cookies: HttpOnly, SameSite=Lax, `Secure`
+/// when asked; without `max_age` it lasts as long as the browser session.
+fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<i64>, secure: bool) -> Option<HeaderValue> {
+    let mut cookie = Cookie::build((name, value)).path(path).http_only(true).same_site(SameSite::Lax).secure(secure);
+    if let Some(secs) = max_age {
+        cookie = cookie.max_age(cookie::time::Duration::seconds(secs));
+    }
+    HeaderValue::from_str(&cookie.build().to_string()).ok()
 }
 
 fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -75,12 +93,12 @@ fn csrf_cookies(headers: &HeaderMap) -> Vec<String> {
 /// from the login app is a top-level navigation, which Lax allows), and scoped to the
 /// endpoint's own path, which is where the flow comes back to.
 fn csrf_set_cookie(st: &AppState, path: &str, cookie: &CsrfCookie) -> Option<HeaderValue> {
-    let secure = if st.services.settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let secure = st.services.settings.public_url.starts_with("https://");
     let (tag, value, age) = match cookie {
         CsrfCookie::Set { tag, value } => (tag, value.as_str(), st.services.settings.flow_ttl_secs),
         CsrfCookie::Clear { tag } => (tag, "", 0),
     };
-    HeaderValue::from_str(&format!("{CSRF_COOKIE_PREFIX}{tag}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}")).ok()
+    set_cookie(&format!("{CSRF_COOKIE_PREFIX}{tag}"), value, path, Some(age), secure)
 }
 
 /// The parameters of a GET (query) or POST (form body) request, as pairs, each name at
@@ -133,10 +151,7 @@ pub async fn authorize(
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
             if let Some((value, max_age)) = set_session {
-                let secure = if public.starts_with("https://") { "; Secure" } else { "" };
-                let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-                let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}");
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                if let Some(v) = set_cookie(&name, &value, "/", max_age, public.starts_with("https://")) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
@@ -178,8 +193,7 @@ pub async fn logout(
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
             if ended {
-                let clear = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-                if let Ok(v) = HeaderValue::from_str(&clear) {
+                if let Some(v) = set_cookie(&name, "", "/", Some(0), false) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
@@ -237,5 +251,29 @@ fn redirect(location: &str) -> Response {
             resp
         }
         Err(_) => (StatusCode::BAD_REQUEST, OAuthErrorBody::json("invalid_request", "unusable redirect")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_headers_are_parsed_and_written_by_the_cookie_crate() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=b; junk; =x;  clavis_csrf_t1=v1 "));
+        h.append(header::COOKIE, HeaderValue::from_static("clavis_session_acme=s; clavis_csrf_t2=v2"));
+        assert_eq!(read_cookie(&h, "clavis_session_acme"), Some("s"));
+        assert_eq!(read_cookie(&h, "junk"), None);
+        assert_eq!(csrf_cookies(&h), ["v1", "v2"]);
+
+        let set = set_cookie("clavis_csrf_t1", "v1", "/oauth2/auth", Some(600), true).unwrap();
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("clavis_csrf_t1=v1;"), "{set}");
+        for attr in ["Path=/oauth2/auth", "HttpOnly", "SameSite=Lax", "Max-Age=600", "Secure"] {
+            assert!(set.contains(attr), "{attr} in {set}");
+        }
+        let session = set_cookie("clavis_session_acme", "s", "/", None, false).unwrap();
+        assert!(!session.to_str().unwrap().contains("Max-Age") && !session.to_str().unwrap().contains("Secure"));
     }
 }
