@@ -143,7 +143,9 @@ async fn sqlite_schema(conn: &mut SqliteConnection) -> Schema {
                 .fetch_all(&mut *conn)
                 .await
                 .unwrap();
-        let mut by_id: BTreeMap<i64, (String, Vec<String>, Vec<Option<String>>)> = BTreeMap::new();
+        // id → (referenced table, columns, referenced columns)
+        type Pending = (String, Vec<String>, Vec<Option<String>>);
+        let mut by_id: BTreeMap<i64, Pending> = BTreeMap::new();
         for (id, parent, from, to) in fks {
             let fk = by_id.entry(id).or_insert_with(|| (parent, Vec::new(), Vec::new()));
             fk.1.push(from);
