@@ -239,6 +239,17 @@ async fn log_lines_carry_the_request_span() {
         app.http.get(format!("{}/t/acme/.well-known/openid-configuration", app.public)).header("x-request-id", "span-public").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let admin_client = common::claims(&admin)["client_id"].as_str().unwrap().to_owned();
+    let (id, secret) = app.machine_client().await;
+    let resp = app
+        .http
+        .post(app.token_url(""))
+        .basic_auth(&id, Some(&secret))
+        .header("x-request-id", "span-token")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 
     let logs = common::logs();
     let in_span = |id: &str| logs.lines().filter(|l| l.contains(&format!("request{{request_id={id}"))).map(str::to_owned).collect::<Vec<_>>();
@@ -249,4 +260,8 @@ async fn log_lines_carry_the_request_span() {
     let lines = in_span("span-public");
     let access = lines.iter().find(|l| l.contains("clavis::access")).unwrap_or_else(|| panic!("access log in the span: {lines:?}"));
     assert!(access.contains("request{request_id=span-public tenant=\"acme\"}"), "{access}");
+    // Client authentication records the client.
+    let lines = in_span("span-token");
+    let access = lines.iter().find(|l| l.contains("clavis::access")).unwrap_or_else(|| panic!("access log in the span: {lines:?}"));
+    assert!(access.contains(&format!("request{{request_id=span-token tenant=\"default\" client=\"{id}\"}}")), "{access}");
 }
