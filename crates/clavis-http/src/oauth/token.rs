@@ -166,7 +166,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = st.limits.per_ip.check(&peer.ip().to_string()) {
+    if let Err(wait) = st.limits.per_ip.check(&peer.ip()) {
         return too_many_requests(wait);
     }
     match issue(&st, &issuer, &headers, &body).await {
