@@ -89,7 +89,7 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
 pub struct Limits {
     /// Keyed by `tenant/client_id`.
     pub per_client: RateLimiter<String>,
-    /// Keyed by the peer's address.
+    /// Keyed by the client's address (see [`crate::client_ip`]).
     pub per_ip: RateLimiter<IpAddr>,
 }
 
