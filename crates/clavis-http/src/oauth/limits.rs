@@ -36,8 +36,11 @@ pub struct RateLimiter<K: Hash + Eq + Clone, C: Clock + Clone = DefaultClock> {
     /// `None`: no limit.
     buckets: Option<Keyed<K, C>>,
     clock: C,
-    /// The clock's reading at construction; sweep times are nanoseconds after it.
+    /// The clock's reading at construction; the times below are nanoseconds after it.
     origin: C::Instant,
+    /// When a request last looked at the table's size (at most once per
+    /// [`FULL_SWEEP_INTERVAL`], by one request), and when it was last swept.
+    last_look: AtomicU64,
     last_sweep: AtomicU64,
     max_keys: usize,
 }
@@ -54,7 +57,7 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
         let buckets =
             NonZeroU32::new(rate).map(|r| governor::RateLimiter::new(Quota::per_second(r), DefaultKeyedStateStore::default(), clock.clone()));
         let origin = clock.now();
-        Self { buckets, clock, origin, last_sweep: AtomicU64::new(0), max_keys }
+        Self { buckets, clock, origin, last_look: AtomicU64::new(0), last_sweep: AtomicU64::new(0), max_keys }
     }
 
     /// `Err(seconds to wait)` when the key is over its rate.
@@ -67,13 +70,20 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
         })
     }
 
-    /// Drops refilled buckets when a sweep is due; one caller sweeps, the others go on.
+    /// Drops refilled buckets when a sweep is due. Once per [`FULL_SWEEP_INTERVAL`] one
+    /// request looks (the others only read an atomic): it sweeps if the last sweep is
+    /// [`SWEEP_INTERVAL`] old or the table is full.
     fn sweep_if_due(&self, buckets: &Keyed<K, C>) {
         let now = Duration::from(self.clock.now().duration_since(self.origin)).as_nanos() as u64;
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        let since = Duration::from_nanos(now.saturating_sub(last));
-        let due = since >= SWEEP_INTERVAL || (since >= FULL_SWEEP_INTERVAL && buckets.len() >= self.max_keys);
-        if due && self.last_sweep.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        let looked = self.last_look.load(Ordering::Relaxed);
+        if Duration::from_nanos(now.saturating_sub(looked)) < FULL_SWEEP_INTERVAL
+            || self.last_look.compare_exchange(looked, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        let since_sweep = Duration::from_nanos(now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)));
+        if since_sweep >= SWEEP_INTERVAL || buckets.len() >= self.max_keys {
+            self.last_sweep.store(now, Ordering::Relaxed);
             buckets.retain_recent();
             buckets.shrink_to_fit();
         }
