@@ -10,6 +10,7 @@
 
 mod auth;
 pub mod authms;
+pub mod client_ip;
 pub mod hydra;
 pub mod oauth;
 pub mod observe;
@@ -54,6 +55,8 @@ pub struct AppParts {
     pub internal_api_keys: Arc<Vec<String>>,
     pub metrics: Arc<observe::Metrics>,
     pub limits: Arc<oauth::Limits>,
+    /// Whose forwarding headers name the client's address (`CLAVIS_TRUSTED_PROXIES`).
+    pub trusted_proxies: client_ip::TrustedProxies,
 }
 
 pub fn public_router(state: AppState) -> Router {

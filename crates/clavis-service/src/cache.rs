@@ -1,19 +1,28 @@
 //! A short-lived cache of clients and their secret hashes for the token endpoint and
 //! admin-token checks, so a token request costs no database round trip.
 //!
-//! Staleness bound: an entry is served for at most `ttl` after it was read. Writes made
+//! Staleness bound: an entry is served for at most `ttl` after it was stored. Writes made
 //! through this process invalidate the entry at once; writes made by another node are
 //! seen within `ttl` (default 2 s, `CLAVIS_CLIENT_CACHE_TTL`).
+//!
+//! Clients and origins are `moka` caches: time to live, bounded, and past the bound the
+//! entries least likely to be used again are evicted (never all at once). Its sync cache,
+//! not its future one: a lookup or an invalidation is in-memory work that never waits,
+//! and every write path invalidates from plain code; a miss reads the store outside the
+//! cache, so a failed read is never cached and surfaces as before.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clavis_core::{Client, TenantId};
 use clavis_store::{SecretRecord, Store, TokenRevocation};
+use moka::sync::Cache;
 
-/// Bounds memory: past this many entries the cache starts over.
+/// Bounds memory: clients (and tenants' origin lists) kept at most.
 const MAX_ENTRIES: usize = 50_000;
+/// moka refuses a time to live past 1000 years; no staleness bound needs more than this.
+const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// `last_used_at` of a secret is written at most this often (seconds).
 pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
 
@@ -46,43 +55,42 @@ pub(crate) struct CachedClient {
     pub secrets: Vec<SecretRecord>,
     /// Since when its access tokens are revoked (DELETE …/tokens), if ever.
     pub revocation: Option<TokenRevocation>,
-    fetched: Instant,
 }
 
 type Key = (TenantId, String);
-/// tenant → its clients' CORS origins and when they were read.
-type OriginsCache = HashMap<TenantId, (Arc<Vec<String>>, Instant)>;
 
 pub(crate) struct ClientCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<Key, Arc<CachedClient>>>,
+    /// `None` when the time to live is 0: every read goes to the store.
+    entries: Option<Cache<Key, Arc<CachedClient>>>,
     /// secret_id → when its `last_used_at` was last written.
     touched: Mutex<HashMap<String, i64>>,
     /// secret_id → SHA-256 of the value that last verified against its (slow, argon2id)
     /// hash, so a repeated correct secret costs a hash, not a KDF.
     verified: Mutex<HashMap<String, [u8; 32]>>,
-    /// tenant → the CORS origins of its clients, and when they were read.
-    origins: RwLock<OriginsCache>,
+    /// tenant → the CORS origins of its clients (`None` as `entries`).
+    origins: Option<Cache<TenantId, Arc<Vec<String>>>>,
+}
+
+/// A cache of at most [`MAX_ENTRIES`] entries living `ttl`; none for a `ttl` of 0.
+fn bounded<K, V>(ttl: Duration) -> Option<Cache<K, V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    (!ttl.is_zero()).then(|| Cache::builder().max_capacity(MAX_ENTRIES as u64).time_to_live(ttl).build())
 }
 
 impl ClientCache {
     pub fn new(ttl_secs: u64) -> Self {
-        Self {
-            ttl: Duration::from_secs(ttl_secs),
-            entries: RwLock::default(),
-            touched: Mutex::default(),
-            verified: Mutex::default(),
-            origins: RwLock::default(),
-        }
+        let ttl = Duration::from_secs(ttl_secs).min(MAX_TTL);
+        Self { entries: bounded(ttl), touched: Mutex::default(), verified: Mutex::default(), origins: bounded(ttl) }
     }
 
     /// The live client with its secrets, from the cache when fresh enough.
     pub async fn load(&self, store: &Store, tenant: &TenantId, client_id: &str) -> clavis_store::Result<Option<Arc<CachedClient>>> {
         let key = (tenant.clone(), client_id.to_owned());
-        if let Some(hit) = self.entries.read().expect("cache lock").get(&key) {
-            if hit.fetched.elapsed() < self.ttl {
-                return Ok(Some(hit.clone()));
-            }
+        if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(Some(hit));
         }
         let Some(client) = store.get_client(tenant, client_id).await? else {
             self.invalidate(tenant, client_id);
@@ -90,36 +98,30 @@ impl ClientCache {
         };
         let secrets = store.client_secrets(tenant, client_id).await?;
         let revocation = store.token_revocation(tenant, client_id).await?;
-        let entry = Arc::new(CachedClient { client, secrets, revocation, fetched: Instant::now() });
-        if !self.ttl.is_zero() {
-            let mut map = self.entries.write().expect("cache lock");
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(key, entry.clone());
+        let entry = Arc::new(CachedClient { client, secrets, revocation });
+        if let Some(cache) = &self.entries {
+            cache.insert(key, entry.clone());
         }
         Ok(Some(entry))
     }
 
     pub fn invalidate(&self, tenant: &TenantId, client_id: &str) {
-        self.entries.write().expect("cache lock").remove(&(tenant.clone(), client_id.to_owned()));
-        self.origins.write().expect("cache lock").remove(tenant);
+        if let Some(cache) = &self.entries {
+            cache.invalidate(&(tenant.clone(), client_id.to_owned()));
+        }
+        if let Some(cache) = &self.origins {
+            cache.invalidate(tenant);
+        }
     }
 
     /// The CORS origins of a tenant's clients (same staleness bound as clients).
     pub async fn origins(&self, store: &Store, tenant: &TenantId) -> clavis_store::Result<Arc<Vec<String>>> {
-        if let Some((list, at)) = self.origins.read().expect("cache lock").get(tenant) {
-            if at.elapsed() < self.ttl {
-                return Ok(list.clone());
-            }
+        if let Some(hit) = self.origins.as_ref().and_then(|c| c.get(tenant)) {
+            return Ok(hit);
         }
         let list = Arc::new(store.tenant_cors_origins(tenant).await?);
-        if !self.ttl.is_zero() {
-            let mut map = self.origins.write().expect("cache lock");
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(tenant.clone(), (list.clone(), Instant::now()));
+        if let Some(cache) = &self.origins {
+            cache.insert(tenant.clone(), list.clone());
         }
         Ok(list)
     }
@@ -152,5 +154,50 @@ impl ClientCache {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Actor, Services, Settings};
+
+    /// A cache of "this node" next to a `Services` whose writes play "another node".
+    #[tokio::test]
+    async fn other_writes_wait_for_the_ttl_local_invalidation_is_immediate() {
+        let dir = std::env::temp_dir().join(format!("clavis-cache-{}", clavis_core::ids::ulid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.join("c.db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        let t = TenantId::default_tenant();
+        store.ensure_tenant(&t, clavis_core::time::now_unix()).await.unwrap();
+        let other = Services::new(Settings::default(), store.clone());
+        let actor = Actor("test".into());
+        let body = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let (client, _) =
+            crate::hydra_client::build(&body(json!({"client_name": "A", "redirect_uris": ["https://a.example/cb"]})), None, &t).unwrap();
+        let (client, _) = other.create_built_client(&t, client, None, &actor).await.unwrap();
+        let id = client.client_id.clone();
+
+        let here = ClientCache::new(60);
+        assert_eq!(here.load(&store, &t, &id).await.unwrap().unwrap().client.name, "A");
+        assert_eq!(*here.origins(&store, &t).await.unwrap(), vec!["https://a.example".to_owned()]);
+        let (next, _) =
+            crate::hydra_client::build(&body(json!({"client_name": "B", "redirect_uris": ["https://b.example/cb"]})), Some(&client), &t).unwrap();
+        other.replace_client(&t, &id, next, None, &actor).await.unwrap();
+        assert_eq!(here.load(&store, &t, &id).await.unwrap().unwrap().client.name, "A", "another node's write: served stale within the TTL");
+        assert_eq!(*here.origins(&store, &t).await.unwrap(), vec!["https://a.example".to_owned()]);
+        here.invalidate(&t, &id);
+        assert_eq!(here.load(&store, &t, &id).await.unwrap().unwrap().client.name, "B", "an invalidation applies at once");
+        assert_eq!(*here.origins(&store, &t).await.unwrap(), vec!["https://b.example".to_owned()], "and takes the tenant's origins along");
+
+        let uncached = ClientCache::new(0);
+        assert_eq!(uncached.load(&store, &t, &id).await.unwrap().unwrap().client.name, "B");
+        other.delete_client(&t, &id, &actor).await.unwrap();
+        assert!(uncached.load(&store, &t, &id).await.unwrap().is_none(), "a TTL of 0 reads the store every time");
+        assert!(here.load(&store, &t, &id).await.unwrap().is_some(), "while this node's cache still serves it");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -9,6 +9,7 @@ mod client_tokens;
 mod dcr;
 mod error;
 mod flows;
+pub mod hydra_client;
 mod introspection;
 mod jwks_uri;
 mod keys;
@@ -28,8 +29,10 @@ pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Sto
 pub use clavis_store::{RevokedCounts, StoreError};
 pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
+pub use dcr::{registration_from_body, registration_update_from_body};
 pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
+pub use hydra_client::ClientMetadataError;
 pub use introspection::Introspector;
 pub use keys::{KeyInfo, Keys};
 pub use lifecycle::Introspection;

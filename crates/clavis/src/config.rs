@@ -92,6 +92,15 @@ pub struct ConfigArgs {
     /// reach although they are loopback, private or link-local [default: none].
     #[arg(long, env = "CLAVIS_OUTBOUND_ALLOW")]
     pub outbound_allow: Option<String>,
+    /// Comma-separated IPs and CIDRs of the reverse proxies in front of the public listener:
+    /// for requests from them the client's address is read from CLAVIS_CLIENT_IP_HEADER
+    /// [default: none, the TCP peer is the client].
+    #[arg(long, env = "CLAVIS_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// The header those proxies set: `x-forwarded-for` or `forwarded` (RFC 7239)
+    /// [default: x-forwarded-for].
+    #[arg(long, env = "CLAVIS_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -123,6 +132,8 @@ struct FileConfig {
     token_rate_per_client: Option<u32>,
     token_rate_per_ip: Option<u32>,
     outbound_allow: Option<String>,
+    trusted_proxies: Option<String>,
+    client_ip_header: Option<String>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -152,6 +163,7 @@ pub struct Config {
     pub token_rate_per_client: u32,
     pub token_rate_per_ip: u32,
     pub outbound_allow: clavis_service::outbound::Allowlist,
+    pub trusted_proxies: clavis_http::client_ip::TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -249,6 +261,12 @@ impl Config {
             token_rate_per_ip: pick!(token_rate_per_ip).unwrap_or(0),
             outbound_allow: clavis_service::outbound::Allowlist::parse(&pick!(outbound_allow).unwrap_or_default())
                 .map_err(|e| anyhow::anyhow!("outbound_allow (CLAVIS_OUTBOUND_ALLOW): {e}"))?,
+            trusted_proxies: {
+                let header = clavis_http::client_ip::ForwardingHeader::parse(&pick!(client_ip_header).unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("client_ip_header (CLAVIS_CLIENT_IP_HEADER): {e}"))?;
+                clavis_http::client_ip::TrustedProxies::parse(&pick!(trusted_proxies).unwrap_or_default(), header)
+                    .map_err(|e| anyhow::anyhow!("trusted_proxies (CLAVIS_TRUSTED_PROXIES): {e}"))?
+            },
         })
     }
 
@@ -342,5 +360,18 @@ mod tests {
         let err = Config::resolve(&args).unwrap_err().to_string();
         assert!(err.contains("CLAVIS_OUTBOUND_ALLOW") && err.contains("10.0.0.0/40"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_are_none_by_default_and_checked() {
+        use clavis_http::client_ip::{ForwardingHeader, TrustedProxies};
+        assert!(Config::resolve(&ConfigArgs::default()).unwrap().trusted_proxies.is_empty());
+        let args = ConfigArgs { trusted_proxies: Some("10.0.0.0/8, ::1".into()), client_ip_header: Some("Forwarded".into()), ..Default::default() };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.trusted_proxies, TrustedProxies::parse("10.0.0.0/8,::1", ForwardingHeader::Forwarded).unwrap());
+        let err = Config::resolve(&ConfigArgs { trusted_proxies: Some("lb.internal".into()), ..Default::default() }).unwrap_err().to_string();
+        assert!(err.contains("CLAVIS_TRUSTED_PROXIES") && err.contains("lb.internal"), "{err}");
+        let err = Config::resolve(&ConfigArgs { client_ip_header: Some("x-real-ip".into()), ..Default::default() }).unwrap_err().to_string();
+        assert!(err.contains("CLAVIS_CLIENT_IP_HEADER"), "{err}");
     }
 }

@@ -76,6 +76,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         internal_api_keys: Arc::new(config.internal_api_keys.clone()),
         metrics: Arc::default(),
         limits: Arc::new(clavis_http::oauth::Limits::new(config.token_rate_per_client, config.token_rate_per_ip)),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     let (stop, stopped) = watch::channel(false);
     let header_read_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs);

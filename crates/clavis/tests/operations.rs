@@ -74,6 +74,42 @@ async fn token_rate_limits_answer_429_with_retry_after() {
     app.token_ok("", &other, &other_secret, None).await;
 }
 
+/// Behind a trusted proxy (here the test's own loopback address) the per-IP limit counts
+/// the address the proxy forwards, read from the right; without the setting the header
+/// is the client's own words and is ignored. A request without a grant type is refused
+/// (400) only after the per-IP limit let it through, so 400 = admitted, 429 = limited.
+#[tokio::test]
+async fn per_ip_limits_use_forwarded_addresses_only_from_trusted_proxies() {
+    async fn send(app: &TestApp, forwarded_for: &str) -> u16 {
+        let resp = app.http.post(app.token_url("")).header("x-forwarded-for", forwarded_for).send().await.unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+        }
+        resp.status().as_u16()
+    }
+    // One request per second per address, so a bucket is empty right after its first use.
+    let app = TestApp::spawn_with(|a| {
+        a.token_rate_per_ip = Some(1);
+        a.trusted_proxies = Some("127.0.0.1".into());
+    })
+    .await;
+    assert_eq!(send(&app, "203.0.113.1").await, 400);
+    assert_eq!(send(&app, "203.0.113.1").await, 429, "the forwarded address has a bucket");
+    assert_eq!(send(&app, "203.0.113.2").await, 400, "another forwarded address has its own");
+    assert_eq!(send(&app, "198.51.100.7, 203.0.113.1").await, 429, "what the client wrote left of the proxy's entry does not count");
+    app.shutdown().await;
+
+    // Without the setting (the harness's own setup requests came from the same address):
+    // once one forwarded address is refused, every other one is too.
+    let app = TestApp::spawn_with(|a| a.token_rate_per_ip = Some(1)).await;
+    let mut first = Vec::new();
+    while first.last() != Some(&429) && first.len() < 3 {
+        first.push(send(&app, "203.0.113.1").await);
+    }
+    assert_eq!(first.last(), Some(&429), "{first:?}");
+    assert_eq!(send(&app, "203.0.113.2").await, 429, "no trusted proxies: the header is ignored, the peer is the client");
+}
+
 #[tokio::test]
 async fn cleanup_removes_what_expired() {
     let app = TestApp::spawn_with(|a| a.dcr_enabled = Some(false)).await;

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{Principal, ServiceError};
+use clavis_service::{ClientMetadataError, Principal, ServiceError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -101,6 +101,18 @@ impl From<ServiceError> for HydraError {
     }
 }
 
+/// Refused client metadata, on the Hydra admin API and in dynamic registration alike.
+impl From<ClientMetadataError> for HydraError {
+    fn from(e: ClientMetadataError) -> Self {
+        let code = match &e {
+            ClientMetadataError::Field { field, .. } if field.contains("redirect_uri") => "invalid_redirect_uri",
+            ClientMetadataError::Field { .. } | ClientMetadataError::Metadata(_) => "invalid_client_metadata",
+            ClientMetadataError::Request(_) => "invalid_request",
+        };
+        Self::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    }
+}
+
 /// An admin caller, as on the authms API, refused in Hydra's error format.
 pub struct HydraAdmin(pub Principal);
 
@@ -174,4 +186,23 @@ fn deserialize<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Hydra
         let path = e.path().to_string();
         HydraError::bad_request(format!("{path}: {}", e.into_inner()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_metadata_maps_to_hydras_codes() {
+        let map = |e: ClientMetadataError| {
+            let h = HydraError::from(e);
+            (h.status, h.error, h.description)
+        };
+        let bad = StatusCode::BAD_REQUEST;
+        assert_eq!(map(ClientMetadataError::field("redirect_uris", "bad")), (bad, "invalid_redirect_uri", "redirect_uris: bad".into()));
+        assert_eq!(map(ClientMetadataError::field("post_logout_redirect_uris[0]", "bad")).1, "invalid_redirect_uri");
+        assert_eq!(map(ClientMetadataError::field("scope", "bad")), (bad, "invalid_client_metadata", "scope: bad".into()));
+        assert_eq!(map(ClientMetadataError::Metadata("owner cannot be set".into())), (bad, "invalid_client_metadata", "owner cannot be set".into()));
+        assert_eq!(map(ClientMetadataError::Request("/client_id is managed".into())), (bad, "invalid_request", "/client_id is managed".into()));
+    }
 }

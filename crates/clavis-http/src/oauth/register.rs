@@ -1,26 +1,22 @@
 //! Dynamic client registration (RFC 7591) at `/oauth2/register` and client management
-//! (RFC 7592) at `/oauth2/register/{client_id}`, per issuer. Off unless enabled. Clients
-//! use Hydra's field names (the same builder as `/admin/clients`), minus what only an
-//! admin may set.
+//! (RFC 7592) at `/oauth2/register/{client_id}`, per issuer. Off unless enabled. What a
+//! registration may set is the service's rule (`clavis_service::registration_from_body`);
+//! these handlers parse, authorize, call and map.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::Client;
-use clavis_service::ServiceError;
+use clavis_service::hydra_client::{view, HydraClient, HydraClientRequest};
+use clavis_service::{registration_from_body, registration_update_from_body, ClientMetadataError, ServiceError};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::Issuer;
 use crate::auth::bearer_token;
-use crate::hydra::clients::{build, view, HydraClient, HydraClientRequest};
 use crate::hydra::{HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
-
-/// Fields only an admin may set; a registration carrying them is refused.
-const PRIVILEGED: &[&str] =
-    &["metadata", "skip_consent", "skip_logout_consent", "owner", "access_token_strategy", "client_secret", "client_id", "introspector"];
 
 fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> HydraError {
     HydraError::new(status, code, description)
@@ -30,21 +26,6 @@ fn unauthorized(description: &str) -> Response {
     let mut resp = error(StatusCode::UNAUTHORIZED, "invalid_token", description).into_response();
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     resp
-}
-
-/// The metadata a client may register for itself.
-fn check_unprivileged(body: &Map<String, Value>) -> Result<(), HydraError> {
-    if let Some(k) = PRIVILEGED.iter().find(|k| body.get(**k).is_some_and(|v| !v.is_null())) {
-        return Err(error(StatusCode::BAD_REQUEST, "invalid_client_metadata", format!("{k} cannot be set by dynamic registration")));
-    }
-    if let Some(k) = body.keys().find(|k| k.ends_with("_lifespan")) {
-        return Err(error(StatusCode::BAD_REQUEST, "invalid_client_metadata", format!("{k} cannot be set by dynamic registration")));
-    }
-    let scope = body.get("scope").and_then(Value::as_str).unwrap_or("");
-    if scope.split(' ').any(|s| s == "admin") {
-        return Err(error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "scope admin cannot be registered"));
-    }
-    Ok(())
 }
 
 fn object(v: Value) -> Result<Map<String, Value>, HydraError> {
@@ -61,10 +42,7 @@ fn registration_view(issuer: &Issuer, c: &Client) -> HydraClient {
 fn service_error(e: ServiceError) -> Response {
     match e {
         ServiceError::Refused(m) => unauthorized(&m),
-        ServiceError::Invalid(v) => {
-            let code = if v.field.contains("redirect_uri") { "invalid_redirect_uri" } else { "invalid_client_metadata" };
-            error(StatusCode::BAD_REQUEST, code, v.to_string()).into_response()
-        }
+        ServiceError::Invalid(v) => HydraError::from(ClientMetadataError::from(v)).into_response(),
         other => HydraError::from(other).into_response(),
     }
 }
@@ -89,14 +67,7 @@ pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: Heade
             return unauthorized("an initial access token is required to register");
         }
     }
-    let result = async {
-        let body = object(body)?;
-        check_unprivileged(&body)?;
-        let (client, _) = build(&body, None, &issuer.tenant)?;
-        Ok::<_, HydraError>(client)
-    }
-    .await;
-    let client = match result {
+    let client = match object(body).and_then(|body| Ok(registration_from_body(&body, &issuer.tenant)?)) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -145,28 +116,7 @@ pub async fn update(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let built = async {
-        let mut body = object(body)?;
-        // RFC 7592 §2.2: the body repeats client_id; the rest is new metadata.
-        if body.remove("client_id").and_then(|v| v.as_str().map(str::to_owned)).is_some_and(|b| b != current.client_id) {
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "client_id cannot be changed"));
-        }
-        for k in ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "created_at", "updated_at"] {
-            body.remove(k);
-        }
-        check_unprivileged(&body)?;
-        let (mut next, _) = build(&body, Some(&current), &issuer.tenant)?;
-        // What only an admin may set stays as it was.
-        next.owner = current.owner.clone();
-        next.extras.lifespans = current.extras.lifespans.clone();
-        next.extras.access_token_strategy = current.extras.access_token_strategy;
-        next.extras.hydra.metadata = current.extras.hydra.metadata.clone();
-        next.extras.hydra.skip_consent = current.extras.hydra.skip_consent;
-        next.extras.hydra.skip_logout_consent = current.extras.hydra.skip_logout_consent;
-        Ok(next)
-    }
-    .await;
-    let next = match built {
+    let next = match object(body).and_then(|body| Ok(registration_update_from_body(body, &current)?)) {
         Ok(n) => n,
         Err(e) => return e.into_response(),
     };

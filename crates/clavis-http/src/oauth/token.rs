@@ -1,9 +1,7 @@
 //! `POST /oauth2/token` (also `/oauth/token`).
 
 use axum::body::Bytes;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use clavis_service::{ClientAuthRequest, ClientRef, OAuthError};
@@ -11,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::client_ip::ClientIp;
 use crate::AppState;
 
 /// A form body as RFC 6749 wants it read: every parameter at most once.
@@ -91,14 +90,8 @@ pub(crate) struct TokenResponse<'a> {
 #[utoipa::path(post, path = "/oauth2/token", operation_id = "oauth2TokenExchange", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 429, description = "Rate limited; see `Retry-After`", body = OAuthErrorBody), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn token(
-    State(st): State<AppState>,
-    issuer: Issuer,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(wait) = st.limits.per_ip.check(&peer.ip().to_string()) {
+pub async fn token(State(st): State<AppState>, issuer: Issuer, ClientIp(ip): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(wait) = st.limits.per_ip.check(&ip) {
         return too_many_requests(wait);
     }
     match issue(&st, &issuer, &headers, &body).await {

@@ -17,7 +17,8 @@ const FIRST_DELAY: Duration = Duration::from_secs(1);
 const MAX_DELAY: Duration = Duration::from_secs(30);
 /// A key's failures are forgotten after this long without one.
 const FAILURE_MEMORY: Duration = Duration::from_secs(600);
-/// Keys remembered at most; past it the oldest are forgotten first (never all at once, so
+/// Keys remembered at most; past it the keys whose last failure is oldest are forgotten
+/// first (never all at once, and never a key still being guessed at ahead of the flood:
 /// a flood of new keys cannot wipe the delays of the keys under attack).
 const MAX_KEYS: usize = 100_000;
 
@@ -26,7 +27,8 @@ struct Entry {
     last: Instant,
     blocked_until: Option<Instant>,
     in_flight: u32,
-    /// Which insertion this is, to skip stale places in the eviction queue.
+    /// Which place in the eviction queue is this entry's (its latest failure), to skip
+    /// the stale ones.
     generation: u64,
 }
 
@@ -40,7 +42,7 @@ fn digest(key: &str) -> Key {
 #[derive(Default)]
 struct Table {
     entries: HashMap<Key, Entry>,
-    /// Keys in the order they were first recorded: the eviction order.
+    /// Keys in the order of their latest failure: the eviction order.
     order: VecDeque<(Key, u64)>,
     next_generation: u64,
 }
@@ -108,12 +110,14 @@ impl AuthFailures {
         let mut table = self.table.lock().expect("failures lock");
         if !table.entries.contains_key(&key) {
             table.make_room();
-            let generation = table.next_generation;
-            table.next_generation += 1;
-            table.order.push_back((key, generation));
-            table.entries.insert(key, Entry { failures: 0, last: now, blocked_until: None, in_flight: 0, generation });
+            table.entries.insert(key, Entry { failures: 0, last: now, blocked_until: None, in_flight: 0, generation: 0 });
         }
-        let e = table.entries.get_mut(&key).expect("just inserted");
+        // To the back of the queue: the latest failure decides when a key is forgotten.
+        let generation = table.next_generation;
+        table.next_generation += 1;
+        table.order.push_back((key, generation));
+        let e = table.entries.get_mut(&key).expect("recorded above");
+        e.generation = generation;
         if now.duration_since(e.last) > FAILURE_MEMORY {
             e.failures = 0;
         }
@@ -123,6 +127,7 @@ impl AuthFailures {
         if !delay.is_zero() {
             e.blocked_until = Some(now + delay);
         }
+        table.compact();
     }
 
     #[cfg(test)]
@@ -132,7 +137,8 @@ impl AuthFailures {
 }
 
 impl Table {
-    /// Forgets the oldest keys until one more fits; drops stale queue places on the way.
+    /// Forgets the keys that failed longest ago until one more fits; drops stale queue
+    /// places on the way.
     fn make_room(&mut self) {
         while self.entries.len() >= MAX_KEYS {
             let Some((key, generation)) = self.order.pop_front() else { break };
@@ -140,7 +146,11 @@ impl Table {
                 self.entries.remove(&key);
             }
         }
-        // Successes leave stale places behind; compact before the queue outgrows the table.
+    }
+
+    /// Repeated failures and successes leave stale places behind; drops them before the
+    /// queue outgrows the table (amortized: once per `MAX_KEYS` failures at most).
+    fn compact(&mut self) {
         if self.order.len() > 2 * MAX_KEYS {
             let entries = &self.entries;
             self.order.retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
@@ -217,5 +227,27 @@ mod tests {
             f.failed(&format!("more-{i}"), t0);
         }
         assert!(f.begin("victim", t0).is_err(), "a recent victim keeps its delay through a flood");
+    }
+
+    #[test]
+    fn a_key_first_seen_early_but_failing_recently_survives_a_flood() {
+        let f = AuthFailures::default();
+        let t0 = Instant::now();
+        // The victim is the first key recorded, then the table fills up.
+        for _ in 0..=FREE_FAILURES {
+            f.failed("victim", t0);
+        }
+        for i in 0..MAX_KEYS - 1 {
+            f.failed(&format!("flood-{i}"), t0);
+        }
+        // The guessing goes on: the victim's latest failure is newer than the whole flood.
+        let later = t0 + Duration::from_secs(1);
+        f.failed("victim", later);
+        for i in 0..MAX_KEYS / 2 {
+            f.failed(&format!("more-{i}"), later);
+        }
+        assert_eq!(f.len(), MAX_KEYS);
+        assert_eq!(f.begin("victim", later).err(), Some(FIRST_DELAY * 2), "the 5th failure's delay is intact");
+        assert!(f.begin("flood-0", later).is_ok(), "keys whose last failure is oldest went first");
     }
 }
