@@ -10,8 +10,17 @@ export RUSTC_BOOTSTRAP=1
 n=0
 for target in $(cargo fuzz list --fuzz-dir fuzz); do
   echo "== fuzz $target (${SECS}s)"
-  cargo fuzz run --fuzz-dir fuzz --sanitizer none "$target" -- -max_total_time="$SECS" -rss_limit_mb=2048 2>&1 | tail -n 3
+  log=$(mktemp)
+  # The whole output on failure (a build error or a crash and its input), else its end.
+  if ! cargo fuzz run --fuzz-dir fuzz --sanitizer none "$target" -- -max_total_time="$SECS" -rss_limit_mb=2048 >"$log" 2>&1; then
+    tail -n 60 "$log"
+    rm -f "$log"
+    echo "fuzz: $target failed"
+    exit 1
+  fi
+  tail -n 3 "$log"
+  rm -f "$log"
   n=$((n + 1))
 done
-# A failing target has stopped the script above (set -e, pipefail).
+# A failing target has stopped the script above.
 echo "fuzz: $n passed, 0 failed"

@@ -12,8 +12,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(serde_json::Value::Object(body)) = serde_json::from_slice::<serde_json::Value>(data) {
-        if let Ok((client, _)) = clavis_http::hydra::clients::build(&body, None, &t) {
-            let _ = clavis_http::hydra::clients::view(&client);
+        if let Ok((client, _)) = clavis_service::hydra_client::build(&body, None, &t) {
+            let _ = clavis_service::hydra_client::view(&client);
         }
     }
 });

@@ -92,11 +92,8 @@ impl From<ServiceError> for HydraError {
                 tracing::error!(error = %chain, "database unavailable");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the service is temporarily unavailable; retry later")
             }
-            ServiceError::Internal { .. } => {
-                // The cause goes to the log only; it may name tables or values.
-                tracing::error!(error = %chain, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal server error")
-            }
+            // The cause chain goes to the log only (`into_response`); it may name tables or values.
+            ServiceError::Internal { .. } => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", chain),
         }
     }
 }
