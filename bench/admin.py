@@ -160,17 +160,25 @@ def flow(public, admin, bearer, client_id, secret):
         "scope": "offline_access", "state": "bench-state-1", "code_challenge": challenge,
         "code_challenge_method": "S256"})
 
+    # The browser's cookies (name -> value): the flow's binding cookie must come back with
+    # the login and consent verifiers, as a browser would send it.
+    cookies = {}
+
     def get_location(path_and_query):
         c = conn(public)
         try:
-            c.request("GET", path_and_query)
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+            c.request("GET", path_and_query, headers=headers)
             r = c.getresponse()
-            r.read()
+            body = r.read()
             loc = r.getheader("Location")
+            for set_cookie in r.headers.get_all("Set-Cookie") or []:
+                name, _, value = set_cookie.split(";", 1)[0].partition("=")
+                cookies[name.strip()] = value.strip()
         finally:
             c.close()
         if not loc:
-            die(f"no redirect from {path_and_query[:80]!r}")
+            die(f"no redirect from {path_and_query[:80]!r}: HTTP {r.status}: {body[:200]!r}")
         return loc
 
     def param(url, name):
