@@ -199,7 +199,7 @@ fn new_request_id() -> String {
 /// an extractor or the service knows them (`tracing::Span::current().record("tenant", …)`,
 /// `….record("client", …)`), so every log line of the request carries them.
 fn request_span(id: &str) -> tracing::Span {
-    tracing::info_span!("request", request_id = %id, tenant = tracing::field::Empty, client = tracing::field::Empty)
+    tracing::info_span!("request", request_id = id, tenant = tracing::field::Empty, client = tracing::field::Empty)
 }
 
 /// Runs on every request of a listener, matched or not (it is a `layer`, not a
@@ -222,10 +222,9 @@ async fn observe(listener: &'static str, st: AppState, req: Request, next: Next)
     // The method as sent (an invented one is logged, cut to 32 characters, but not
     // counted as its own series), the route as labelled.
     let method = &method.as_str()[..method.as_str().len().min(32)];
-    span.in_scope(|| {
-        tracing::info!(target: "clavis::access", request_id = %id, listener, method, route = route.as_str(), tenant,
-                       client_id = %client_id, status, duration_ms = secs * 1000.0, "request")
-    });
+    // In the request span as its parent, without entering it again.
+    tracing::info!(target: "clavis::access", parent: &span, request_id = %id, listener, method, route = route.as_str(), tenant,
+                   client_id = %client_id, status, duration_ms = secs * 1000.0, "request");
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -2,6 +2,7 @@
 //! `clavis` binary and the integration tests both start servers through [`start`].
 
 pub mod config;
+pub mod logging;
 mod serve;
 
 use std::net::SocketAddr;

@@ -84,21 +84,11 @@ enum ClientCommand {
     },
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if config.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::resolve(&cli.config)?;
-    init_logging(&config);
+    clavis::logging::init(&config);
     match cli.command {
         Command::Serve => clavis::start(config).await?.run_until_signal().await,
         Command::Openapi => print!("{}", clavis_http::openapi_json()),

@@ -87,3 +87,28 @@ async fn bootstrap_client_is_ensured_and_its_secret_follows_the_setting() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"));
 }
+
+/// In JSON logs (`CLAVIS_LOG_FORMAT=json`), a request's lines carry its span: the request
+/// id from the start, the tenant and client recorded later.
+#[tokio::test]
+async fn json_log_lines_carry_the_request_span() {
+    let ws = Workspace::new().await;
+    let (id, secret) = ("json-log-admin", "json-log-bootstrap-secret-0123456789abcdef");
+    let server = serve(&ws, &[("CLAVIS_BOOTSTRAP_CLIENT_ID", id), ("CLAVIS_BOOTSTRAP_CLIENT_SECRET", secret)]);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", server.public))
+        .header("x-request-id", "json-span-1")
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let line =
+        server.log_line(|v| v["target"] == "clavis::access" && v["fields"]["request_id"] == "json-span-1").expect("the token request's access line");
+    assert_eq!(line["span"]["name"], "request", "{line}");
+    assert_eq!(line["span"]["request_id"], "json-span-1", "{line}");
+    assert_eq!(line["span"]["tenant"], "default", "{line}");
+    assert_eq!(line["span"]["client"], id, "{line}");
+    drop(server);
+}

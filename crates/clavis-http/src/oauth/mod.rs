@@ -60,7 +60,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .layer(cors::layer(&state))
-        .layer(axum::middleware::from_fn(cors::preflight_no_content))
 }
 
 /// An RFC 6749 §5.2 error body.

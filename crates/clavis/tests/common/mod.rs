@@ -315,6 +315,23 @@ pub struct Serve {
     pub child: Child,
     pub public: String,
     pub admin: String,
+    /// Every JSON log line after the "listening" one, as it is written.
+    pub log: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Serve {
+    /// The first log line (waiting up to 10 s for it) that `matches`.
+    pub fn log_line(&self, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(v) if matches(&v) => return Some(v),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
 }
 
 impl Drop for Serve {
@@ -334,12 +351,16 @@ pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
     let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (log_tx, log) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut listening = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if v["fields"]["message"] == "clavis listening" {
-                    let _ = tx.send(v["fields"].clone());
-                }
+            let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+            if listening {
+                let _ = log_tx.send(v);
+            } else if v["fields"]["message"] == "clavis listening" {
+                listening = true;
+                let _ = tx.send(v["fields"].clone());
             }
         }
     });
@@ -348,5 +369,6 @@ pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
         child,
         public: format!("http://{}", fields["public_addr"].as_str().unwrap()),
         admin: format!("http://{}", fields["admin_addr"].as_str().unwrap()),
+        log,
     }
 }
