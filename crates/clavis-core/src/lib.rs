@@ -5,6 +5,7 @@ pub mod assertion;
 pub mod client;
 pub mod client_extras;
 pub mod duration;
+pub mod form;
 pub mod ids;
 pub mod jose;
 pub mod json_patch;

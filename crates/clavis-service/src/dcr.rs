@@ -117,13 +117,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn body(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!("test bodies are objects"),
-        }
-    }
+    use crate::hydra_client::tests::body;
 
     #[test]
     fn a_registration_may_not_set_what_only_an_admin_may() {

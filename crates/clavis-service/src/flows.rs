@@ -303,7 +303,7 @@ impl Refusal {
 
 /// The checks of RFC 6749 §4.1.1, RFC 7636 and OpenID Connect Core §3.1.2.1 for `client`.
 fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked, Refusal> {
-    let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+    let get = |k: &str| clavis_core::form::param(params, k);
     let page = |m: &str| Refusal::Page(OAuthError::InvalidRequest(m.to_owned()));
     let redirect_uri = match get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
@@ -419,7 +419,7 @@ impl Services {
         if let Some((k, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
             return Err(AuthorizeError::Page(OAuthError::InvalidRequest(format!("parameter {k:?} is repeated"))));
         }
-        let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        let get = |k: &str| clavis_core::form::param(params, k);
         if let Some(v) = get("login_verifier") {
             return self.after_login(t, v, csrf_cookies).await;
         }
@@ -530,7 +530,7 @@ impl Services {
     /// as the authorization endpoint would check it. Returns the request_uri and its
     /// lifetime in seconds.
     pub async fn push_authorization_request(&self, t: &TenantId, client: &Client, params: &[(String, String)]) -> Result<(String, i64), OAuthError> {
-        let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        let get = |k: &str| clavis_core::form::param(params, k);
         if get("client_id").is_some_and(|id| id != client.client_id) {
             return Err(OAuthError::InvalidRequest("client_id differs from the authenticated client".into()));
         }

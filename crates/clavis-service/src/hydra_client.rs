@@ -423,13 +423,14 @@ pub fn lifespans(body: &Map<String, Value>) -> Result<Lifespans, ClientMetadataE
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use clavis_core::json_patch::Operation;
     use serde_json::json;
 
     use super::*;
 
-    fn body(v: Value) -> Map<String, Value> {
+    /// A `json!` object as a request body (also the DCR tests').
+    pub(crate) fn body(v: Value) -> Map<String, Value> {
         match v {
             Value::Object(m) => m,
             _ => unreachable!("test bodies are objects"),

@@ -85,7 +85,7 @@ impl Services {
         session_cookie: Option<&str>,
         csrf_cookies: &[String],
     ) -> Result<LogoutOutcome, OAuthError> {
-        let get = |k: &str| params.iter().find(|(n, v)| n == k && !v.is_empty()).map(|(_, v)| v.as_str());
+        let get = |k: &str| clavis_core::form::param(params, k);
         if let Some(verifier) = get("logout_verifier") {
             return self.finish_logout(t, verifier, csrf_cookies).await;
         }

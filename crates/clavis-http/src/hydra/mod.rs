@@ -131,9 +131,7 @@ pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>,
 }
 
 /// A parameter's value from [`query_params`]; an empty value counts as absent.
-pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
-}
+pub(crate) use clavis_core::form::param;
 
 /// A JSON object body (required).
 pub struct HydraJson<T>(pub T);

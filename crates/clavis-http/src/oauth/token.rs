@@ -36,7 +36,7 @@ impl Form {
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        clavis_core::form::param(&self.0, name)
     }
 }
 

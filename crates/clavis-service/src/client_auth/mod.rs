@@ -42,7 +42,7 @@ pub struct ClientAuthRequest<'a> {
 impl ClientAuthRequest<'_> {
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        clavis_core::form::param(self.params, name)
     }
 }
 
@@ -69,7 +69,7 @@ impl<'a> Credentials<'a> {
     fn from_request(req: &ClientAuthRequest<'a>) -> Result<Self, OAuthError> {
         let two = || OAuthError::InvalidRequest("use one client authentication method, not two".into());
         let params = req.params;
-        let get = |name: &str| params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
+        let get = |name: &str| clavis_core::form::param(params, name);
         if let Some(assertion) = get("client_assertion") {
             if get("client_assertion_type") != Some(JWT_BEARER) {
                 return Err(OAuthError::InvalidRequest(format!("client_assertion_type must be {JWT_BEARER}")));

@@ -48,17 +48,13 @@ impl<'a> TokenRequest<'a> {
     /// Checked before the client authenticates: a request without `grant_type` is
     /// malformed whoever sends it.
     pub fn new(tenant: &'a TenantId, issuer: &'a str, params: &'a [(String, String)]) -> Result<Self, OAuthError> {
-        let grant_type = params
-            .iter()
-            .find(|(k, v)| k == "grant_type" && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-            .ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
+        let grant_type = clavis_core::form::param(params, "grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
         Ok(Self { tenant, issuer, grant_type, params })
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        clavis_core::form::param(self.params, name)
     }
 }
 
