@@ -199,7 +199,7 @@ fn new_request_id() -> String {
 /// an extractor or the service knows them (`tracing::Span::current().record("tenant", …)`,
 /// `….record("client", …)`), so every log line of the request carries them.
 fn request_span(id: &str) -> tracing::Span {
-    tracing::info_span!("request", request_id = id, tenant = tracing::field::Empty, client = tracing::field::Empty)
+    tracing::info_span!("request", request_id = %id, tenant = tracing::field::Empty, client = tracing::field::Empty)
 }
 
 /// Runs on every request of a listener, matched or not (it is a `layer`, not a

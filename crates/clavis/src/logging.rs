@@ -91,7 +91,13 @@ impl<W: fmt::Write> Visit for JsonObjectVisitor<'_, W> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, |out| json_string(out, &format!("{value:?}")));
+        // Also `%value` fields (Display), such as the request id: escaped as written, with
+        // no string in between.
+        self.member(field, |out| {
+            out.write_char('"')?;
+            fmt::Write::write_fmt(&mut Escaping(&mut *out), format_args!("{value:?}"))?;
+            out.write_char('"')
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -112,15 +118,19 @@ impl<W: fmt::Write> Visit for JsonObjectVisitor<'_, W> {
     }
 }
 
-/// `s` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control characters
-/// escaped, everything else as it is. The bytes escaped are ASCII, so every slice written
-/// ends on a character boundary.
+/// `s` as a JSON string literal (RFC 8259 §7).
 fn json_string(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
     out.write_char('"')?;
+    escape(out, s)?;
+    out.write_char('"')
+}
+
+/// `s` with quotes, backslashes and control characters escaped, everything else as it is.
+/// The bytes escaped are ASCII, so every slice written ends on a character boundary.
+fn escape(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
     if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         // The usual case (ids, tenants, routes): nothing to escape.
-        out.write_str(s)?;
-        return out.write_char('"');
+        return out.write_str(s);
     }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
@@ -141,8 +151,16 @@ fn json_string(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
         }
         start = i + 1;
     }
-    out.write_str(&s[start..])?;
-    out.write_char('"')
+    out.write_str(&s[start..])
+}
+
+/// A writer that escapes what goes through it as the inside of a JSON string.
+struct Escaping<'a, W: fmt::Write>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape(self.0, s)
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +227,8 @@ mod tests {
     #[test]
     fn every_field_type_is_valid_json() {
         let lines = json_lines(|| {
-            let span = tracing::info_span!("s", a = 1i64, b = u64::MAX, c = true, d = 0.5f64, e = f64::NAN, f = ?Some("x"));
+            let shown = "a \"quoted\"\nline";
+            let span = tracing::info_span!("s", a = 1i64, b = u64::MAX, c = true, d = 0.5f64, e = f64::NAN, f = ?Some("x"), g = %shown);
             span.record("a", -7i64);
             span.in_scope(|| tracing::info!("x"));
             let empty = tracing::info_span!("empty", later = tracing::field::Empty);
@@ -221,6 +240,7 @@ mod tests {
         assert_eq!((s["a"].as_i64(), s["b"].as_u64(), s["c"].as_bool(), s["d"].as_f64()), (Some(-7), Some(u64::MAX), Some(true), Some(0.5)));
         assert!(s["e"].is_null());
         assert_eq!(s["f"], "Some(\"x\")");
+        assert_eq!(s["g"], "a \"quoted\"\nline");
         assert_eq!(lines[1]["span"], serde_json::json!({"name": "empty"}));
         assert_eq!(lines[2]["span"]["later"], 3);
     }
