@@ -481,7 +481,10 @@ impl Services {
             }),
             None => None,
         };
-        let fresh_enough = |s: &ExistingSession| max_age.is_none_or(|m| now - s.auth_time <= m);
+        // OIDC Core §3.1.2.1: re-authenticate when more than `max_age` seconds have passed.
+        // Times are whole seconds, so `max_age=0` would let a session from this very second
+        // through: it means "authenticate now", as `prompt=login`.
+        let fresh_enough = |s: &ExistingSession| max_age.is_none_or(|m| m > 0 && now - s.auth_time <= m);
         let login_skip = session.as_ref().is_some_and(fresh_enough) && !prompt.iter().any(|p| p == "login");
         if prompt.iter().any(|p| p == "none") && !login_skip {
             return Err(fail(OAuthError::LoginRequired("the user is not logged in".into())));

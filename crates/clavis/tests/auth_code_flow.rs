@@ -238,6 +238,30 @@ async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
     assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
     let resp = app.http.get(format!("{}/t/other/userinfo", app.public)).bearer_auth(access).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no such tenant");
+    // RFC 6750 §2.2: POST with the token in the form body; never in both places.
+    let userinfo = format!("{}/userinfo", app.public);
+    let resp = app.http.post(&userinfo).form(&[("access_token", access)]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["sub"], "alice");
+    let resp = app.http.post(&userinfo).bearer_auth(access).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "POST with the header and no body");
+    let resp = app.http.post(&userinfo).bearer_auth(access).form(&[("access_token", access)]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "two methods at once");
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_request"));
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let resp = app.http.post(&userinfo).form(&[("access_token", "not-a-token")]).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app.http.post(&userinfo).body(format!("access_token={access}")).header("content-type", "text/plain").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "only a form body carries a token");
+    let resp = app
+        .http
+        .post(&userinfo)
+        .body(format!("access_token={access}&access_token={access}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "a repeated parameter");
 
     let i = introspect(&app, access).await;
     assert_eq!((i["active"].as_bool(), i["sub"].as_str(), i["token_use"].as_str()), (Some(true), Some("alice"), Some("access_token")));
@@ -465,6 +489,16 @@ async fn rejection_prompt_none_and_remembered_sessions() {
     let c = param(&to_login, "login_challenge").unwrap();
     let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
     assert_eq!(login["skip"], false);
+    // max_age: a session within it is reused; max_age=0 is a fresh login even for a session
+    // from this very second (OIDC Core §3.1.2.1).
+    for (max_age, skip) in [("3600", true), ("0", false)] {
+        let (_, to_login, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("max_age", max_age)])).await;
+        let c = param(&to_login, "login_challenge").unwrap();
+        let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={c}"), None).await;
+        assert_eq!(login["skip"], skip, "max_age={max_age}");
+    }
+    let (_, loc, _) = browser.get(&auth_url(&app, &client_id, &[pk[0], pk[1], ("prompt", "none"), ("max_age", "0")])).await;
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"), "prompt=none cannot satisfy max_age=0: {loc}");
 }
 
 #[tokio::test]

@@ -213,6 +213,13 @@ async fn discovery_lists_what_is_implemented() {
     }
     let resp = app.http.get(format!("{}/t/nosuchtenant/.well-known/openid-configuration", app.public)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // RFC 8414 §3.1: a tenant issuer's metadata also where the well-known segment comes first.
+    app.tenant_admin("acme").await;
+    let v: Value = app.http.get(format!("{}/.well-known/oauth-authorization-server/t/acme", app.public)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["issuer"], format!("{}/t/acme", app.public));
+    assert_eq!(v["token_endpoint"], format!("{}/t/acme/oauth2/token", app.public));
+    let resp = app.http.get(format!("{}/.well-known/oauth-authorization-server/t/nosuchtenant", app.public)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = app.http.get(format!("{}/t/BAD!/.well-known/jwks.json", app.public)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }

@@ -56,6 +56,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     let (root, _) = issuer_routes().split_for_parts();
     let (tenant, _) = issuer_routes().split_for_parts();
     root.nest("/t/{tenant}", tenant)
+        // RFC 8414 §3.1: for an issuer with a path, the well-known segment comes first
+        // (`/.well-known/oauth-authorization-server/t/acme`); the suffix form under
+        // `/t/{tenant}` above is the one OIDC Discovery §4 builds.
+        .route("/.well-known/oauth-authorization-server/t/{tenant}", get(discovery::authorization_server))
         .route("/health/alive", get(crate::observe::alive))
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
