@@ -51,7 +51,16 @@ pub struct ClientAssertion<'a> {
     pub claims: AssertionClaims,
 }
 
-const PRIVATE_KEY_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+/// `Ed25519` is RFC 9864's fully-specified name for EdDSA over Ed25519, what current
+/// JOSE libraries put in the header for an Ed25519 key; it is verified as `EdDSA` with an
+/// `OKP`/`Ed25519` key.
+const PRIVATE_KEY_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519"];
+
+/// Whether a key's `alg` allows the assertion's: the same name, or the two names of
+/// EdDSA over Ed25519.
+fn alg_allows(key_alg: &str, alg: &str) -> bool {
+    key_alg == alg || matches!((key_alg, alg), ("EdDSA", "Ed25519") | ("Ed25519", "EdDSA"))
+}
 const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 
 impl<'a> ClientAssertion<'a> {
@@ -104,7 +113,7 @@ impl<'a> ClientAssertion<'a> {
         let msg = self.signing_input.as_bytes();
         let sig = &self.signature;
         if let Some(alg) = s("alg") {
-            if alg != self.alg {
+            if !alg_allows(alg, &self.alg) {
                 return false;
             }
         }
@@ -136,7 +145,7 @@ impl<'a> ClientAssertion<'a> {
                 point.extend_from_slice(&y);
                 UnparsedPublicKey::new(algorithm, &point).verify(msg, sig).is_ok()
             }
-            ("EdDSA", Some("OKP")) => {
+            ("EdDSA" | "Ed25519", Some("OKP")) => {
                 let Some(x) = b("x") else { return false };
                 s("crv") == Some("Ed25519") && UnparsedPublicKey::new(&signature::ED25519, &x).verify(msg, sig).is_ok()
             }
@@ -193,6 +202,35 @@ mod tests {
         assert!(a.verify_with_secret(b"s3cret"));
         assert!(!a.verify_with_secret(b"other"));
         assert!(!a.verify_with_jwks(&json!({"keys": [{"kty": "oct", "k": B64.encode(b"s3cret")}]})));
+    }
+
+    /// RFC 8037 `EdDSA` and RFC 9864 `Ed25519` are the same signature over an Ed25519 key.
+    #[test]
+    fn ed25519_assertions_verify_under_either_name() {
+        use ring::signature::{Ed25519KeyPair, KeyPair};
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let x = B64.encode(pair.public_key().as_ref());
+        let sign = |alg: &str| {
+            let input = format!("{}.{}", B64.encode(json!({"alg": alg, "typ": "JWT"}).to_string()), B64.encode(claims().to_string()));
+            format!("{input}.{}", B64.encode(pair.sign(input.as_bytes())))
+        };
+        let (ec, _) = SigningKey::generate();
+        for alg in ["EdDSA", "Ed25519"] {
+            let token = sign(alg);
+            let a = ClientAssertion::parse(&token).unwrap();
+            assert_eq!(a.kind(), AssertionKind::PrivateKey);
+            for key_alg in [None, Some("EdDSA"), Some("Ed25519")] {
+                let mut jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+                if let Some(k) = key_alg {
+                    jwk["alg"] = json!(k);
+                }
+                assert!(a.verify_with_jwks(&json!({"keys": [jwk]})), "{alg} with key alg {key_alg:?}");
+            }
+            assert!(!a.verify_with_jwks(&json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "ES256"}]})));
+            assert!(!a.verify_with_jwks(&json!({"keys": [{"kty": "OKP", "crv": "X25519", "x": x}]})));
+            assert!(!a.verify_with_jwks(&json!({"keys": [ec.public_jwk().to_json()]})), "{alg} with an EC key");
+        }
     }
 
     #[test]

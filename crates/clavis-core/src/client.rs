@@ -480,6 +480,27 @@ fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
+/// Whether an authorization request's `redirect_uri` is the registered one: the same
+/// string (RFC 6749 §3.1.2.3, simple string comparison), or, for an `http` loopback URI
+/// (`127.0.0.1`, `[::1]`, `localhost`), the same but for the port. A native app listens on
+/// whatever port the system gives it (RFC 8252 §7.3).
+pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(r), Ok(q)) = (Url::parse(registered), Url::parse(requested)) else { return false };
+    r.scheme() == "http"
+        && q.scheme() == "http"
+        && is_loopback_host(&r)
+        && r.host() == q.host()
+        && r.path() == q.path()
+        && r.query() == q.query()
+        && q.username().is_empty()
+        && q.password().is_none()
+        && q.fragment().is_none()
+        && !requested.contains('#')
+}
+
 /// RFC 6749 §3.1.2 and RFC 8252: absolute, no fragment, no credentials; `https`, or
 /// `http` on a loopback host, or a private-use scheme with a dot (`com.example.app:/cb`).
 pub fn check_redirect_uri(uri: &str, https_only: bool) -> Result<(), String> {
@@ -618,6 +639,33 @@ mod tests {
 
     fn create(json: &str) -> Result<Client, ValidationError> {
         Client::create(TenantId::default_tenant(), "id".into(), "cid".into(), &input(json), 1)
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_with_any_port() {
+        for (registered, requested) in [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb"),
+            ("http://127.0.0.1:8080/cb", "http://127.0.0.1:9/cb"),
+            ("http://[::1]/cb?x=1", "http://[::1]:4000/cb?x=1"),
+            ("http://localhost:3000/cb", "http://localhost:3001/cb"),
+            ("https://app.example/cb", "https://app.example/cb"),
+        ] {
+            assert!(redirect_uri_matches(registered, requested), "{registered} / {requested}");
+        }
+        for (registered, requested) in [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:5000/other"),
+            ("http://127.0.0.1/cb", "http://127.0.0.2:5000/cb"),
+            ("http://127.0.0.1/cb", "http://[::1]:5000/cb"),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:5000/cb"),
+            ("http://127.0.0.1/cb?x=1", "http://127.0.0.1:5000/cb?x=2"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:5000/cb#f"),
+            ("http://127.0.0.1/cb", "http://u:p@127.0.0.1:5000/cb"),
+            ("https://app.example/cb", "https://app.example:8443/cb"),
+            ("http://localhost.evil.example/cb", "http://localhost.evil.example:81/cb"),
+            ("com.example.app:/cb", "com.example.app:/cb2"),
+        ] {
+            assert!(!redirect_uri_matches(registered, requested), "{registered} / {requested}");
+        }
     }
 
     #[test]

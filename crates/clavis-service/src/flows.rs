@@ -306,7 +306,7 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     let get = |k: &str| clavis_core::form::param(params, k);
     let page = |m: &str| Refusal::Page(OAuthError::InvalidRequest(m.to_owned()));
     let redirect_uri = match get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(uri) if client.redirect_uris.iter().any(|r| clavis_core::client::redirect_uri_matches(r, uri)) => uri.to_owned(),
         Some(_) => return Err(page("redirect_uri does not match any registered redirect URI")),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return Err(page("redirect_uri is required: the client has several")),

@@ -1197,3 +1197,51 @@ async fn refresh_follows_the_registration_and_ages_out() {
     let exp1 = introspect(&app, t1["refresh_token"].as_str().unwrap()).await["exp"].as_i64().unwrap();
     assert!(exp1 <= exp0, "rotation keeps the family's end: {exp1} > {exp0}");
 }
+
+/// RFC 8252 §7.3: a native app registers `http://127.0.0.1/cb` and sends whatever port it
+/// listens on; the code goes to that port, and the token request repeats that exact URI.
+#[tokio::test]
+async fn loopback_redirect_uris_match_with_any_port() {
+    let app = spawn().await;
+    let c = app
+        .create_client(json!({
+            "name": "native", "redirect_uris": ["http://127.0.0.1/cb"], "grant_types": ["authorization_code"],
+            "is_confidential": false, "scopes": ["openid"],
+        }))
+        .await;
+    let client_id = c["client_id"].as_str().unwrap();
+    let (verifier, challenge) = pkce();
+    let start = |redirect: &str| {
+        let mut url = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", "openid")
+            .append_pair("state", "state-1234567890")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        url.to_string()
+    };
+    let (s, _, body) = Browser::new().get(&start("http://127.0.0.1:51004/other")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "another path is not the registered URI: {body}");
+    let (s, _, body) = Browser::new().get(&start("http://[::1]:51004/cb")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "another loopback address is not either: {body}");
+
+    let redirect = "http://127.0.0.1:51004/cb";
+    let to_client = login_and_consent(&app, &mut Browser::new(), &start(redirect), "alice", false).await;
+    assert!(to_client.starts_with(&format!("{redirect}?")), "{to_client}");
+    let code = param(&to_client, "code").unwrap();
+    let exchange = |redirect: &'static str, code: String| {
+        let (app, verifier) = (&app, verifier.clone());
+        async move {
+            let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect), ("code_verifier", &verifier)];
+            post_as_client(app.token_url(""), app, client_id, None, &form).await
+        }
+    };
+    let (s, body) = exchange("http://127.0.0.1:51005/cb", code.clone()).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "the token request names the port used: {body}");
+    let to_client = login_and_consent(&app, &mut Browser::new(), &start(redirect), "alice", false).await;
+    let (s, body) = exchange(redirect, param(&to_client, "code").unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}

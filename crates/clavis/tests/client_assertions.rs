@@ -470,3 +470,47 @@ async fn jwks_uri_redirects_are_not_followed() {
     assert_eq!(assertion_refused(&app, &key, &id).await, GENERIC);
     assert_eq!((hits.load(Ordering::SeqCst), target_hits.load(Ordering::SeqCst)), (1, 0));
 }
+
+/// RFC 9126 §2 and RFC 7523 §3: an assertion may name, as its audience, any endpoint of the
+/// issuer that authenticates clients. PAR accepts one made for PAR, and the token endpoint
+/// one made for PAR or introspection.
+#[tokio::test]
+async fn every_client_authenticating_endpoint_is_an_accepted_audience() {
+    let app = TestApp::spawn().await;
+    let (key, _) = SigningKey::generate();
+    let c = app
+        .create_client(json!({
+            "name": "par-pkjwt", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "client_credentials"],
+            "scopes": ["openid", "read"], "client_auth_methods": ["private_key_jwt"], "jwks": json!({"keys": [key.public_jwk().to_json()]}).to_string(),
+        }))
+        .await;
+    let id = c["client_id"].as_str().unwrap().to_owned();
+    let par = format!("{}/oauth2/par", app.public);
+    let resp = app
+        .http
+        .post(&par)
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", "https://a.example/cb"),
+            ("scope", "openid"),
+            ("state", "state-123456"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &key.sign_jwt(&claims(&id, &par, 60))),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body["request_uri"].as_str().unwrap().starts_with("urn:ietf:params:oauth:request_uri:"), "{body}");
+
+    for aud in [par.clone(), format!("{}/oauth2/introspect", app.public)] {
+        let (s, body) = token_with_assertion(&app, &key.sign_jwt(&claims(&id, &aud, 60))).await;
+        assert_eq!(s, StatusCode::OK, "aud {aud}: {body}");
+    }
+    let (s, _) = token_with_assertion(&app, &key.sign_jwt(&claims(&id, &format!("{}/oauth2/auth", app.public), 60))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the authorization endpoint does not authenticate clients");
+}
