@@ -32,42 +32,11 @@ BENCH_BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 export BENCH_BASIC
 CLK_TCK=$(getconf CLK_TCK)
 
-WORK="" PID=""
-stop() {
-  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    timeout 10 tail --pid="$PID" -f /dev/null 2>/dev/null || kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=""
-  [[ -n $WORK ]] && rm -rf "$WORK"
-  WORK=""
-}
-trap stop EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+trap stop_server EXIT
 
-# start BIN: sets PID and PUBLIC.
-start() {
-  WORK=$(mktemp -d /tmp/clavis-ab.XXXXXX)
-  (
-    cd "$WORK"
-    while read -r v; do unset "$v"; done < <(compgen -e | grep '^CLAVIS_' || true)
-    export CLAVIS_PUBLIC_ADDR=127.0.0.1:0 CLAVIS_ADMIN_ADDR=127.0.0.1:0 CLAVIS_DATA_DIR="$WORK" \
-           CLAVIS_BOOTSTRAP_CLIENT_ID=$ID CLAVIS_BOOTSTRAP_CLIENT_SECRET=$SECRET \
-           CLAVIS_LOG_FORMAT=json CLAVIS_LOG=warn,clavis=info,clavis::access=warn
-    exec "$1" serve
-  ) >"$WORK/out" 2>"$WORK/log" </dev/null &
-  PID=$!
-  local deadline=$((SECONDS + 60)) line
-  until line=$(grep -m1 '"message":"clavis listening"' "$WORK/log"); do
-    kill -0 "$PID" 2>/dev/null || { tail "$WORK/log" >&2; echo "server exited" >&2; exit 1; }
-    ((SECONDS < deadline)) || { echo "server did not listen within 60 s" >&2; exit 1; }
-    sleep 0.1
-  done
-  PUBLIC=$(sed -n 's/.*"public_addr":"\([^"]*\)".*/\1/p' <<<"$line")
-  [[ $PUBLIC =~ ^127\.0\.0\.1:[0-9]+$ ]] || { echo "unexpected public address '$PUBLIC'" >&2; exit 1; }
-}
-
-cpu() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.4f\n", ($12 + $13) / t }' "/proc/$PID/stat"; }
+cpu() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.4f\n", ($12 + $13) / t }' "/proc/$SERVER_PID/stat"; }
 
 # load SCRIPT PATH: prints "rps us_per_req".
 load() {
@@ -87,11 +56,11 @@ declare -A RES
 for round in $(seq 1 "$ROUNDS"); do
   for which in base cand; do
     bin=$BASE; [[ $which == cand ]] && bin=$CAND
-    start "$bin"
+    start_server "$bin"
     load token.lua /oauth2/token >/dev/null   # warm-up: keys, caches, connections
     a=$(load alive.lua /health/alive)
     t=$(load token.lua /oauth2/token)
-    stop
+    stop_server
     RES[$which.alive]+="$a;" RES[$which.token]+="$t;"
     printf 'round %d %-4s alive %6s req/s %6s µs/req   token %6s req/s %6s µs/req\n' "$round" "$which" $a $t
   done

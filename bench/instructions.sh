@@ -21,33 +21,19 @@ N=300
 ID=bench-admin
 SECRET=bench-instructions-secret-0123456789abcdef
 
-WORK="" PID=""
-cleanup() {
-  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID" 2>/dev/null || true; fi
-  [[ -n $WORK ]] && rm -rf "$WORK"
-  return 0
-}
-trap cleanup EXIT
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+START_TIMEOUT=120
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+COUNTS=$(mktemp /tmp/clavis-callgrind.XXXXXX)
+trap 'stop_server; rm -f "$COUNTS"' EXIT
 
-# count BIN KIND REQUESTS: prints the instructions the whole server run took.
+# count BIN KIND REQUESTS: sets INSTRUCTIONS to what the whole server run took. (Not a
+# command substitution: the EXIT trap must see the server to stop it.)
 count() {
-  WORK=$(mktemp -d /tmp/clavis-instr.XXXXXX)
-  (
-    cd "$WORK"
-    while read -r v; do unset "$v"; done < <(compgen -e | grep '^CLAVIS_' || true)
-    export CLAVIS_PUBLIC_ADDR=127.0.0.1:0 CLAVIS_ADMIN_ADDR=127.0.0.1:0 CLAVIS_DATA_DIR="$WORK" \
-           CLAVIS_BOOTSTRAP_CLIENT_ID=$ID CLAVIS_BOOTSTRAP_CLIENT_SECRET=$SECRET \
-           CLAVIS_LOG_FORMAT=json CLAVIS_LOG=warn,clavis=info,clavis::access=warn
-    exec valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$1" serve
-  ) >/dev/null 2>"$WORK/log" </dev/null &
-  PID=$!
-  local deadline=$((SECONDS + 120)) addr=""
-  until addr=$(grep -o '"public_addr":"127\.0\.0\.1:[0-9]*"' "$WORK/log" | cut -d'"' -f4); [[ -n $addr ]]; do
-    kill -0 "$PID" 2>/dev/null || { tail "$WORK/log" >&2; exit 1; }
-    ((SECONDS < deadline)) || { echo "server did not listen within 120 s" >&2; exit 1; }
-    sleep 0.2
-  done
-  timeout 600 python3 - "$addr" "$2" "$3" "$ID:$SECRET" <<'PY'
+  : >"$COUNTS"   # a run that ends without writing its counts must not read the last run's
+  start_server valgrind --tool=callgrind --callgrind-out-file="$COUNTS" "$1"
+  timeout 600 python3 - "$PUBLIC" "$2" "$3" "$ID:$SECRET" <<'PY'
 import base64, http.client, sys
 host, port = sys.argv[1].split(":")
 kind, n, basic = sys.argv[2], int(sys.argv[3]), base64.b64encode(sys.argv[4].encode()).decode()
@@ -63,12 +49,9 @@ for _ in range(n):
     if resp.status != 200:
         sys.exit(f"{kind}: status {resp.status}")
 PY
-  kill -TERM "$PID"
-  wait "$PID" || true
-  PID=""
-  sed -n 's/^summary: //p' "$WORK/callgrind.out"
-  rm -rf "$WORK"
-  WORK=""
+  stop_server
+  INSTRUCTIONS=$(sed -n 's/^summary: //p' "$COUNTS")
+  [[ $INSTRUCTIONS =~ ^[0-9]+$ ]] || { echo "callgrind wrote no summary" >&2; exit 1; }
 }
 
 echo "| binary | alive instructions/request | token instructions/request |"
@@ -77,9 +60,10 @@ for bin in "$@"; do
   [[ -x $bin ]] || { echo "$bin is not an executable file" >&2; exit 2; }
   row="| \`$bin\`"
   for kind in alive token; do
-    small=$(count "$bin" "$kind" "$N")
-    large=$(count "$bin" "$kind" $((N + 1000)))
-    row+=" | $(( (large - small) / 1000 ))"
+    count "$bin" "$kind" "$N"
+    small=$INSTRUCTIONS
+    count "$bin" "$kind" $((N + 1000))
+    row+=" | $(( (INSTRUCTIONS - small) / 1000 ))"
   done
   echo "$row |"
 done

@@ -17,11 +17,17 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
-        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if !Self::is_form(headers) {
             return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
         }
         Self::parse_body(body)
+    }
+
+    /// Whether the body is declared `application/x-www-form-urlencoded` (parameters after
+    /// `;` ignored).
+    pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
     }
 
     /// The body alone: every parameter at most once.

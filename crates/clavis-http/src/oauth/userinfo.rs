@@ -26,11 +26,7 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
     request_body(content = Option<UserinfoForm>, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Claims", body = Object), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
 pub async fn userinfo_post(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    let form = if is_form {
+    let form = if Form::is_form(&headers) {
         match Form::parse_body(&body) {
             Ok(form) => Some(form),
             Err(e) => return bearer_error(StatusCode::BAD_REQUEST, "invalid_request", e.description()),
