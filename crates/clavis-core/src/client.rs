@@ -488,6 +488,13 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
+    // Before any parsing (this runs for every registered URI of an unauthenticated
+    // request): only loopback http can match otherwise, and never a longer URI than
+    // registration allows.
+    let http = |u: &str| u.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+    if requested.len() > MAX_URL_LEN || !http(registered) || !http(requested) {
+        return false;
+    }
     let (Ok(r), Ok(q)) = (Url::parse(registered), Url::parse(requested)) else { return false };
     r.scheme() == "http"
         && q.scheme() == "http"
