@@ -5,6 +5,7 @@ Everything that talks to Clavis here does it as a third party would: plain HTTP 
 """
 
 import base64
+import json
 import warnings
 
 import requests
@@ -16,8 +17,15 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.jose import JsonWebKey, JsonWebToken
 
-# Only ES256 is allowed: a token signed with anything else does not decode at all.
-jwt = JsonWebToken(["ES256"])
+# Only the algorithms Clavis signs with are allowed: a token signed with anything else
+# (none, HS256 keyed with a public key, …) does not decode at all.
+jwt = JsonWebToken(["RS256", "PS256", "ES256", "EdDSA"])
+
+def jwt_header(token):
+    """The JOSE header of a compact JWT, unverified."""
+    segment = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
 
 BOTH_METHODS = ["client_secret_basic", "client_secret_post"]
 # The client authentication methods that need a client_secret (private_key_jwt and none do not).

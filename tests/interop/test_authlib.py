@@ -14,10 +14,11 @@ from authlib.integrations.requests_client import OAuthError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # authlib.jose: see clavis_interop
-    from authlib.jose import JoseError
+    from authlib.jose import JoseError, JsonWebKey
     from authlib.jose.errors import BadSignatureError
 
 from clavis_interop import (
+    jwt_header,
     BOTH_METHODS,
     AdminApi,
     basic_credentials,
@@ -97,9 +98,14 @@ def test_discovery_points_at_this_issuer(clavis, root):
     assert set(BOTH_METHODS) <= set(root["token_endpoint_auth_methods_supported"])
     keys = http().get(root["jwks_uri"], timeout=10).json()["keys"]
     assert keys, "the JWKS is empty"
+    kinds = {(key["alg"], key["kty"], key.get("crv")) for key in keys}
+    assert kinds == {("RS256", "RSA", None), ("PS256", "RSA", None), ("ES256", "EC", "P-256"), ("EdDSA", "OKP", "Ed25519")}
     for key in keys:
-        assert key["kty"] == "EC" and key["crv"] == "P-256" and key.get("kid")
-        assert "d" not in key, "the JWKS publishes a private key"
+        assert key.get("kid") and key["use"] == "sig"
+        # Each key imports as a public key in Authlib (cryptography underneath).
+        assert JsonWebKey.import_key(key).as_dict(is_private=False)["kid"] == key["kid"]
+        for private in ("d", "p", "q", "dp", "dq", "qi"):
+            assert private not in key, "the JWKS publishes a private key"
 
 
 @pytest.mark.parametrize("method", BOTH_METHODS)
@@ -176,7 +182,12 @@ def test_tenant_client_gets_tenant_tokens(clavis, api, root):
     with pytest.raises((JoseError, ValueError)):
         jwt.decode(token["access_token"], root_keys)
     # ...nor any single one of them, whatever its kid.
-    for key in root_keys.keys:
+    # (Keys of the token's algorithm fail on the signature; authlib will not even try
+    # the others.)
+    alg = jwt_header(token["access_token"])["alg"]
+    same_alg = [key for key in root_keys.keys if key.as_dict()["alg"] == alg]
+    assert same_alg, "the other tenant has a key of this algorithm too"
+    for key in same_alg:
         with pytest.raises(BadSignatureError):
             jwt.decode(token["access_token"], key)
 

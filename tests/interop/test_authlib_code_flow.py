@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     from authlib.jose import JoseError
     from authlib.jose.errors import BadSignatureError
 
-from clavis_interop import AdminApi, basic_credentials, discover, fetch_jwks, fetch_token, http, jwt, oauth_session
+from clavis_interop import AdminApi, jwt_header, basic_credentials, discover, fetch_jwks, fetch_token, http, jwt, oauth_session
 
 RP_REDIRECT = "https://rp.example/cb"
 RP_OTHER_REDIRECT = "https://rp.example/other"
@@ -238,8 +238,9 @@ def authorize(clavis, app, rp):
     return sign_in(clavis, app, Browser(), rp, rp.authorization_url())
 
 
-def validate_id_token(id_token, metadata, keys, client_id, access_token, nonce):
-    """Validates an ID token as an OpenID Connect relying party using Authlib does."""
+def validate_id_token(id_token, metadata, keys, client_id, access_token, nonce, alg="RS256"):
+    """Validates an ID token as an OpenID Connect relying party using Authlib does; RS256
+    is the default algorithm of ID tokens."""
     claims = jwt.decode(
         id_token,
         keys,
@@ -256,7 +257,7 @@ def validate_id_token(id_token, metadata, keys, client_id, access_token, nonce):
         claims_params={"nonce": nonce, "client_id": client_id, "access_token": access_token},
     )
     claims.validate()  # iss, aud, exp, iat; nonce, at_hash and azp against the params
-    assert claims.header["alg"] == "ES256"
+    assert claims.header["alg"] == alg
     assert claims.header.get("kid") in {k.kid for k in keys.keys}
     # The same again, spelled out, so a failure says exactly which one is off.
     assert claims["iss"] == metadata["issuer"]
@@ -365,7 +366,9 @@ def test_discovery_describes_the_code_flow(clavis, default, acme):
         assert m["code_challenge_methods_supported"] == ["S256"]
         assert "code" in m["response_types_supported"]
         assert {"authorization_code", "refresh_token"} <= set(m["grant_types_supported"])
-        assert "ES256" in m["id_token_signing_alg_values_supported"]
+        # OpenID Connect Discovery §3: RS256 MUST be listed; it is the default.
+        assert m["id_token_signing_alg_values_supported"] == ["RS256", "PS256", "ES256", "EdDSA"]
+        assert m["userinfo_signing_alg_values_supported"] == ["RS256", "PS256", "ES256", "EdDSA"]
         assert "none" in m["token_endpoint_auth_methods_supported"]
         assert m["authorization_response_iss_parameter_supported"] is True
         assert {"openid", "offline_access"} <= set(m["scopes_supported"])
@@ -738,7 +741,12 @@ def test_code_flow_in_a_second_tenant(clavis, default, acme):
     with pytest.raises((JoseError, ValueError)):
         validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, access, rp.nonce)
     # ...nor with any single one of them, whatever its kid.
-    for key in default.keys.keys:
+    # (Keys of the token's algorithm fail on the signature; authlib will not even try
+    # the others.)
+    alg = jwt_header(token["id_token"])["alg"]
+    same_alg = [key for key in default.keys.keys if key.as_dict()["alg"] == alg]
+    assert same_alg, "the other tenant has a key of this algorithm too"
+    for key in same_alg:
         with pytest.raises(BadSignatureError):
             jwt.decode(token["id_token"], key)
 
@@ -746,6 +754,34 @@ def test_code_flow_in_a_second_tenant(clavis, default, acme):
     validate_id_token(refreshed["id_token"], acme.metadata, acme.keys, rp.client_id, refreshed["access_token"], None)
     assert rp.revoke(refreshed["refresh_token"]).status_code == 200
     assert rp.introspect(refreshed["access_token"])["active"] is False
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "EdDSA"])
+def test_id_tokens_and_signed_userinfo_in_the_clients_algorithm(clavis, default, alg):
+    """OpenID Connect Registration §2: id_token_signed_response_alg and
+    userinfo_signed_response_alg, set through the Hydra API, validated by Authlib."""
+    client = default.create_client(**rp_client_body(name=f"rp-{alg}"))
+    patch = [
+        {"op": "add", "path": "/id_token_signed_response_alg", "value": alg},  # absent until set
+        {"op": "replace", "path": "/userinfo_signed_response_alg", "value": alg},
+    ]
+    resp = http().patch(
+        f"{clavis.admin_url}/admin/clients/{client['client_id']}",
+        json=patch,
+        headers={"Authorization": f"Bearer {default.admin_token}"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    rp, token = signed_in(clavis, default, client)
+    validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, token["access_token"], rp.nonce, alg)
+    resp = rp.userinfo(token["access_token"])
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/jwt"
+    remember_tokens(clavis, {"id_token": resp.text})
+    info = jwt.decode(resp.text, default.keys)
+    assert info.header["alg"] == alg
+    assert (info["sub"], info["email"]) == (SUBJECT, EMAIL)
+    assert (info["iss"], info["aud"]) == (default.metadata["issuer"], rp.client_id), "OpenID Connect Core §5.3.2"
 
 
 # Keep this test last: it stops the module's server, so that the log it reads is

@@ -54,14 +54,15 @@ pub struct ClientAssertion<'a> {
 /// `Ed25519` is RFC 9864's fully-specified name for EdDSA over Ed25519, what current
 /// JOSE libraries put in the header for an Ed25519 key; it is verified as `EdDSA` with an
 /// `OKP`/`Ed25519` key.
-const PRIVATE_KEY_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519"];
+pub const PRIVATE_KEY_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519"];
 
 /// Whether a key's `alg` allows the assertion's: the same name, or the two names of
 /// EdDSA over Ed25519.
-fn alg_allows(key_alg: &str, alg: &str) -> bool {
+pub fn alg_allows(key_alg: &str, alg: &str) -> bool {
     key_alg == alg || matches!((key_alg, alg), ("EdDSA", "Ed25519") | ("Ed25519", "EdDSA"))
 }
-const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
+/// Algorithms of an HMAC with the client's secret (`client_secret_jwt`).
+pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 
 impl<'a> ClientAssertion<'a> {
     pub fn parse(token: &'a str) -> Result<Self, &'static str> {
@@ -178,13 +179,13 @@ mod tests {
 
     #[test]
     fn es256_assertion_verifies_against_its_jwks_only() {
-        let (key, _) = SigningKey::generate();
+        let (key, _) = SigningKey::generate(crate::jose::Alg::Es256);
         let token = key.sign_jwt(&claims());
         let a = ClientAssertion::parse(&token).unwrap();
         assert_eq!(a.kind(), AssertionKind::PrivateKey);
         assert_eq!(a.claims.audiences(), vec!["https://as/token"]);
         assert!(a.verify_with_jwks(&json!({"keys": [key.public_jwk().to_json()]})));
-        let (other, _) = SigningKey::generate();
+        let (other, _) = SigningKey::generate(crate::jose::Alg::Es256);
         assert!(!a.verify_with_jwks(&json!({"keys": [other.public_jwk().to_json()]})));
         assert!(!a.verify_with_jwks(&json!({"keys": []})));
         assert!(!a.verify_with_secret(b"whatever"), "an ES256 assertion is no HMAC");
@@ -215,7 +216,7 @@ mod tests {
             let input = format!("{}.{}", B64.encode(json!({"alg": alg, "typ": "JWT"}).to_string()), B64.encode(claims().to_string()));
             format!("{input}.{}", B64.encode(pair.sign(input.as_bytes())))
         };
-        let (ec, _) = SigningKey::generate();
+        let (ec, _) = SigningKey::generate(crate::jose::Alg::Es256);
         for alg in ["EdDSA", "Ed25519"] {
             let token = sign(alg);
             let a = ClientAssertion::parse(&token).unwrap();

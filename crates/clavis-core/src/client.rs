@@ -380,6 +380,7 @@ impl Client {
         if has_method(AuthMethod::PrivateKeyJwt) && self.jwks.is_empty() && self.jwks_uri.is_empty() {
             return Err(ValidationError::new("jwks", "private_key_jwt needs jwks or jwks_uri"));
         }
+        self.extras.hydra.check_algorithms(&self.auth_methods)?;
         if fapi {
             if !self.is_confidential {
                 return Err(ValidationError::new("fapi_profile", "FAPI clients must be confidential"));

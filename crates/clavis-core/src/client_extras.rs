@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::assertion::{HMAC_ALGS as CLIENT_SECRET_ALGS, PRIVATE_KEY_ALGS as CLIENT_KEY_ALGS};
 use crate::ValidationError;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -126,15 +127,63 @@ pub struct HydraMetadata {
     pub subject_type: String,
     pub sector_identifier_uri: String,
     pub request_uris: Vec<String>,
+    /// `""` (any alg the client's keys allow), `none` (unsigned objects accepted) or an
+    /// asymmetric JOSE algorithm name.
     pub request_object_signing_alg: String,
+    /// `""` (any), or the one algorithm the client's assertions must use.
     pub token_endpoint_auth_signing_alg: String,
+    /// `""` / `none` (plain JSON) or one of Clavis's signing algorithms.
     pub userinfo_signed_response_alg: String,
+    /// `""` (the tenant's default) or one of Clavis's signing algorithms.
+    pub id_token_signed_response_alg: String,
+    /// JWT access tokens: `""` (the tenant's default) or one of Clavis's signing algorithms.
+    pub access_token_signed_response_alg: String,
     pub frontchannel_logout_uri: String,
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
     pub backchannel_logout_session_required: bool,
     /// SHA-256 of the RFC 7592 registration access token of a dynamically registered client.
     pub registration_token_hash: Option<String>,
+}
+
+impl HydraMetadata {
+    /// The algorithm fields name algorithms Clavis has, and fit the client's
+    /// authentication methods (`private_key_jwt` for asymmetric assertions,
+    /// `client_secret_jwt` for HMAC ones).
+    pub fn check_algorithms(&self, auth_methods: &[crate::AuthMethod]) -> Result<(), ValidationError> {
+        let server_alg = |field: &str, v: &str, none_ok: bool| {
+            if v.is_empty() || (none_ok && v == "none") || crate::jose::Alg::NAMES.contains(&v) {
+                Ok(())
+            } else {
+                let extra = if none_ok { "none, " } else { "" };
+                Err(ValidationError::new(field, format!("must be {extra}{}", crate::jose::Alg::NAMES.join(", "))))
+            }
+        };
+        server_alg("id_token_signed_response_alg", &self.id_token_signed_response_alg, false)?;
+        server_alg("access_token_signed_response_alg", &self.access_token_signed_response_alg, false)?;
+        server_alg("userinfo_signed_response_alg", &self.userinfo_signed_response_alg, true)?;
+        let ro = self.request_object_signing_alg.as_str();
+        if !(ro.is_empty() || ro == "none" || CLIENT_KEY_ALGS.contains(&ro)) {
+            return Err(ValidationError::new("request_object_signing_alg", format!("must be none or one of {}", CLIENT_KEY_ALGS.join(", "))));
+        }
+        // It binds the JWT methods only: with neither, it waits for one to be added (and
+        // is checked again then); with one JWT method it must be of that method's kind.
+        let te = self.token_endpoint_auth_signing_alg.as_str();
+        let (asymmetric, hmac) = (CLIENT_KEY_ALGS.contains(&te), CLIENT_SECRET_ALGS.contains(&te));
+        if !te.is_empty() && !asymmetric && !hmac {
+            let all = [CLIENT_KEY_ALGS, CLIENT_SECRET_ALGS].concat().join(", ");
+            return Err(ValidationError::new("token_endpoint_auth_signing_alg", format!("must be one of {all}")));
+        }
+        let has = |m| auth_methods.contains(&m);
+        let (key_jwt, secret_jwt) = (has(crate::AuthMethod::PrivateKeyJwt), has(crate::AuthMethod::ClientSecretJwt));
+        if asymmetric && secret_jwt && !key_jwt {
+            return Err(ValidationError::new("token_endpoint_auth_signing_alg", format!("{te} is for private_key_jwt, not client_secret_jwt")));
+        }
+        if hmac && key_jwt && !secret_jwt {
+            return Err(ValidationError::new("token_endpoint_auth_signing_alg", format!("{te} is for client_secret_jwt, not private_key_jwt")));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +205,39 @@ mod tests {
         let unset = serde_json::json!({"client_credentials_grant_access_token_lifespan": null});
         l.apply(unset.as_object().unwrap(), "x").unwrap();
         assert_eq!(l.client_credentials_grant_access_token, None);
+    }
+
+    #[test]
+    fn algorithm_fields_name_what_exists_and_fit_the_auth_method() {
+        use crate::AuthMethod::*;
+        let with = |f: fn(&mut HydraMetadata)| {
+            let mut h = HydraMetadata::default();
+            f(&mut h);
+            h
+        };
+        assert!(HydraMetadata::default().check_algorithms(&[ClientSecretBasic]).is_ok());
+        let ok = with(|h| {
+            h.id_token_signed_response_alg = "PS256".into();
+            h.access_token_signed_response_alg = "EdDSA".into();
+            h.userinfo_signed_response_alg = "none".into();
+            h.request_object_signing_alg = "ES384".into();
+            h.token_endpoint_auth_signing_alg = "RS512".into();
+        });
+        assert!(ok.check_algorithms(&[PrivateKeyJwt]).is_ok());
+        assert_eq!(ok.check_algorithms(&[ClientSecretJwt]).unwrap_err().field, "token_endpoint_auth_signing_alg");
+        let hs = with(|h| h.token_endpoint_auth_signing_alg = "HS256".into());
+        assert!(hs.check_algorithms(&[ClientSecretJwt]).is_ok());
+        assert!(hs.check_algorithms(&[PrivateKeyJwt]).is_err());
+        assert!(hs.check_algorithms(&[ClientSecretBasic]).is_ok(), "binds once a JWT method is added");
+        for (field, f) in [
+            ("id_token_signed_response_alg", (|h: &mut HydraMetadata| h.id_token_signed_response_alg = "none".into()) as fn(&mut HydraMetadata)),
+            ("id_token_signed_response_alg", |h| h.id_token_signed_response_alg = "HS256".into()),
+            ("access_token_signed_response_alg", |h| h.access_token_signed_response_alg = "RS512".into()),
+            ("userinfo_signed_response_alg", |h| h.userinfo_signed_response_alg = "ES384".into()),
+            ("request_object_signing_alg", |h| h.request_object_signing_alg = "HS256".into()),
+            ("token_endpoint_auth_signing_alg", |h| h.token_endpoint_auth_signing_alg = "none".into()),
+        ] {
+            assert_eq!(with(f).check_algorithms(&[PrivateKeyJwt, ClientSecretJwt]).unwrap_err().field, field);
+        }
     }
 }

@@ -18,7 +18,7 @@ pub mod time;
 pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
 pub use client_extras::{AccessTokenStrategy, ClientExtras, HydraMetadata, Lifespans};
 pub use tenant::TenantId;
-pub use tenant_policy::{DcrPolicy, IntrospectionPolicy};
+pub use tenant_policy::{DcrPolicy, IntrospectionPolicy, SigningDefaults};
 
 /// A rule broken by caller input, naming the field so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -75,6 +75,24 @@ impl DcrPolicy {
     }
 }
 
+/// The algorithms a tenant signs with where a client names none: ID tokens RS256 (OIDC
+/// Discovery §3 requires relying parties to accept it; Hydra's default), JWT access
+/// tokens ES256 (an RSA signature costs about twenty times the CPU of an ECDSA one, and
+/// the token endpoint is the hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SigningDefaults {
+    #[schema(value_type = String, example = "RS256")]
+    pub id_token: crate::jose::Alg,
+    #[schema(value_type = String, example = "ES256")]
+    pub access_token: crate::jose::Alg,
+}
+
+impl Default for SigningDefaults {
+    fn default() -> Self {
+        Self { id_token: crate::jose::Alg::Rs256, access_token: crate::jose::Alg::Es256 }
+    }
+}
+
 /// Which confidential clients may introspect the tokens of other clients of the tenant.
 /// The others see only their own; self-registered clients always only their own unless an
 /// admin marked them (`introspector`).

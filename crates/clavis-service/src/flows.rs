@@ -12,7 +12,7 @@
 //! Each step is a compare-and-set on the flow's state, so a challenge or verifier works
 //! once. Handles are random 256-bit values stored as hashes.
 
-use clavis_core::{ids, scope, secret, time, Client, ClientStatus, FapiProfile, GrantType, TenantId, ValidationError};
+use clavis_core::{ids, scope, secret, Client, ClientStatus, FapiProfile, GrantType, TenantId, ValidationError};
 use clavis_store::{FlowHandle, FlowRow, SessionRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -137,6 +137,14 @@ struct FlowData {
     login: Option<LoginDone>,
     consent_skip: bool,
     consent: Option<ConsentAccept>,
+    /// The login session id a new login gets (Hydra shows it in the login request before
+    /// the login is accepted); empty in flows stored before it existed.
+    #[serde(default)]
+    new_sid: String,
+    /// The login challenge, kept once accepted (then it is spent) for the consent
+    /// request's `login_challenge`.
+    #[serde(default)]
+    login_challenge: String,
 }
 
 /// Flow states, in order.
@@ -236,24 +244,10 @@ fn error_redirect(req_redirect: &str, state: &str, issuer: &str, e: &OAuthError)
     AuthorizeError::Redirect(with_params(req_redirect, &params))
 }
 
-/// A view of a client for the login and consent apps (Hydra's field names).
+/// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
+/// (which never holds a secret).
 pub(crate) fn client_view(c: &Client) -> Value {
-    json!({
-        "client_id": c.client_id,
-        "client_name": c.name,
-        "redirect_uris": c.redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "response_types": ["code"],
-        "scope": c.scopes.join(" "),
-        "token_endpoint_auth_method": c.auth_methods.first().map(|m| m.as_str()).unwrap_or("client_secret_basic"),
-        "logo_uri": c.logo_url,
-        "policy_uri": c.privacy_policy,
-        "tos_uri": c.terms_url,
-        "client_uri": c.website,
-        "metadata": {},
-        "created_at": time::rfc3339(c.created_at),
-        "updated_at": time::rfc3339(c.updated_at),
-    })
+    serde_json::to_value(crate::hydra_client::view(c)).expect("a client view serializes")
 }
 
 pub(crate) fn new_handle() -> (String, String) {
@@ -511,7 +505,17 @@ impl Services {
             issuer: issuer.to_owned(),
         };
         let (binding, csrf) = Binding::new();
-        let data = FlowData { request, browser: Some(binding), session, login_skip, login: None, consent_skip: false, consent: None };
+        let data = FlowData {
+            request,
+            browser: Some(binding),
+            session,
+            login_skip,
+            login: None,
+            consent_skip: false,
+            consent: None,
+            new_sid: ids::ulid(),
+            login_challenge: String::new(),
+        };
         let (challenge, challenge_hash) = new_handle();
         let row = FlowRow {
             id: ids::ulid(),
@@ -593,7 +597,7 @@ impl Services {
             skip: data.login_skip,
             subject: session.map(|s| s.subject.clone()).unwrap_or_default(),
             oidc_context: Self::oidc_context(&data.request),
-            session_id: session.map(|s| s.sid.clone()).unwrap_or_default(),
+            session_id: session.map_or_else(|| data.new_sid.clone(), |s| s.sid.clone()),
         })
     }
 
@@ -616,8 +620,9 @@ impl Services {
                 }
                 (s.auth_time, s.sid.clone())
             }
-            _ => (now, ids::ulid()),
+            _ => (now, Some(data.new_sid.clone()).filter(|s| !s.is_empty()).unwrap_or_else(ids::ulid)),
         };
+        data.login_challenge = challenge.to_owned();
         data.login = Some(LoginDone {
             subject: body.subject,
             remember: body.remember,
@@ -723,7 +728,7 @@ impl Services {
             subject: login.subject,
             oidc_context: Self::oidc_context(&data.request),
             context: login.context,
-            login_challenge: String::new(),
+            login_challenge: data.login_challenge.clone(),
             login_session_id: login.sid,
             acr: login.acr,
             amr: login.amr,

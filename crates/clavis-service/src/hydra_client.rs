@@ -99,7 +99,15 @@ pub struct HydraClient {
     pub token_endpoint_auth_signing_alg: String,
     pub request_object_signing_alg: String,
     pub request_uris: Vec<String>,
+    /// `none` or empty: plain JSON; else the algorithm userinfo is signed with (`application/jwt`).
     pub userinfo_signed_response_alg: String,
+    /// The ID token's algorithm: `RS256`, `PS256`, `ES256` or `EdDSA`; absent: the tenant's
+    /// default. (OpenID Connect Registration; not in Hydra's model, so shown only when set.)
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id_token_signed_response_alg: String,
+    /// JWT access tokens' algorithm, as `id_token_signed_response_alg` (a Clavis extension).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_token_signed_response_alg: String,
     pub frontchannel_logout_uri: String,
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
@@ -182,6 +190,8 @@ pub fn view(c: &Client) -> HydraClient {
         request_object_signing_alg: h.request_object_signing_alg.clone(),
         request_uris: h.request_uris.clone(),
         userinfo_signed_response_alg: h.userinfo_signed_response_alg.clone(),
+        id_token_signed_response_alg: h.id_token_signed_response_alg.clone(),
+        access_token_signed_response_alg: h.access_token_signed_response_alg.clone(),
         frontchannel_logout_uri: h.frontchannel_logout_uri.clone(),
         frontchannel_logout_session_required: h.frontchannel_logout_session_required,
         backchannel_logout_uri: h.backchannel_logout_uri.clone(),
@@ -239,7 +249,12 @@ pub struct HydraClientRequest {
     token_endpoint_auth_signing_alg: Option<String>,
     request_object_signing_alg: Option<String>,
     request_uris: Option<Vec<String>>,
+    /// `none` or empty: plain JSON; else `RS256`, `PS256`, `ES256` or `EdDSA`.
     userinfo_signed_response_alg: Option<String>,
+    /// `RS256`, `PS256`, `ES256` or `EdDSA` [default: the tenant's, RS256 unless changed].
+    id_token_signed_response_alg: Option<String>,
+    /// For JWT access tokens, as `id_token_signed_response_alg` [default: the tenant's, ES256 unless changed].
+    access_token_signed_response_alg: Option<String>,
     frontchannel_logout_uri: Option<String>,
     frontchannel_logout_session_required: Option<bool>,
     backchannel_logout_uri: Option<String>,
@@ -369,6 +384,8 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.request_object_signing_alg = r.request_object_signing_alg.unwrap_or_default();
     h.token_endpoint_auth_signing_alg = r.token_endpoint_auth_signing_alg.unwrap_or_default();
     h.userinfo_signed_response_alg = r.userinfo_signed_response_alg.unwrap_or_default();
+    h.id_token_signed_response_alg = r.id_token_signed_response_alg.unwrap_or_default();
+    h.access_token_signed_response_alg = r.access_token_signed_response_alg.unwrap_or_default();
     h.frontchannel_logout_uri = r.frontchannel_logout_uri.unwrap_or_default();
     h.frontchannel_logout_session_required = r.frontchannel_logout_session_required.unwrap_or(false);
     h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();

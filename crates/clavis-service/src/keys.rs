@@ -1,13 +1,15 @@
-//! Per-tenant ES256 signing keys: created on first use, persisted, cached in memory.
+//! Per-tenant signing keys, one active key per algorithm (RS256, PS256, ES256, EdDSA):
+//! created on first use, persisted, parsed once and kept in memory with the tenant's
+//! default algorithms.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use clavis_core::jose::{PublicJwk, SigningKey};
+use clavis_core::jose::{Alg, PublicJwk, SigningKey};
 use clavis_core::time::Clock;
-use clavis_core::TenantId;
+use clavis_core::{Client, SigningDefaults, TenantId};
 use clavis_store::{Store, StoreError, StoredKey};
 
 /// Key sets are re-read at least this often (seconds), so a key added or retired on
@@ -26,10 +28,12 @@ pub struct KeyInfo {
 }
 
 pub struct TenantKeys {
-    /// The key new tokens are signed with.
-    pub signing: SigningKey,
+    /// The keys new tokens are signed with, in the order of [`Alg::ALL`].
+    signers: Vec<SigningKey>,
     /// Every key whose tokens verify, published in the JWKS.
     pub public: Vec<PublicJwk>,
+    /// The tenant's algorithms where a client names none.
+    pub defaults: SigningDefaults,
     /// When this set was read (clock seconds).
     loaded: i64,
 }
@@ -39,18 +43,21 @@ pub struct Keys {
     store: Store,
     clock: Arc<dyn Clock>,
     cache: Arc<RwLock<HashMap<TenantId, Arc<TenantKeys>>>>,
+    /// Held while a tenant's missing keys are made, so concurrent first requests make
+    /// them once (an RSA key costs tens of milliseconds of CPU).
+    creating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Keys {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cache: Arc::default() }
+        Self { store, clock, cache: Arc::default(), creating: Arc::default() }
     }
 
     fn age(&self, keys: &TenantKeys) -> i64 {
         self.clock.now_unix() - keys.loaded
     }
 
-    /// The tenant's keys, creating its first key if it has none.
+    /// The tenant's keys, creating the keys it lacks.
     pub async fn for_tenant(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
         if let Some(k) = self.cache.read().expect("keys lock").get(tenant) {
             if self.age(k) < KEY_SET_TTL {
@@ -73,32 +80,43 @@ impl Keys {
         Ok(self.reload(tenant).await?.find(kid).cloned())
     }
 
-    async fn reload(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
+    /// Re-reads the tenant's keys and defaults (after a change of its settings).
+    pub async fn reload(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, StoreError> {
         let mut stored = self.store.active_signing_keys(tenant).await?;
-        if stored.is_empty() {
-            self.store.insert_signing_key(tenant, &new_key(self.clock.now_unix())).await?;
+        if missing(&stored).next().is_some() {
+            let _one_at_a_time = self.creating.lock().await;
+            stored = self.store.active_signing_keys(tenant).await?;
+            for key in new_keys(missing(&stored).collect(), self.clock.now_unix()).await {
+                self.store.insert_signing_key(tenant, &key).await?;
+            }
             // Another node may have raced us: the oldest key wins everywhere.
             stored = self.store.active_signing_keys(tenant).await?;
         }
-        let loaded = Arc::new(Self::load(&stored, self.clock.now_unix())?);
+        let defaults = self.store.tenant_settings(tenant).await?.signing.unwrap_or_default();
+        let loaded = Arc::new(Self::load(&stored, defaults, self.clock.now_unix())?);
         self.cache.write().expect("keys lock").insert(tenant.clone(), loaded.clone());
         Ok(loaded)
     }
 
-    /// A new signing key; the previous ones keep verifying until retired. Returns its kid.
-    pub async fn rotate(&self, tenant: &TenantId) -> Result<String, StoreError> {
-        let key = new_key(self.clock.now_unix());
-        self.store.rotate_signing_key(tenant, &key).await?;
+    /// A new signing key for `alg`, or for every algorithm; the previous ones keep
+    /// verifying until retired. Returns the new kids.
+    pub async fn rotate(&self, tenant: &TenantId, alg: Option<Alg>) -> Result<Vec<String>, StoreError> {
+        self.for_tenant(tenant).await?;
+        let mut kids = Vec::new();
+        for key in new_keys(alg.map_or(Alg::ALL.to_vec(), |a| vec![a]), self.clock.now_unix()).await {
+            self.store.rotate_signing_key(tenant, &key).await?;
+            kids.push(key.kid);
+        }
         self.reload(tenant).await?;
-        Ok(key.kid)
+        Ok(kids)
     }
 
-    /// Stops publishing a verify-only key; the signing key cannot be retired.
+    /// Stops publishing a verify-only key; a signing key cannot be retired.
     pub async fn retire(&self, tenant: &TenantId, kid: &str) -> Result<(), crate::ServiceError> {
         let keys = self.store.list_signing_keys(tenant).await?;
         match keys.iter().find(|k| k.kid == kid) {
             None => return Err(crate::ServiceError::NotFound("key")),
-            Some(k) if k.status == "active" => return Err(crate::ServiceError::Refused("the signing key cannot be retired; rotate first".into())),
+            Some(k) if k.status == "active" => return Err(crate::ServiceError::Refused("a signing key cannot be retired; rotate first".into())),
             Some(k) if k.status == "retired" => return Ok(()),
             Some(_) => {}
         }
@@ -119,34 +137,68 @@ impl Keys {
             .collect())
     }
 
-    fn load(stored: &[StoredKey], now: i64) -> Result<TenantKeys, StoreError> {
+    fn load(stored: &[StoredKey], defaults: SigningDefaults, now: i64) -> Result<TenantKeys, StoreError> {
         let corrupt = |kid: &str| StoreError::Corrupt(format!("signing key {kid}"));
-        let signer = stored.iter().find(|k| k.status == "active").ok_or_else(|| corrupt("(no active key)"))?;
-        let pkcs8 = B64.decode(&signer.private_pkcs8).map_err(|_| corrupt(&signer.kid))?;
-        let signing = SigningKey::from_pkcs8(&pkcs8).map_err(|_| corrupt(&signer.kid))?;
+        let signers = Alg::ALL
+            .iter()
+            .map(|alg| {
+                let signer = stored.iter().find(|k| k.status == "active" && k.alg == alg.as_str()).ok_or_else(|| corrupt(alg.as_str()))?;
+                let pkcs8 = B64.decode(&signer.private_pkcs8).map_err(|_| corrupt(&signer.kid))?;
+                SigningKey::from_pkcs8(*alg, &pkcs8).map_err(|_| corrupt(&signer.kid))
+            })
+            .collect::<Result<_, _>>()?;
         let public = stored
             .iter()
             .map(|k| serde_json::from_str(&k.public_jwk).ok().and_then(|v| PublicJwk::from_json(&v)).ok_or_else(|| corrupt(&k.kid)))
             .collect::<Result<_, _>>()?;
-        Ok(TenantKeys { signing, public, loaded: now })
+        Ok(TenantKeys { signers, public, defaults, loaded: now })
     }
 }
 
-fn new_key(now: i64) -> StoredKey {
-    let (key, pkcs8) = SigningKey::generate();
-    StoredKey {
-        kid: key.kid().to_owned(),
-        alg: "ES256".into(),
-        private_pkcs8: B64.encode(pkcs8),
-        public_jwk: key.public_jwk().to_json().to_string(),
-        status: "active".into(),
-        created_at: now,
+/// The algorithms without an active key in `stored`.
+fn missing(stored: &[StoredKey]) -> impl Iterator<Item = Alg> + '_ {
+    Alg::ALL.into_iter().filter(|a| !stored.iter().any(|k| k.status == "active" && k.alg == a.as_str()))
+}
+
+/// New keys of `algs`, made in parallel off the async runtime (an RSA key takes a CPU
+/// core some 100–300 ms).
+async fn new_keys(algs: Vec<Alg>, now: i64) -> Vec<StoredKey> {
+    let jobs: Vec<_> = algs.into_iter().map(|alg| tokio::task::spawn_blocking(move || SigningKey::generate(alg))).collect();
+    let mut keys = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let (key, pkcs8) = job.await.expect("key generation does not panic");
+        keys.push(StoredKey {
+            kid: key.kid().to_owned(),
+            alg: key.alg().as_str().into(),
+            private_pkcs8: B64.encode(pkcs8),
+            public_jwk: key.public_jwk().to_json().to_string(),
+            status: "active".into(),
+            created_at: now,
+        });
     }
+    keys
 }
 
 impl TenantKeys {
     pub fn find(&self, kid: &str) -> Option<&PublicJwk> {
         self.public.iter().find(|k| k.kid == kid)
+    }
+
+    /// The active key of `alg`.
+    pub fn signer(&self, alg: Alg) -> &SigningKey {
+        let i = Alg::ALL.iter().position(|a| *a == alg).expect("every algorithm is in ALL");
+        &self.signers[i]
+    }
+
+    /// The key for the client's ID tokens: its `id_token_signed_response_alg`, else the
+    /// tenant's default.
+    pub fn id_token_signer(&self, client: &Client) -> &SigningKey {
+        self.signer(Alg::parse(&client.extras.hydra.id_token_signed_response_alg).unwrap_or(self.defaults.id_token))
+    }
+
+    /// The key for the client's JWT access tokens.
+    pub fn access_token_signer(&self, client: &Client) -> &SigningKey {
+        self.signer(Alg::parse(&client.extras.hydra.access_token_signed_response_alg).unwrap_or(self.defaults.access_token))
     }
 
     pub fn jwks(&self) -> serde_json::Value {

@@ -35,7 +35,7 @@ pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView
 pub use hydra_client::ClientMetadataError;
 pub use introspection::Introspector;
 pub use keys::{KeyInfo, Keys};
-pub use lifecycle::Introspection;
+pub use lifecycle::{Introspection, Userinfo};
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
 
@@ -43,8 +43,9 @@ pub use token::{supported_grant_types, TokenRequest, TokenSet};
 pub use tokens::{AccessClaims, Principal, TokenRejection};
 
 use cache::ClientCache;
+use clavis_core::jose::Alg;
 use clavis_core::time::{Clock, SystemClock};
-use clavis_core::TenantId;
+use clavis_core::{TenantId, ValidationError};
 
 /// Settings the use cases need; the binary fills them from configuration.
 #[derive(Debug, Clone)]
@@ -118,6 +119,14 @@ pub struct TenantSettingsChange {
     pub dcr: Option<DcrPolicyChange>,
     /// `any_confidential` or `marked_only`.
     pub introspection: Option<String>,
+    pub signing: Option<SigningChange>,
+}
+
+/// A change of the tenant's default signing algorithms: `None` keeps one.
+#[derive(Debug, Default)]
+pub struct SigningChange {
+    pub id_token: Option<String>,
+    pub access_token: Option<String>,
 }
 
 /// A change of the tenant's DCR policy: `None` keeps a list.
@@ -278,6 +287,17 @@ impl Services {
                 .ok_or_else(|| clavis_core::ValidationError::new("introspection", "must be \"any_confidential\" or \"marked_only\""))?;
             s.introspection = Some(policy);
         }
+        if let Some(change) = change.signing {
+            let mut d = s.signing.unwrap_or_default();
+            for (field, given, slot) in
+                [("signing.id_token", change.id_token, &mut d.id_token), ("signing.access_token", change.access_token, &mut d.access_token)]
+            {
+                if let Some(name) = given {
+                    *slot = Alg::parse(&name).ok_or_else(|| ValidationError::new(field, format!("must be one of {}", Alg::NAMES.join(", "))))?;
+                }
+            }
+            s.signing = Some(d);
+        }
         self.set_tenant_settings(t, &s).await
     }
 
@@ -294,6 +314,9 @@ impl Services {
                 }
             }
         }
-        Ok(self.store.set_tenant_settings(t, &s).await?)
+        self.store.set_tenant_settings(t, &s).await?;
+        // This node signs with the new defaults at once; others within the key set's TTL.
+        self.keys.reload(t).await?;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The life of issued tokens after the token endpoint: introspection (RFC 7662),
 //! revocation (RFC 7009), UserInfo, and revoking what a grant or consent issued.
 
+use clavis_core::jose::Alg;
 use clavis_core::{secret, Client, TenantId};
 use clavis_store::StoreError;
 use serde::Serialize;
@@ -39,6 +40,13 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub ext: Option<Value>,
+}
+
+/// A UserInfo response: JSON claims, or a signed JWT (`application/jwt`).
+#[derive(Debug)]
+pub enum Userinfo {
+    Claims(Value),
+    Signed(String),
 }
 
 impl Services {
@@ -121,8 +129,10 @@ impl Services {
     }
 
     /// OpenID Connect UserInfo: the subject and the ID token claims of the consent
-    /// session, for an active access token with scope `openid`.
-    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Value, TokenRejection> {
+    /// session, for an active access token with scope `openid`; a JWT signed with the
+    /// client's `userinfo_signed_response_alg` if it registered one (§5.3.2: with `iss`
+    /// and `aud`).
+    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Userinfo, TokenRejection> {
         let (_, c) = self.check_access_token(token, Some(t)).await?;
         if !c.scope.split(' ').any(|s| s == "openid") {
             return Err(TokenRejection::Invalid("the access token lacks scope openid"));
@@ -130,7 +140,14 @@ impl Services {
         let data = self.store.find_userinfo(t, &c.jti).await?.ok_or(TokenRejection::Invalid("no user behind this token"))?;
         let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
         claims.insert("sub".into(), json!(c.sub));
-        Ok(Value::Object(claims))
+        let client = self.clients.load(&self.store, t, &c.client_id).await?.ok_or(TokenRejection::Invalid("the client is gone"))?;
+        let Some(alg) = Alg::parse(&client.client.extras.hydra.userinfo_signed_response_alg) else {
+            return Ok(Userinfo::Claims(Value::Object(claims)));
+        };
+        claims.insert("iss".into(), json!(c.iss));
+        claims.insert("aud".into(), json!(c.client_id));
+        claims.insert("iat".into(), json!(self.now()));
+        Ok(Userinfo::Signed(self.keys.for_tenant(t).await?.signer(alg).sign_jwt(&claims)))
     }
 
     /// RFC 7009: the owning client revokes a refresh token (with its family and their

@@ -18,7 +18,8 @@ const KEY_COLUMNS: &str = "kid, alg, private_pkcs8, public_jwk, status, created_
 
 impl Store {
     /// Published keys (`active` signs, `verify` only verifies), oldest first: every node
-    /// signs with the oldest `active` one, so nodes that raced to create a key still agree.
+    /// signs with the oldest `active` one of each algorithm, so nodes that raced to create
+    /// a key still agree.
     pub async fn active_signing_keys(&self, tenant: &TenantId) -> Result<Vec<StoredKey>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM signing_keys WHERE tenant_id = $1 AND status IN ('active', 'verify') \
@@ -39,13 +40,14 @@ impl Store {
         Ok(())
     }
 
-    /// Makes `key` the signing key; the previous ones stay published for verification.
+    /// Makes `key` the signing key of its algorithm; the previous ones stay published for
+    /// verification.
     pub async fn rotate_signing_key(&self, tenant: &TenantId, key: &StoredKey) -> Result<()> {
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE signing_keys SET status = 'verify' WHERE tenant_id = $1 AND status = 'active'")
-                .bind(tenant.as_str()).execute(&mut *tx).await?;
+            sqlx::query("UPDATE signing_keys SET status = 'verify' WHERE tenant_id = $1 AND status = 'active' AND alg = $2")
+                .bind(tenant.as_str()).bind(&key.alg).execute(&mut *tx).await?;
             insert_key!(&mut *tx, tenant, key);
             tx.commit().await?;
         });

@@ -1,4 +1,4 @@
-use clavis_core::{DcrPolicy, IntrospectionPolicy, TenantId};
+use clavis_core::{DcrPolicy, IntrospectionPolicy, SigningDefaults, TenantId};
 
 use crate::db::on_pool;
 use crate::{tenant_from_row, Result, Store, StoreError};
@@ -34,6 +34,7 @@ pub struct TenantSettings {
     pub logout_url: Option<String>,
     pub dcr_policy: Option<DcrPolicy>,
     pub introspection: Option<IntrospectionPolicy>,
+    pub signing: Option<SigningDefaults>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -43,6 +44,7 @@ struct TenantRow {
     logout_url: Option<String>,
     dcr_policy: Option<String>,
     introspection: Option<String>,
+    signing_algs: Option<String>,
 }
 
 impl TryFrom<TenantRow> for TenantSettings {
@@ -56,25 +58,28 @@ impl TryFrom<TenantRow> for TenantSettings {
             logout_url: r.logout_url,
             dcr_policy: r.dcr_policy.map(|j| serde_json::from_str(&j).map_err(|_| corrupt("dcr_policy"))).transpose()?,
             introspection: r.introspection.map(|s| IntrospectionPolicy::parse(&s).ok_or_else(|| corrupt("introspection"))).transpose()?,
+            signing: r.signing_algs.map(|j| serde_json::from_str(&j).map_err(|_| corrupt("signing_algs"))).transpose()?,
         })
     }
 }
 
 impl Store {
     pub async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let sql = "SELECT login_url, consent_url, logout_url, dcr_policy, introspection FROM tenants WHERE id = $1";
+        let sql = "SELECT login_url, consent_url, logout_url, dcr_policy, introspection, signing_algs FROM tenants WHERE id = $1";
         let row: Option<TenantRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).fetch_optional(pool).await?);
         row.map(TenantSettings::try_from).transpose().map(Option::unwrap_or_default)
     }
 
     pub async fn set_tenant_settings(&self, tenant: &TenantId, s: &TenantSettings) -> Result<()> {
-        let sql = "UPDATE tenants SET login_url = $2, consent_url = $3, logout_url = $4, dcr_policy = $5, introspection = $6 WHERE id = $1";
+        let sql = "UPDATE tenants SET login_url = $2, consent_url = $3, logout_url = $4, dcr_policy = $5, introspection = $6, signing_algs = $7 \
+                   WHERE id = $1";
         let dcr_policy = s.dcr_policy.as_ref().map(|p| serde_json::to_string(p).expect("a policy serializes"));
         let introspection = s.introspection.map(IntrospectionPolicy::as_str);
+        let signing = s.signing.as_ref().map(|d| serde_json::to_string(d).expect("defaults serialize"));
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             sqlx::query(sql).bind(tenant.as_str()).bind(&s.login_url).bind(&s.consent_url).bind(&s.logout_url)
-                .bind(&dcr_policy).bind(introspection)
+                .bind(&dcr_policy).bind(introspection).bind(&signing)
                 .execute(pool).await?;
         });
         Ok(())

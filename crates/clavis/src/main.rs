@@ -41,6 +41,11 @@ enum Command {
     },
 }
 
+fn parse_alg(s: &str) -> Result<clavis_core::jose::Alg, String> {
+    use clavis_core::jose::Alg;
+    Alg::parse(s).ok_or_else(|| format!("one of {}", Alg::NAMES.join(", ")))
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// List keys (kid, status, created).
@@ -52,6 +57,9 @@ enum KeysCommand {
     Rotate {
         #[arg(long, default_value = "default")]
         tenant: String,
+        /// RS256, PS256, ES256 or EdDSA; every algorithm if absent.
+        #[arg(long, value_parser = parse_alg)]
+        alg: Option<clavis_core::jose::Alg>,
     },
     /// Stop publishing a verify-only key.
     Retire {
@@ -114,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys { command } => {
             let services = Services::new(Settings::default(), clavis::open_store(&config).await?);
             let tenant_arg = match &command {
-                KeysCommand::List { tenant } | KeysCommand::Rotate { tenant } | KeysCommand::Retire { tenant, .. } => tenant,
+                KeysCommand::List { tenant } | KeysCommand::Rotate { tenant, .. } | KeysCommand::Retire { tenant, .. } => tenant,
             };
             let t = TenantId::parse(tenant_arg).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
             if !services.tenant_exists(&t).await? {
@@ -126,7 +134,11 @@ async fn main() -> anyhow::Result<()> {
                         println!("{}\t{}\t{}\t{}", k.kid, k.alg, k.status, clavis_core::time::rfc3339(k.created_at));
                     }
                 }
-                KeysCommand::Rotate { .. } => println!("kid={}", services.keys.rotate(&t).await?),
+                KeysCommand::Rotate { alg, .. } => {
+                    for kid in services.keys.rotate(&t, alg).await? {
+                        println!("kid={kid}");
+                    }
+                }
                 KeysCommand::Retire { kid, .. } => {
                     services.keys.retire(&t, &kid).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("retired {kid}");

@@ -4,189 +4,10 @@
 mod common;
 
 use base64::Engine;
+use common::flow::*;
 use common::{claims, header, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-const LOGIN_URL: &str = "https://login.example/login";
-const CONSENT_URL: &str = "https://login.example/consent";
-const REDIRECT: &str = "https://app.example.com/callback";
-
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|a| {
-        a.login_url = Some(LOGIN_URL.into());
-        a.consent_url = Some(CONSENT_URL.into());
-    })
-    .await
-}
-
-/// A user agent that does not follow redirects and keeps cookies as a browser does: by
-/// name and path, removed by `Max-Age=0`, sent only under their path.
-struct Browser {
-    http: reqwest::Client,
-    /// (name, path) → value.
-    cookies: std::collections::BTreeMap<(String, String), String>,
-    /// The last response's `Set-Cookie` values.
-    last_set: Vec<String>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, cookies: Default::default(), last_set: vec![] }
-    }
-
-    /// GETs `url`; returns the status and the `Location` it redirects to.
-    async fn get(&mut self, url: &str) -> (StatusCode, String, Value) {
-        let req = self.http.get(url);
-        self.send(url, req).await
-    }
-
-    /// POSTs a form to `url`, as a page's form would.
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String, Value) {
-        let req = self.http.post(url).form(form);
-        self.send(url, req).await
-    }
-
-    /// The cookie `name`, wherever its path.
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.iter().find(|((n, _), _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    /// The names of the cookies it holds.
-    fn cookie_names(&self) -> Vec<String> {
-        self.cookies.keys().map(|(n, _)| n.clone()).collect()
-    }
-
-    async fn send(&mut self, url: &str, mut req: reqwest::RequestBuilder) -> (StatusCode, String, Value) {
-        let path = url::Url::parse(url).unwrap().path().to_owned();
-        let jar: Vec<String> = self.cookies.iter().filter(|((_, p), _)| path.starts_with(p.as_str())).map(|((n, _), v)| format!("{n}={v}")).collect();
-        if !jar.is_empty() {
-            req = req.header("cookie", jar.join("; "));
-        }
-        let resp = req.send().await.unwrap();
-        self.last_set = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-        for set in &self.last_set {
-            let mut parts = set.split(';').map(str::trim);
-            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
-            let attrs: Vec<&str> = parts.collect();
-            let cookie_path = attrs.iter().find_map(|a| a.strip_prefix("Path=")).unwrap_or("/").to_owned();
-            let key = (name.to_owned(), cookie_path);
-            if attrs.contains(&"Max-Age=0") {
-                self.cookies.remove(&key);
-            } else {
-                self.cookies.insert(key, value.to_owned());
-            }
-        }
-        let status = resp.status();
-        let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, location, body)
-    }
-}
-
-fn param(url: &str, name: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).unwrap();
-    parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-fn pkce() -> (String, String) {
-    let verifier = clavis_core::ids::random_token(32);
-    (verifier.clone(), clavis_core::jose::pkce_s256(&verifier))
-}
-
-/// A web client: confidential, authorization_code + refresh_token, openid/offline_access/profile.
-async fn web_client(app: &TestApp, confidential: bool) -> (String, Option<String>) {
-    let c = app
-        .create_client(json!({
-            "name": "web", "redirect_uris": [REDIRECT, "https://app.example.com/other"],
-            "grant_types": ["authorization_code", "refresh_token"], "is_confidential": confidential,
-            "scopes": ["openid", "offline_access", "profile"],
-        }))
-        .await;
-    (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().map(str::to_owned))
-}
-
-fn auth_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid offline_access profile")
-        .append_pair("state", "state-1234567890");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-/// Logs in as `subject` and consents to everything requested; returns the client redirect.
-async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, subject: &str, remember: bool) -> String {
-    let (s, to_login, body) = browser.get(start).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    assert!(to_login.starts_with(LOGIN_URL), "{to_login}");
-    let challenge = param(&to_login, "login_challenge").unwrap();
-    let (s, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={challenge}"), None).await;
-    assert_eq!(s, StatusCode::OK, "{login}");
-    let (s, accepted) = app
-        .admin(
-            Method::PUT,
-            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"),
-            Some(json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "urn:loa:2", "amr": ["pwd"]})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{accepted}");
-    let (s, to_consent, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    assert!(to_consent.starts_with(CONSENT_URL), "{to_consent}");
-    let challenge = param(&to_consent, "consent_challenge").unwrap();
-    let (s, consent) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={challenge}"), None).await;
-    assert_eq!(s, StatusCode::OK, "{consent}");
-    assert_eq!(consent["subject"], subject);
-    let (s, accepted) = app
-        .admin(
-            Method::PUT,
-            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={challenge}"),
-            Some(json!({"grant_scope": consent["requested_scope"], "remember": remember, "remember_for": 3600,
-                           "session": {"id_token": {"email": "alice@example.com", "sub": "forged"},
-                                       "access_token": {"tier": "gold"}}})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{accepted}");
-    let (s, to_client, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    to_client
-}
-
-/// POSTs `form` to a public endpoint as the client: Basic with a secret, else `client_id`.
-/// A success must not be cached.
-async fn post_as_client(url: String, app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut req = app.http.post(url);
-    let mut pairs: Vec<(&str, &str)> = form.to_vec();
-    match secret {
-        Some(s) => req = req.basic_auth(client_id, Some(s)),
-        None => pairs.push(("client_id", client_id)),
-    }
-    let resp = req.form(&pairs).send().await.unwrap();
-    let status = resp.status();
-    if status.is_success() {
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-    }
-    (status, resp.json().await.unwrap())
-}
-
-async fn exchange(app: &TestApp, client_id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    post_as_client(app.token_url(""), app, client_id, secret, form).await
-}
-
-async fn introspect(app: &TestApp, token: &str) -> Value {
-    let resp =
-        app.http.post(format!("{}/oauth2/introspect", app.public)).bearer_auth(&app.admin_token).form(&[("token", token)]).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
 
 #[tokio::test]
 async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
@@ -216,7 +37,7 @@ async fn code_flow_with_pkce_issues_access_id_and_refresh_tokens() {
     assert_eq!((at["sub"].as_str(), at["client_id"].as_str()), (Some("alice"), Some(client_id.as_str())));
     assert_eq!(at["ext"], json!({"tier": "gold"}));
     let id_token = tokens["id_token"].as_str().unwrap();
-    assert_eq!(header(id_token)["alg"], "ES256");
+    assert_eq!(header(id_token)["alg"], "RS256", "the default for ID tokens (OpenID Connect Discovery §3)");
     let id = claims(id_token);
     assert_eq!(id["iss"], app.public.as_str());
     assert_eq!(id["sub"], "alice", "the consent session cannot override sub");
@@ -1244,4 +1065,58 @@ async fn loopback_redirect_uris_match_with_any_port() {
     let to_client = login_and_consent(&app, &mut Browser::new(), &start(redirect), "alice", false).await;
     let (s, body) = exchange(redirect, param(&to_client, "code").unwrap()).await;
     assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+/// Hydra's login and consent requests (issue 11, defect 5): a new login already has its
+/// session id, the consent request names the login challenge, and `client` is the client
+/// as `GET /admin/clients/{id}` shows it.
+#[tokio::test]
+async fn login_and_consent_requests_carry_what_hydra_shows() {
+    let app = spawn().await;
+    let body = json!({"client_name": "rich", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "scope": "openid profile",
+                      "owner": "team-a", "contacts": ["ops@example.com"], "audience": ["https://api.example.com"],
+                      "metadata": {"tier": "gold"}, "post_logout_redirect_uris": ["https://app.example.com/bye"],
+                      "allowed_cors_origins": ["https://app.example.com"], "skip_consent": false});
+    let (s, created) = app.admin(Method::POST, "/admin/clients", Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["client_id"].as_str().unwrap();
+    let (_, shown) = app.admin(Method::GET, &format!("/admin/clients/{id}"), None).await;
+
+    let mut browser = Browser::new();
+    let mut start = url::Url::parse(&format!("{}/oauth2/auth", app.public)).unwrap();
+    start.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile"),
+        ("state", "s-123456789"),
+    ]);
+    let (_, to_login, _) = browser.get(start.as_str()).await;
+    let login_challenge = param(&to_login, "login_challenge").unwrap();
+    let (s, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={login_challenge}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let session_id = login["session_id"].as_str().unwrap().to_owned();
+    assert!(!session_id.is_empty(), "a new login has its session id already: {login}");
+    assert_eq!(login["client"], shown, "the client as the admin API shows it");
+    assert!(login["client"].get("client_secret").is_none());
+
+    let accept = json!({"subject": "alice"});
+    let (_, accepted) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={login_challenge}"), Some(accept)).await;
+    let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    let consent_challenge = param(&to_consent, "consent_challenge").unwrap();
+    let (s, consent) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={consent_challenge}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(consent["login_challenge"], login_challenge.as_str());
+    assert_eq!(consent["login_session_id"], session_id.as_str(), "the session id shown before the login is the session's");
+    assert_eq!(consent["client"], shown);
+    let accept = json!({"grant_scope": ["openid", "profile"]});
+    let (_, accepted) =
+        app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={consent_challenge}"), Some(accept)).await;
+    let (_, back, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    let code = param(&back, "code").unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let (s, tokens) = exchange(&app, id, Some(secret), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["sid"], session_id.as_str(), "the ID token's sid is that session");
 }

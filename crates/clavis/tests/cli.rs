@@ -45,6 +45,11 @@ async fn offline_admin_client_works_against_the_server() {
 
     let out = ws.clavis(&["keys", "rotate", "--tenant", "acme"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().filter(|l| l.starts_with("kid=")).count(), 4, "every algorithm");
+    let out = ws.clavis(&["keys", "rotate", "--tenant", "acme", "--alg", "HS256"]).output().unwrap();
+    assert!(!out.status.success(), "not an algorithm Clavis signs with");
+    let out = ws.clavis(&["keys", "rotate", "--tenant", "acme", "--alg", "ES256"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let kid = String::from_utf8(out.stdout).unwrap().trim().strip_prefix("kid=").unwrap().to_owned();
     let out = ws.clavis(&["keys", "list", "--tenant", "acme"]).output().unwrap();
     let listed = String::from_utf8(out.stdout).unwrap();

@@ -56,7 +56,7 @@ async fn key_client(app: &TestApp, keys: Value) -> String {
 #[tokio::test]
 async fn private_key_jwt_with_inline_keys() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let id = key_client(&app, json!({"keys": [key.public_jwk().to_json()]})).await;
     let token_endpoint = app.token_url("");
 
@@ -71,7 +71,7 @@ async fn private_key_jwt_with_inline_keys() {
     let (s, _) = token_with_assertion(&app, &key.sign_jwt(&claims(&id, &app.public, 60))).await;
     assert_eq!(s, StatusCode::OK);
 
-    let (other, _) = SigningKey::generate();
+    let (other, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let mut forged_iss = claims(&id, &token_endpoint, 60);
     forged_iss["iss"] = json!("someone-else");
     for (why, bad) in [
@@ -118,7 +118,7 @@ async fn private_key_jwt_with_inline_keys() {
 #[tokio::test]
 async fn private_key_jwt_with_a_fetched_and_cached_jwks_uri() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let jwks = json!({"keys": [key.public_jwk().to_json()]});
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
@@ -146,7 +146,7 @@ async fn private_key_jwt_with_a_fetched_and_cached_jwks_uri() {
         assert_eq!(s, StatusCode::OK, "{body}");
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "fetched once, then cached");
-    let (other, _) = SigningKey::generate();
+    let (other, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let (s, _) = token_with_assertion(&app, &other.sign_jwt(&claims(id, &app.token_url(""), 60))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
@@ -253,7 +253,7 @@ async fn jwks_server(router: axum::Router) -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn refused_destinations_are_never_contacted_and_every_failure_reads_the_same() {
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let jwks = json!({"keys": [key.public_jwk().to_json()]});
     let body = jwks.to_string();
     let (addr, hits) = counting_listener(move |conn| {
@@ -341,7 +341,7 @@ async fn write_all(conn: &tokio::net::TcpStream, mut bytes: &[u8]) -> bool {
 #[tokio::test]
 async fn an_endless_jwks_uri_body_is_cut_shortly_after_the_limit() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     // Two liars: no Content-Length (the body ends when the connection does), and chunked.
     for head in [
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
@@ -389,7 +389,7 @@ async fn an_endless_jwks_uri_body_is_cut_shortly_after_the_limit() {
 #[tokio::test]
 async fn a_failing_jwks_uri_is_fetched_at_most_once_per_refetch_window() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let (uri, hits) = jwks_server(axum::Router::new().route("/jwks.json", axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }))).await;
     let id = jwks_uri_client(&app, &uri).await;
     let mut descriptions = Vec::new();
@@ -405,7 +405,7 @@ async fn a_failing_jwks_uri_is_fetched_at_most_once_per_refetch_window() {
 async fn concurrent_assertions_with_a_cold_cache_share_one_fetch() {
     const N: usize = 8;
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let jwks = json!({"keys": [key.public_jwk().to_json()]});
     // Each request to the listener says it arrived, then waits for the release.
     let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -448,7 +448,7 @@ async fn concurrent_assertions_with_a_cold_cache_share_one_fetch() {
 #[tokio::test]
 async fn jwks_uri_redirects_are_not_followed() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let jwks = json!({"keys": [key.public_jwk().to_json()]});
     let (target, target_hits) = jwks_server(axum::Router::new().route(
         "/jwks.json",
@@ -477,7 +477,7 @@ async fn jwks_uri_redirects_are_not_followed() {
 #[tokio::test]
 async fn every_client_authenticating_endpoint_is_an_accepted_audience() {
     let app = TestApp::spawn().await;
-    let (key, _) = SigningKey::generate();
+    let (key, _) = SigningKey::generate(clavis_core::jose::Alg::Es256);
     let c = app
         .create_client(json!({
             "name": "par-pkjwt", "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "client_credentials"],
@@ -513,4 +513,28 @@ async fn every_client_authenticating_endpoint_is_an_accepted_audience() {
     }
     let (s, _) = token_with_assertion(&app, &key.sign_jwt(&claims(&id, &format!("{}/oauth2/auth", app.public), 60))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the authorization endpoint does not authenticate clients");
+}
+
+#[tokio::test]
+async fn assertions_in_every_algorithm_and_then_only_the_registered_one() {
+    use clavis_core::jose::Alg;
+    let app = TestApp::spawn().await;
+    let keys: Vec<SigningKey> = Alg::ALL.iter().map(|a| SigningKey::generate(*a).0).collect();
+    let id = key_client(&app, json!({"keys": keys.iter().map(|k| k.public_jwk().to_json()).collect::<Vec<_>>()})).await;
+    for k in &keys {
+        let (s, body) = token_with_assertion(&app, &k.sign_jwt(&claims(&id, &app.token_url(""), 60))).await;
+        assert_eq!(s, StatusCode::OK, "{}: {body}", k.alg());
+    }
+    // OpenID Connect Registration §2: token_endpoint_auth_signing_alg makes it the only one.
+    let patch = json!([{"op": "replace", "path": "/token_endpoint_auth_signing_alg", "value": "PS256"}]);
+    let (s, body) = app.admin(Method::PATCH, &format!("/admin/clients/{id}"), Some(patch)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    for k in &keys {
+        let (s, body) = token_with_assertion(&app, &k.sign_jwt(&claims(&id, &app.token_url(""), 60))).await;
+        let expected = if k.alg() == Alg::Ps256 { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+        assert_eq!(s, expected, "{}: {body}", k.alg());
+    }
+    let patch = json!([{"op": "replace", "path": "/token_endpoint_auth_signing_alg", "value": "HS256"}]);
+    let (s, body) = app.admin(Method::PATCH, &format!("/admin/clients/{id}"), Some(patch)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "HS256 is for client_secret_jwt: {body}");
 }

@@ -89,7 +89,7 @@ async fn expired_tokens_are_refused_everywhere() {
     claims["iat"] = json!(now);
     claims["exp"] = json!(now - 1);
     claims["jti"] = json!("expired-one");
-    let expired = keys.signing.sign_access_token(&claims);
+    let expired = keys.signer(clavis_core::jose::Alg::Es256).sign_access_token(&claims);
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &expired, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let resp = app
@@ -103,7 +103,7 @@ async fn expired_tokens_are_refused_everywhere() {
     assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"active": false}));
     // The same claims, unexpired, are accepted: the signature was not the problem.
     claims["exp"] = json!(now + 60);
-    let fresh = keys.signing.sign_access_token(&claims);
+    let fresh = keys.signer(clavis_core::jose::Alg::Es256).sign_access_token(&claims);
     let (s, _) = app.call(Method::GET, "/admin/oauth/clients", &fresh, None).await;
     assert_eq!(s, StatusCode::OK);
 }

@@ -233,9 +233,18 @@ async fn signing_keys_are_per_tenant_and_persist_across_restarts() {
     let alias = get(format!("{}/t/default/.well-known/jwks.json", app.public)).await;
     let acme = get(format!("{}/t/acme/.well-known/jwks.json", app.public)).await;
     assert_eq!(root, alias, "one tenant, one key set");
-    assert_ne!(root["keys"][0]["kid"], acme["keys"][0]["kid"]);
-    assert_eq!(root["keys"][0]["kty"], "EC");
-    assert!(root["keys"][0].get("d").is_none(), "no private part");
+    let kids = |jwks: &Value| jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(kids(&root).iter().all(|k| !kids(&acme).contains(k)), "no key is shared between tenants");
+    let mut algs: Vec<(&str, &str)> =
+        root["keys"].as_array().unwrap().iter().map(|k| (k["alg"].as_str().unwrap(), k["kty"].as_str().unwrap())).collect();
+    algs.sort();
+    assert_eq!(algs, [("ES256", "EC"), ("EdDSA", "OKP"), ("PS256", "RSA"), ("RS256", "RSA")], "one key per algorithm");
+    for k in root["keys"].as_array().unwrap() {
+        assert_eq!(k["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "no private part: {k}");
+        }
+    }
 
     app.restart().await;
     let after = get(format!("{}/.well-known/jwks.json", app.public)).await;

@@ -1,15 +1,16 @@
 //! `/admin/oauth/keys`: the admin's tenant's signing keys (never their private parts).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use clavis_core::jose::Alg;
 use clavis_core::time::rfc3339;
 use clavis_service::KeyInfo;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::clients::Ids;
-use super::{created, ok, ApiError, Envelope, ErrorEnvelope};
+use super::{created, ok, query_pairs, ApiError, Envelope, ErrorEnvelope};
 use crate::auth::AdminCaller;
 use crate::AppState;
 
@@ -44,13 +45,24 @@ pub async fn list(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Re
     Ok(ok(KeyList { keys: keys.into_iter().map(KeyItem::from).collect() }))
 }
 
-/// A new signing key; the previous ones stay in the JWKS (status `verify`) until retired.
-#[utoipa::path(post, path = "/admin/oauth/keys/rotate", operation_id = "rotateKey", tag = "authms", security(("admin_token" = [])), responses((status = 201, body = Envelope<KeyItem>), (status = "4XX", body = ErrorEnvelope)))]
-pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Result<Response, ApiError> {
-    let kid = st.services.keys.rotate(&p.tenant).await.map_err(internal)?;
+/// New signing keys, for one algorithm (`alg`) or for every one; the previous ones stay in
+/// the JWKS (status `verify`) until retired. Answers with the new keys.
+#[utoipa::path(post, path = "/admin/oauth/keys/rotate", operation_id = "rotateKey", tag = "authms", security(("admin_token" = [])),
+    params(("alg" = Option<String>, Query, description = "`RS256`, `PS256`, `ES256` or `EdDSA` [default: all four]")),
+    responses((status = 201, body = Envelope<KeyList>), (status = "4XX", body = ErrorEnvelope)))]
+pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = query_pairs(query.as_deref())?;
+    let alg = match params.iter().find(|(k, _)| k == "alg") {
+        None => None,
+        Some((_, v)) => Some(Alg::parse(v).ok_or_else(|| ApiError::BadRequest(format!("alg must be one of {}", Alg::NAMES.join(", "))))?),
+    };
+    let kids = st.services.keys.rotate(&p.tenant, alg).await.map_err(internal)?;
     let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
-    let key = keys.into_iter().find(|k| k.kid == kid).ok_or_else(|| ApiError::Internal("rotated key not found".into()))?;
-    Ok(created(KeyItem::from(key)))
+    let new: Vec<KeyItem> = keys.into_iter().filter(|k| kids.contains(&k.kid)).map(KeyItem::from).collect();
+    if new.len() != kids.len() {
+        return Err(ApiError::Internal("rotated key not found".into()));
+    }
+    Ok(created(KeyList { keys: new }))
 }
 
 /// Removes a `verify` key from the JWKS; the active key cannot be retired.

@@ -1,11 +1,12 @@
 //! `/admin/oauth/tenant`: the admin's own tenant's settings — its login, consent and
 //! logout app (each overrides the server-wide setting; empty clears the override), and
-//! its policies for dynamically registered clients and for introspection.
+//! its policies for dynamically registered clients and for introspection, and its default
+//! signing algorithms.
 
 use axum::extract::State;
 use axum::response::Response;
-use clavis_core::{DcrPolicy, IntrospectionPolicy};
-use clavis_service::{DcrPolicyChange, TenantSettingsChange};
+use clavis_core::{DcrPolicy, IntrospectionPolicy, SigningDefaults};
+use clavis_service::{DcrPolicyChange, SigningChange, TenantSettingsChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,6 +27,9 @@ pub(crate) struct TenantView {
     dcr: DcrPolicy,
     /// Which confidential clients may introspect other clients' tokens.
     introspection: IntrospectionPolicy,
+    /// The algorithms ID tokens and JWT access tokens are signed with where the client
+    /// names none.
+    signing: SigningDefaults,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -50,6 +54,17 @@ pub struct TenantUpdate {
     /// naming the field without echoing it).
     #[schema(value_type = Option<IntrospectionPolicy>)]
     introspection: Option<String>,
+    /// The fields present replace the tenant's default signing algorithms.
+    #[schema(value_type = Option<SigningDefaultsUpdate>)]
+    signing: Option<super::JsonObject<SigningDefaultsUpdate>>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigningDefaultsUpdate {
+    /// `RS256`, `PS256`, `ES256` or `EdDSA`.
+    id_token: Option<String>,
+    access_token: Option<String>,
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -72,6 +87,7 @@ async fn view(st: &AppState, tenant: &clavis_core::TenantId) -> Result<Response,
         effective: Effective { login_url: eff.login_url, consent_url: eff.consent_url, logout_url: eff.logout_url },
         dcr: own.dcr_policy.unwrap_or_default(),
         introspection: own.introspection.unwrap_or_default(),
+        signing: own.signing.unwrap_or_default(),
     }))
 }
 
@@ -81,7 +97,7 @@ pub async fn get(State(st): State<AppState>, AdminCaller(p): AdminCaller) -> Res
 }
 
 /// Fields present change: a URL sets the override, `""` removes it; `dcr` and
-/// `introspection` set the tenant's policies. Nothing changes unless all are valid.
+/// `introspection` set the tenant's policies, `signing` its default algorithms. Nothing changes unless all are valid.
 #[utoipa::path(put, path = "/admin/oauth/tenant", operation_id = "updateTenant", tag = "authms", security(("admin_token" = [])), request_body = TenantUpdate,
     responses((status = 200, body = Envelope<TenantView>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn update(State(st): State<AppState>, AdminCaller(p): AdminCaller, ApiJson(body): ApiJson<TenantUpdate>) -> Result<Response, ApiError> {
@@ -92,6 +108,7 @@ pub async fn update(State(st): State<AppState>, AdminCaller(p): AdminCaller, Api
         logout_url: body.logout_url,
         dcr,
         introspection: body.introspection,
+        signing: body.signing.map(|super::JsonObject(d)| SigningChange { id_token: d.id_token, access_token: d.access_token }),
     };
     st.services.change_tenant_settings(&p.tenant, change).await?;
     view(&st, &p.tenant).await

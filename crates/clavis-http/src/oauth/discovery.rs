@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use clavis_core::assertion::{HMAC_ALGS, PRIVATE_KEY_ALGS};
+use clavis_core::jose::Alg;
 use serde_json::{json, Value};
 
 use super::{Issuer, OAuthResponseError};
@@ -28,13 +30,15 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519", "HS256", "HS384", "HS512"],
+        "token_endpoint_auth_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, HMAC_ALGS].concat()),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "scopes_supported": ["openid", "offline_access"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "access_token_signing_alg_values_supported": ["ES256"],
+        // RS256 first: OpenID Connect Discovery §3 requires it, and it is the default.
+        "id_token_signing_alg_values_supported": Alg::NAMES,
+        "userinfo_signing_alg_values_supported": Alg::NAMES,
+        "access_token_signing_alg_values_supported": Alg::NAMES,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use clavis_service::TokenRejection;
+use clavis_service::{TokenRejection, Userinfo};
 
 use super::token::Form;
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -16,7 +16,7 @@ use crate::AppState;
 
 /// OpenID Connect Core §5.3: the claims of the access token's subject.
 #[utoipa::path(get, path = "/userinfo", operation_id = "getOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
-    responses((status = 200, description = "Claims", body = Object), (status = 401, body = OAuthErrorBody)))]
+    responses((status = 200, description = "Claims: JSON, or a signed JWT (`application/jwt`) for clients with `userinfo_signed_response_alg`", body = Object), (status = 401, body = OAuthErrorBody)))]
 pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
     claims(&st, &issuer, crate::auth::bearer_token(&headers)).await
 }
@@ -24,7 +24,7 @@ pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: Heade
 /// The same as [`userinfo`] (OpenID Connect allows POST); the token may be in the form.
 #[utoipa::path(post, path = "/userinfo", operation_id = "postOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
     request_body(content = Option<UserinfoForm>, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Claims", body = Object), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
+    responses((status = 200, description = "Claims: JSON, or a signed JWT (`application/jwt`) for clients with `userinfo_signed_response_alg`", body = Object), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
 pub async fn userinfo_post(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
     let form = if Form::is_form(&headers) {
         match Form::parse_body(&body) {
@@ -64,8 +64,11 @@ async fn claims(st: &AppState, issuer: &Issuer, token: Option<&str>) -> Response
         None => Err(TokenRejection::Invalid("a bearer access token is required")),
     };
     match result {
-        Ok(claims) => {
-            let mut resp = Json(claims).into_response();
+        Ok(answer) => {
+            let mut resp = match answer {
+                Userinfo::Claims(claims) => Json(claims).into_response(),
+                Userinfo::Signed(jwt) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"))], jwt).into_response(),
+            };
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }

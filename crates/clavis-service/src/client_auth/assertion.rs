@@ -57,6 +57,12 @@ impl Services {
         if client.status != ClientStatus::Active || !client.auth_methods.contains(&method) {
             return Err(denied("the client is not registered for this method"));
         }
+        // OpenID Connect Registration §2: with token_endpoint_auth_signing_alg registered,
+        // assertions in any other algorithm are refused.
+        let registered = client.extras.hydra.token_endpoint_auth_signing_alg.as_str();
+        if !registered.is_empty() && !clavis_core::assertion::alg_allows(registered, &a.alg) {
+            return Err(denied("the client assertion's alg is not the client's token_endpoint_auth_signing_alg"));
+        }
         let verified = match a.kind() {
             AssertionKind::PrivateKey => self.verify_private_key_assertion(t, client, a).await?,
             AssertionKind::SharedSecret => {

@@ -93,6 +93,7 @@ impl Services {
             self.store.insert_userinfo(t, &jti, &grant.subject, &client.client_id, &data, now + ttl).await?;
         }
         let id_token = openid.then(|| {
+            let signer = keys.id_token_signer(client);
             let mut c: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
             c.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
             c.insert("iss".into(), json!(grant.issuer));
@@ -101,7 +102,7 @@ impl Services {
             c.insert("iat".into(), json!(now));
             c.insert("exp".into(), json!(now + id_ttl));
             c.insert("auth_time".into(), json!(grant.auth_time));
-            c.insert("at_hash".into(), json!(half_hash(&access_token)));
+            c.insert("at_hash".into(), json!(half_hash(signer.alg(), &access_token)));
             c.insert("sid".into(), json!(grant.sid));
             c.insert("jti".into(), json!(ids::random_token(16)));
             if !grant.acr.is_empty() {
@@ -113,7 +114,7 @@ impl Services {
             if let (true, Some(nonce)) = (with_nonce, &grant.nonce) {
                 c.insert("nonce".into(), json!(nonce));
             }
-            keys.signing.sign_jwt(&Value::Object(c))
+            signer.sign_jwt(&Value::Object(c))
         });
 
         let offline = grant.scope.iter().any(|s| s == "offline_access" || s == "offline");
@@ -159,7 +160,7 @@ impl Services {
         claims: &AccessClaims,
     ) -> Result<String, clavis_store::StoreError> {
         match client.extras.access_token_strategy {
-            AccessTokenStrategy::Jwt => Ok(self.keys.for_tenant(tenant).await?.signing.sign_access_token(claims)),
+            AccessTokenStrategy::Jwt => Ok(self.keys.for_tenant(tenant).await?.access_token_signer(client).sign_access_token(claims)),
             AccessTokenStrategy::Opaque => {
                 let token = format!("{tenant}~{}", clavis_core::ids::random_token(32));
                 let json = serde_json::to_string(claims).expect("claims serialize");

@@ -15,6 +15,8 @@ use clavis::config::{Config, ConfigArgs};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+pub mod flow;
+
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789abcdefghij";
 pub const INTERNAL_KEY: &str = "internal-key-for-tests-0123456789";
