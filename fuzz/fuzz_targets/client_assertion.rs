@@ -1,6 +1,7 @@
-//! Client assertions (private_key_jwt / client_secret_jwt) against a fixed key set.
+//! Client assertions (private_key_jwt / client_secret_jwt) and request objects (RFC 9101,
+//! unsigned ones allowed) against a fixed key set.
 #![no_main]
-use clavis_core::assertion::ClientAssertion;
+use clavis_core::assertion::{ClientAssertion, ClientJws};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,5 +15,9 @@ fuzz_target!(|data: &[u8]| {
         ]});
         let _ = a.verify_with_jwks(&jwks);
         let _ = a.verify_with_secret(b"secret");
+    }
+    if let Ok(jws) = ClientJws::parse(token, 32 * 1024, true) {
+        let _ = jws.claims::<serde_json::Map<String, serde_json::Value>>();
+        let _ = jws.verify_with_jwks(&serde_json::json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}));
     }
 });

@@ -43,9 +43,19 @@ pub enum AssertionKind {
     SharedSecret,
 }
 
-pub struct ClientAssertion<'a> {
+/// A compact JWS a client signed with its keys (or an HMAC of its secret) — a client
+/// assertion, a request object — before its signature is checked.
+pub struct ClientJws<'a> {
     signing_input: &'a str,
     signature: Vec<u8>,
+    pub alg: String,
+    pub kid: Option<String>,
+    payload: Vec<u8>,
+}
+
+/// A client assertion: its JWS and its claims.
+pub struct ClientAssertion<'a> {
+    pub jws: ClientJws<'a>,
     pub alg: String,
     pub kid: Option<String>,
     pub claims: AssertionClaims,
@@ -64,30 +74,42 @@ pub fn alg_allows(key_alg: &str, alg: &str) -> bool {
 /// Algorithms of an HMAC with the client's secret (`client_secret_jwt`).
 pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 
-impl<'a> ClientAssertion<'a> {
-    pub fn parse(token: &'a str) -> Result<Self, &'static str> {
-        if token.len() > 16 * 1024 {
-            return Err("the client assertion is too large");
+impl<'a> ClientJws<'a> {
+    /// Splits and decodes `token` (at most `max_len` bytes; `what` names it in errors).
+    /// `alg: none` is accepted here only with `allow_none` and an empty signature; every
+    /// other alg must be one of [`PRIVATE_KEY_ALGS`] or [`HMAC_ALGS`].
+    pub fn parse(token: &'a str, max_len: usize, allow_none: bool) -> Result<Self, &'static str> {
+        if token.len() > max_len {
+            return Err("too large");
         }
-        let (signing_input, sig) = token.rsplit_once('.').ok_or("the client assertion is not a JWS")?;
-        let (header, payload) = signing_input.split_once('.').ok_or("the client assertion is not a JWS")?;
-        let header: Value =
-            B64.decode(header).ok().and_then(|h| serde_json::from_slice(&h).ok()).ok_or("the client assertion header is malformed")?;
+        let (signing_input, sig) = token.rsplit_once('.').ok_or("not a compact JWS")?;
+        let (header, payload) = signing_input.split_once('.').ok_or("not a compact JWS")?;
+        let header: Value = B64.decode(header).ok().and_then(|h| serde_json::from_slice(&h).ok()).ok_or("the JOSE header is malformed")?;
         if header.get("crit").is_some() {
-            return Err("the client assertion uses critical header parameters");
+            return Err("critical header parameters are not supported");
+        }
+        if header.get("enc").is_some() {
+            return Err("encrypted JWTs are not supported");
         }
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or("").to_owned();
-        if !PRIVATE_KEY_ALGS.contains(&alg.as_str()) && !HMAC_ALGS.contains(&alg.as_str()) {
-            return Err("the client assertion's alg is not supported");
+        let none = alg == "none" && allow_none && sig.is_empty();
+        if !none && !PRIVATE_KEY_ALGS.contains(&alg.as_str()) && !HMAC_ALGS.contains(&alg.as_str()) {
+            return Err("the alg is not supported");
         }
         let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
-        let claims: AssertionClaims = B64
-            .decode(payload)
-            .ok()
-            .and_then(|p| serde_json::from_slice(&p).ok())
-            .ok_or("the client assertion claims are malformed (iss, sub, aud, exp, jti are required)")?;
-        let signature = B64.decode(sig).map_err(|_| "the client assertion signature is malformed")?;
-        Ok(Self { signing_input, signature, alg, kid, claims })
+        let payload = B64.decode(payload).map_err(|_| "the payload is not base64url")?;
+        let signature = B64.decode(sig).map_err(|_| "the signature is malformed")?;
+        Ok(Self { signing_input, signature, alg, kid, payload })
+    }
+
+    /// Whether it is unsigned (`alg: none`, allowed by [`Self::parse`]).
+    pub fn is_unsigned(&self) -> bool {
+        self.alg == "none"
+    }
+
+    /// The payload as JSON, not yet trusted.
+    pub fn claims<C: serde::de::DeserializeOwned>(&self) -> Option<C> {
+        serde_json::from_slice(&self.payload).ok()
     }
 
     pub fn kind(&self) -> AssertionKind {
@@ -97,7 +119,6 @@ impl<'a> ClientAssertion<'a> {
             AssertionKind::PrivateKey
         }
     }
-
     /// Verifies against the keys of a JWK Set: the key named by `kid`, or else every key
     /// whose type fits the algorithm.
     pub fn verify_with_jwks(&self, jwks: &Value) -> bool {
@@ -164,6 +185,31 @@ impl<'a> ClientAssertion<'a> {
         };
         let key = ring::hmac::Key::new(algorithm, secret);
         ring::hmac::verify(&key, self.signing_input.as_bytes(), &self.signature).is_ok()
+    }
+}
+
+impl<'a> ClientAssertion<'a> {
+    pub fn parse(token: &'a str) -> Result<Self, &'static str> {
+        let jws = ClientJws::parse(token, 16 * 1024, false).map_err(|e| match e {
+            "too large" => "the client assertion is too large",
+            "the alg is not supported" => "the client assertion's alg is not supported",
+            "critical header parameters are not supported" => "the client assertion uses critical header parameters",
+            _ => "the client assertion is not a well-formed JWS",
+        })?;
+        let claims: AssertionClaims = jws.claims().ok_or("the client assertion claims are malformed (iss, sub, aud, exp, jti are required)")?;
+        Ok(Self { alg: jws.alg.clone(), kid: jws.kid.clone(), jws, claims })
+    }
+
+    pub fn kind(&self) -> AssertionKind {
+        self.jws.kind()
+    }
+
+    pub fn verify_with_jwks(&self, jwks: &Value) -> bool {
+        self.jws.verify_with_jwks(jwks)
+    }
+
+    pub fn verify_with_secret(&self, secret: &[u8]) -> bool {
+        self.jws.verify_with_secret(secret)
     }
 }
 

@@ -295,6 +295,18 @@ impl Refusal {
     }
 }
 
+/// Where errors about `params` may be sent: their redirect_uri if it is one of the client's
+/// (or the client's only one when none is given), with their state.
+fn redirect_target(client: &Client, params: &[(String, String)]) -> Option<(String, String)> {
+    let get = |k: &str| clavis_core::form::param(params, k);
+    let uri = match get("redirect_uri") {
+        Some(uri) if client.redirect_uris.iter().any(|r| clavis_core::client::redirect_uri_matches(r, uri)) => uri.to_owned(),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        _ => return None,
+    };
+    Some((uri, get("state").unwrap_or("").to_owned()))
+}
+
 /// The checks of RFC 6749 §4.1.1, RFC 7636 and OpenID Connect Core §3.1.2.1 for `client`.
 fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked, Refusal> {
     let get = |k: &str| clavis_core::form::param(params, k);
@@ -316,10 +328,10 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
     }
-    // OpenID Connect Core §6: a request object we would not read must not be ignored,
-    // since its claims may differ from the plain parameters.
-    if get("request").is_some() {
-        return Err(fail(OAuthError::Custom("request_not_supported".into(), "request objects are not supported".into())));
+    // Request objects are resolved before; one inside the parameters they gave is refused
+    // rather than ignored.
+    if get("request").is_some() || get("request_uri").is_some() {
+        return Err(fail(OAuthError::InvalidRequest("a request object or request_uri cannot be nested".into())));
     }
     if state.is_empty() {
         return Err(fail(OAuthError::InvalidRequest("state is required".into())));
@@ -433,19 +445,33 @@ impl Services {
             Some(e) if e.client.status == ClientStatus::Active => e.client.clone(),
             _ => return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into()))),
         };
-        // A pushed request (RFC 9126) replaces every parameter but client_id.
+        // A pushed request (RFC 9126) replaces every parameter but client_id, and so does a
+        // request object (RFC 9101). Errors about them go to the client when the URL's own
+        // redirect_uri is a registered one (OpenID Connect Core §3.1.2.6).
+        let early = |e: OAuthError| match redirect_target(&client, params) {
+            Some((uri, state)) => error_redirect(&uri, &state, issuer, &e),
+            None => AuthorizeError::Page(e),
+        };
+        let invalid_uri = |why: &str| early(OAuthError::Custom("invalid_request_uri".into(), why.into()));
         let pushed;
+        let from_object;
         let params = match get("request_uri") {
+            Some(_) if get("request").is_some() => {
+                return Err(early(OAuthError::InvalidRequest("request and request_uri cannot both be given".into())))
+            }
             Some(uri) => {
-                let taken = match uri.strip_prefix(PAR_URI_PREFIX) {
-                    Some(handle) if handle.len() <= 128 => self.store.take_pushed(t, &secret::hash(handle), now).await?,
-                    _ => None,
+                let Some(handle) = uri.strip_prefix(PAR_URI_PREFIX) else {
+                    return Err(early(OAuthError::Custom(
+                        "request_uri_not_supported".into(),
+                        "request_uri must come from the pushed authorization request endpoint (/oauth2/par)".into(),
+                    )));
                 };
+                let taken = if handle.len() <= 128 { self.store.take_pushed(t, &secret::hash(handle), now).await? } else { None };
                 let Some((owner, stored)) = taken else {
-                    return Err(page("request_uri is unknown, expired or already used"));
+                    return Err(invalid_uri("request_uri is unknown, expired or already used"));
                 };
                 if owner != client.client_id {
-                    return Err(page("request_uri was pushed by another client"));
+                    return Err(invalid_uri("request_uri was pushed by another client"));
                 }
                 pushed = serde_json::from_str::<Vec<(String, String)>>(&stored).unwrap_or_default();
                 &pushed[..]
@@ -453,7 +479,13 @@ impl Services {
             None if client.fapi_profile == FapiProfile::Fapi2 => {
                 return Err(page("this client must push its authorization requests (PAR, /oauth2/par)"));
             }
-            None => params,
+            None => match self.request_object_params(t, issuer, &client, params).await.map_err(early)? {
+                Some(p) => {
+                    from_object = p;
+                    &from_object[..]
+                }
+                None => params,
+            },
         };
         let checked = check_request(&client, params).map_err(|r| match r {
             Refusal::Page(e) => AuthorizeError::Page(e),
@@ -536,7 +568,14 @@ impl Services {
     /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
     /// as the authorization endpoint would check it. Returns the request_uri and its
     /// lifetime in seconds.
-    pub async fn push_authorization_request(&self, t: &TenantId, client: &Client, params: &[(String, String)]) -> Result<(String, i64), OAuthError> {
+    /// A request object (RFC 9126 §3) is verified and its parameters are what is kept.
+    pub async fn push_authorization_request(
+        &self,
+        t: &TenantId,
+        issuer: &str,
+        client: &Client,
+        params: &[(String, String)],
+    ) -> Result<(String, i64), OAuthError> {
         let get = |k: &str| clavis_core::form::param(params, k);
         if get("client_id").is_some_and(|id| id != client.client_id) {
             return Err(OAuthError::InvalidRequest("client_id differs from the authenticated client".into()));
@@ -544,6 +583,8 @@ impl Services {
         if get("request_uri").is_some() {
             return Err(OAuthError::InvalidRequest("request_uri cannot be pushed".into()));
         }
+        let from_object = self.request_object_params(t, issuer, client, params).await?;
+        let params = from_object.as_deref().unwrap_or(params);
         check_request(client, params).map_err(Refusal::into_error)?;
         let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).collect();
         let (handle, hash) = new_handle();

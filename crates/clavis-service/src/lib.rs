@@ -17,6 +17,7 @@ mod lifecycle;
 mod logout;
 pub mod outbound;
 mod registry;
+mod request_object;
 mod token;
 mod tokens;
 
@@ -46,6 +47,9 @@ use cache::ClientCache;
 use clavis_core::jose::Alg;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::{TenantId, ValidationError};
+
+/// As many parameters as an authorization request may have (the HTTP layer's limit).
+pub(crate) const MAX_AUTHORIZATION_PARAMS: usize = 100;
 
 /// Settings the use cases need; the binary fills them from configuration.
 #[derive(Debug, Clone)]

@@ -567,10 +567,10 @@ async fn pushed_authorization_requests_drive_the_flow() {
     assert_eq!(s, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["scope"], "openid offline_access", "the pushed scope, not the URL's");
 
-    // Once only.
+    // Once only (a page: the URL has no redirect_uri of its own and the client has two).
     let (s, _, body) = Browser::new().get(&start).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error"], "invalid_request_uri");
 
     // For the client that pushed it only.
     let (other, _) = web_client(&app, true).await;

@@ -99,5 +99,6 @@ async fn a_request_object_is_refused_not_ignored() {
     let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     assert!(location.as_str().starts_with("https://app.example.com/cb?"), "{location}");
     let error = location.query_pairs().find(|(k, _)| k == "error").map(|(_, v)| v.into_owned());
-    assert_eq!(error.as_deref(), Some("request_not_supported"));
+    // Unsigned, from a client that did not register request_object_signing_alg "none".
+    assert_eq!(error.as_deref(), Some("invalid_request_object"));
 }

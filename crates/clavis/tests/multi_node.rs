@@ -220,7 +220,8 @@ async fn pushed_requests_and_logout_requests_span_nodes() {
     let binding = common::set_cookie(&resp);
     let login = param(&location(&resp), "login_challenge");
     let again = browser.get(start.as_str().replace(&b.public, &a.public)).send().await.unwrap();
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "and then not on A");
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "and then not on A: an error for the client");
+    assert_eq!(param(&location(&again), "error"), "invalid_request_uri");
 
     let (_, accepted) = a
         .admin(

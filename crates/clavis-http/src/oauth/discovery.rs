@@ -42,7 +42,9 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
-        "request_parameter_supported": false,
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, &["none"]].concat()),
+        // By reference only from PAR (RFC 9126); OpenID Connect's own request_uri is not yet.
         "request_uri_parameter_supported": false,
     });
     if dcr {

@@ -33,7 +33,7 @@ pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap
     let result = async {
         let form = Form::parse(&headers, &body)?;
         let client = authenticate(&st, &issuer, &headers, &form).await?;
-        st.services.push_authorization_request(&issuer.tenant, &client, form.pairs()).await
+        st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs()).await
     }
     .await;
     match result {

@@ -2,7 +2,7 @@
 //! or its fetched and cached `jwks_uri`) and `client_secret_jwt` (HMAC with the client's
 //! sealed secret). Every assertion is single use until it expires, on every node.
 
-use clavis_core::assertion::{AssertionKind, ClientAssertion};
+use clavis_core::assertion::{AssertionKind, ClientAssertion, ClientJws};
 use clavis_core::{secret, AuthMethod, Client, ClientStatus, TenantId};
 use serde_json::Value;
 
@@ -64,7 +64,7 @@ impl Services {
             return Err(denied("the client assertion's alg is not the client's token_endpoint_auth_signing_alg"));
         }
         let verified = match a.kind() {
-            AssertionKind::PrivateKey => self.verify_private_key_assertion(t, client, a).await?,
+            AssertionKind::PrivateKey => self.verify_with_client_keys(t, client, &a.jws).await?,
             AssertionKind::SharedSecret => {
                 let key = self.settings.secret_sealing_key.as_ref();
                 entry.secrets.iter().filter(|s| s.is_valid_at(now)).any(|s| {
@@ -84,7 +84,9 @@ impl Services {
         Ok(ClientRef(entry))
     }
 
-    async fn verify_private_key_assertion(&self, t: &TenantId, client: &Client, a: &ClientAssertion<'_>) -> Result<bool, OAuthError> {
+    /// Whether a JWS the client signed (an assertion, a request object) verifies with its
+    /// `jwks`, or the keys at its `jwks_uri` (fetched again once if none fits).
+    pub(crate) async fn verify_with_client_keys(&self, t: &TenantId, client: &Client, a: &ClientJws<'_>) -> Result<bool, OAuthError> {
         if !client.jwks.is_empty() {
             let jwks: Value = serde_json::from_str(&client.jwks).unwrap_or_default();
             return Ok(a.verify_with_jwks(&jwks));
