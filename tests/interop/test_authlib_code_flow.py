@@ -9,8 +9,9 @@ does not follow redirects) and the login & consent app (through the Ory Hydra-st
 API, `/admin/oauth2/auth/requests/*`).
 """
 
+import time
 import warnings
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from authlib.common.security import generate_token
@@ -20,7 +21,7 @@ from authlib.oidc.core import CodeIDToken
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # authlib.jose: see clavis_interop
-    from authlib.jose import JoseError
+    from authlib.jose import JoseError, JsonWebKey, JsonWebToken
     from authlib.jose.errors import BadSignatureError
 
 from clavis_interop import AdminApi, jwt_header, basic_credentials, discover, fetch_jwks, fetch_token, http, jwt, oauth_session
@@ -782,6 +783,44 @@ def test_id_tokens_and_signed_userinfo_in_the_clients_algorithm(clavis, default,
     assert info.header["alg"] == alg
     assert (info["sub"], info["email"]) == (SUBJECT, EMAIL)
     assert (info["iss"], info["aud"]) == (default.metadata["issuer"], rp.client_id), "OpenID Connect Core §5.3.2"
+
+
+def test_a_request_object_signed_by_authlib(clavis, default):
+    """RFC 9101: Authlib builds the authorization request (state, nonce, PKCE), the relying
+    party signs it as a request object with its RSA key (Authlib's JOSE), and the URL carries
+    only client_id, response_type, scope and the object."""
+    key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+    public = dict(key.as_dict(is_private=False), kid="rp-jar-1", alg="PS256", use="sig")
+    client = default.create_client(**rp_client_body(name="jar-rp"))
+    patch = [
+        {"op": "replace", "path": "/jwks", "value": {"keys": [public]}},
+        {"op": "replace", "path": "/request_object_signing_alg", "value": "PS256"},
+    ]
+    resp = http().patch(
+        f"{clavis.admin_url}/admin/clients/{client['client_id']}",
+        json=patch,
+        headers={"Authorization": f"Bearer {default.admin_token}"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    rp = web_rp(clavis, default, client)
+    claims = dict(query(rp.authorization_url()), iss=rp.client_id, aud=default.metadata["issuer"], exp=int(time.time()) + 300)
+    signer = JsonWebToken(["PS256", "RS256"])
+    endpoint = default.metadata["authorization_endpoint"]
+    outside = {"client_id": rp.client_id, "response_type": "code", "scope": "openid"}
+
+    request = signer.encode({"alg": "PS256", "kid": "rp-jar-1"}, claims, key).decode()
+    back = sign_in(clavis, default.app, Browser(), rp, f"{endpoint}?{urlencode(dict(outside, request=request))}")
+    assert query(back)["state"] == rp.state
+    token = rp.fetch_token(back)
+    validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, token["access_token"], rp.nonce)
+
+    # RS256 is not the client's request_object_signing_alg: refused, at the client.
+    wrong = signer.encode({"alg": "RS256", "kid": "rp-jar-1"}, claims, key).decode()
+    resp = Browser().get(f"{endpoint}?{urlencode(dict(outside, request=wrong, redirect_uri=RP_REDIRECT, state='outer-1'))}")
+    assert resp.status_code == 303, resp.text
+    got = query(resp.headers["Location"])
+    assert (got["error"], got["state"]) == ("invalid_request_object", "outer-1"), got
 
 
 # Keep this test last: it stops the module's server, so that the log it reads is
