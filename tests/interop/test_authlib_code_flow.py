@@ -372,7 +372,9 @@ def test_discovery_describes_the_code_flow(clavis, default, acme):
         assert m["userinfo_signing_alg_values_supported"] == ["RS256", "PS256", "ES256", "EdDSA"]
         assert "none" in m["token_endpoint_auth_methods_supported"]
         assert m["authorization_response_iss_parameter_supported"] is True
-        assert {"openid", "offline_access"} <= set(m["scopes_supported"])
+        # OpenID Connect Core §5.4's scopes, so that a certification run does not skip them.
+        assert {"openid", "offline_access", "profile", "email", "address", "phone"} <= set(m["scopes_supported"])
+        assert {"email", "name", "phone_number", "address"} <= set(m["claims_supported"])
 
 
 def test_confidential_client_code_flow_with_pkce(clavis, default, web_client):

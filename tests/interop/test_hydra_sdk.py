@@ -206,7 +206,7 @@ def full_client(secret):
         redirect_uris=["https://app.example.com/cb", "http://127.0.0.1:8080/cb", "com.example.app:/oauth2/cb"],
         post_logout_redirect_uris=["https://app.example.com/logged-out"],
         grant_types=["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, TOKEN_EXCHANGE],
-        response_types=["code", "code id_token"],
+        response_types=["code"],  # the only one the authorization endpoint answers
         scope="openid offline_access read write",
         audience=["https://api.example.com", "https://files.example.com"],
         owner="team-sdk",
@@ -342,6 +342,9 @@ def test_duplicate_client_id_is_409(clavis, hydra):
         ({"post_logout_redirect_uris": ["http://evil.example.com/bye"]}, "invalid_redirect_uri"),
         ({"subject_type": "pairwise"}, "invalid_client_metadata"),
         ({"grant_types": ["implicit"]}, "invalid_client_metadata"),
+        ({"response_types": ["code", "token"]}, "invalid_client_metadata"),
+        ({"response_types": ["code id_token"]}, "invalid_client_metadata"),
+        ({"userinfo_signed_response_alg": "HS256"}, "invalid_client_metadata"),
         ({"grant_types": ["password"]}, "invalid_client_metadata"),
         ({"token_endpoint_auth_method": "magic"}, "invalid_client_metadata"),
         ({"access_token_strategy": "sometimes"}, "invalid_client_metadata"),
@@ -487,7 +490,7 @@ def test_set_replaces_the_client(clavis, hydra, tokens):
         metadata={"k": "v"},
         redirect_uris=["https://before.example.com/cb"],
         grant_types=["client_credentials", "authorization_code"],
-        response_types=["code", "id_token"],
+        response_types=["code"],
         skip_consent=True,
         client_credentials_grant_access_token_lifespan="10m0s",
     ))

@@ -40,6 +40,9 @@ pub(crate) struct AuthRequest {
     pub acr_values: Vec<String>,
     pub ui_locales: Vec<String>,
     pub display: Option<String>,
+    /// The `claims` request parameter (OpenID Connect Core §5.5), checked; for the consent app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Value>,
     pub request_url: String,
     pub issuer: String,
 }
@@ -278,6 +281,7 @@ struct Checked {
     acr_values: Vec<String>,
     ui_locales: Vec<String>,
     display: Option<String>,
+    claims: Option<Value>,
 }
 
 /// Why a request was refused. Until the redirect URI is known good the error is shown
@@ -332,6 +336,11 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     // rather than ignored.
     if get("request").is_some() || get("request_uri").is_some() {
         return Err(fail(OAuthError::InvalidRequest("a request object or request_uri cannot be nested".into())));
+    }
+    // Only the query response mode is served so far: another one is refused rather than
+    // silently answered in the query.
+    if let Some(mode) = get("response_mode").filter(|m| *m != "query") {
+        return Err(fail(OAuthError::InvalidRequest(format!("response_mode {mode:?} is not supported; use query"))));
     }
     if state.is_empty() {
         return Err(fail(OAuthError::InvalidRequest("state is required".into())));
@@ -394,7 +403,31 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         acr_values: words("acr_values"),
         ui_locales: words("ui_locales"),
         display: get("display").map(str::to_owned),
+        claims: get("claims").map(check_claims_request).transpose().map_err(|m| fail(OAuthError::InvalidRequest(m.into())))?,
     })
+}
+
+/// The `claims` request parameter (OpenID Connect Core §5.5): a JSON object whose
+/// `userinfo` and `id_token` members, if present, map claim names to `null` or to
+/// `{essential, value, values}`. Other members are kept (§5.5 lets them be ignored).
+fn check_claims_request(raw: &str) -> Result<Value, &'static str> {
+    let v: Value = serde_json::from_str(raw).map_err(|_| "claims must be a JSON object")?;
+    let obj = v.as_object().ok_or("claims must be a JSON object")?;
+    for member in ["userinfo", "id_token"] {
+        let Some(requested) = obj.get(member) else { continue };
+        let requested = requested.as_object().ok_or("claims.userinfo and claims.id_token must be JSON objects")?;
+        for spec in requested.values() {
+            let ok = match spec {
+                Value::Null => true,
+                Value::Object(o) => o.get("essential").is_none_or(Value::is_boolean) && o.get("values").is_none_or(Value::is_array),
+                _ => false,
+            };
+            if !ok {
+                return Err("each requested claim must be null or {\"essential\", \"value\", \"values\"}");
+            }
+        }
+    }
+    Ok(v)
 }
 
 /// Hydra's rule: a client may ask only for audiences registered for it (its `audience`).
@@ -533,6 +566,7 @@ impl Services {
             acr_values: checked.acr_values,
             ui_locales: checked.ui_locales,
             display: checked.display,
+            claims: checked.claims,
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
@@ -614,11 +648,16 @@ impl Services {
     }
 
     fn oidc_context(req: &AuthRequest) -> Value {
-        json!({
+        let mut context = json!({
             "acr_values": req.acr_values, "display": req.display.clone().unwrap_or_default(),
             "login_hint": req.login_hint.clone().unwrap_or_default(), "ui_locales": req.ui_locales,
             "id_token_hint_claims": {},
-        })
+        });
+        // Not in Hydra's context: the `claims` request parameter, when the request has one.
+        if let Some(claims) = &req.claims {
+            context["claims"] = claims.clone();
+        }
+        context
     }
 
     async fn flow_client(&self, t: &TenantId, client_id: &str) -> Result<Client, ServiceError> {

@@ -359,7 +359,12 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
         if !ok {
             return Err(invalid("response_types", &format!("{rt:?} is not a response type")));
         }
+        // Registration accepts only what the authorization endpoint does.
+        if rt != "code" {
+            return Err(invalid("response_types", &format!("{rt:?} is not supported: only \"code\" (implicit flows are refused, RFC 9700 §2.1.2)")));
+        }
     }
+    h.response_types.dedup();
     h.audience = r.audience.unwrap_or_default();
     h.allowed_cors_origins = r.allowed_cors_origins.unwrap_or_default();
     for o in &h.allowed_cors_origins {
@@ -493,6 +498,10 @@ pub(crate) mod tests {
         assert_eq!(field(refused(json!({"access_token_strategy": "magic"}))), "access_token_strategy");
         let e = refused(json!({"response_types": ["code bogus"]}));
         assert_eq!(e.to_string(), "response_types: \"code bogus\" is not a response type");
+        for implicit in ["token", "id_token", "id_token token", "code id_token", "code token", "none"] {
+            let e = refused(json!({"response_types": ["code", implicit]}));
+            assert!(e.to_string().contains("is not supported"), "{implicit}: {e}");
+        }
         let big = "x".repeat(MAX_METADATA_BYTES);
         assert_eq!(field(refused(json!({"metadata": {"k": big}}))), "metadata");
     }

@@ -1120,3 +1120,44 @@ async fn login_and_consent_requests_carry_what_hydra_shows() {
     assert_eq!(s, StatusCode::OK, "{tokens}");
     assert_eq!(claims(tokens["id_token"].as_str().unwrap())["sid"], session_id.as_str(), "the ID token's sid is that session");
 }
+
+/// OpenID Connect Core §5.5: the `claims` parameter reaches the login and consent apps;
+/// a malformed one, and a response mode Clavis does not serve, go back as errors.
+#[tokio::test]
+async fn the_claims_parameter_reaches_the_apps_and_odd_modes_are_refused() {
+    let app = spawn().await;
+    let (id, _) = web_client(&app, true).await;
+    let claims = json!({"userinfo": {"email": {"essential": true}, "name": null}, "id_token": {"acr": {"values": ["urn:loa:2"]}}});
+    let mut browser = Browser::new();
+    let (_, to_login, _) = browser.get(&auth_url(&app, &id, &[("claims", &claims.to_string())])).await;
+    let challenge = param(&to_login, "login_challenge").expect("to the login app");
+    let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={challenge}"), None).await;
+    assert_eq!(login["oidc_context"]["claims"], claims);
+    let (_, accepted) = app
+        .admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"), Some(json!({"subject": "alice"})))
+        .await;
+    let (_, to_consent, _) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
+    let challenge = param(&to_consent, "consent_challenge").unwrap();
+    let (_, consent) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/consent?consent_challenge={challenge}"), None).await;
+    assert_eq!(consent["oidc_context"]["claims"], claims);
+    // Without the parameter, the context has no such field (as Hydra's).
+    let (_, to_login, _) = Browser::new().get(&auth_url(&app, &id, &[])).await;
+    let challenge = param(&to_login, "login_challenge").unwrap();
+    let (_, login) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/login?login_challenge={challenge}"), None).await;
+    assert!(login["oidc_context"].get("claims").is_none(), "{login}");
+
+    for (extra, what) in [
+        (("claims", "not json"), "claims"),
+        (("claims", "[1]"), "claims"),
+        (("claims", r#"{"userinfo": {"email": 1}}"#), "requested claim"),
+        (("claims", r#"{"id_token": []}"#), "claims.userinfo"),
+        (("response_mode", "form_post"), "response_mode"),
+        (("response_mode", "fragment"), "response_mode"),
+    ] {
+        let (s, to, _) = Browser::new().get(&auth_url(&app, &id, &[extra])).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.starts_with(REDIRECT), "{to}");
+        assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"), "{extra:?}");
+        assert!(param(&to, "error_description").unwrap().contains(what), "{to}");
+    }
+}

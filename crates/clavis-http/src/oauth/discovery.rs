@@ -33,13 +33,20 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "token_endpoint_auth_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, HMAC_ALGS].concat()),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
-        "scopes_supported": ["openid", "offline_access"],
+        // The standard scopes of OpenID Connect Core §5.4: their claims come from the consent
+        // app's session (Hydra's model), which decides them per granted scope.
+        "scopes_supported": ["openid", "offline_access", "offline", "profile", "email", "address", "phone"],
         "subject_types_supported": ["public"],
         // RS256 first: OpenID Connect Discovery §3 requires it, and it is the default.
         "id_token_signing_alg_values_supported": Alg::NAMES,
         "userinfo_signing_alg_values_supported": Alg::NAMES,
         "access_token_signing_alg_values_supported": Alg::NAMES,
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid",
+            "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+            "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified", "address",
+            "phone_number", "phone_number_verified"],
+        // The `claims` request parameter (§5.5) reaches the login and consent apps.
+        "claims_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": true,
