@@ -759,6 +759,17 @@ def test_code_flow_in_a_second_tenant(clavis, default, acme):
     assert rp.introspect(refreshed["access_token"])["active"] is False
 
 
+def patch_hydra_client(clavis, tenant, client_id, ops):
+    """RFC 6902 operations on a client through the Hydra admin API (fields only it has)."""
+    resp = http().patch(
+        f"{clavis.admin_url}/admin/clients/{client_id}",
+        json=ops,
+        headers={"Authorization": f"Bearer {tenant.admin_token}"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+
+
 @pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "EdDSA"])
 def test_id_tokens_and_signed_userinfo_in_the_clients_algorithm(clavis, default, alg):
     """OpenID Connect Registration §2: id_token_signed_response_alg and
@@ -768,13 +779,7 @@ def test_id_tokens_and_signed_userinfo_in_the_clients_algorithm(clavis, default,
         {"op": "add", "path": "/id_token_signed_response_alg", "value": alg},  # absent until set
         {"op": "replace", "path": "/userinfo_signed_response_alg", "value": alg},
     ]
-    resp = http().patch(
-        f"{clavis.admin_url}/admin/clients/{client['client_id']}",
-        json=patch,
-        headers={"Authorization": f"Bearer {default.admin_token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 200, resp.text
+    patch_hydra_client(clavis, default, client["client_id"], patch)
     rp, token = signed_in(clavis, default, client)
     validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, token["access_token"], rp.nonce, alg)
     resp = rp.userinfo(token["access_token"])
@@ -798,13 +803,7 @@ def test_a_request_object_signed_by_authlib(clavis, default):
         {"op": "replace", "path": "/jwks", "value": {"keys": [public]}},
         {"op": "replace", "path": "/request_object_signing_alg", "value": "PS256"},
     ]
-    resp = http().patch(
-        f"{clavis.admin_url}/admin/clients/{client['client_id']}",
-        json=patch,
-        headers={"Authorization": f"Bearer {default.admin_token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 200, resp.text
+    patch_hydra_client(clavis, default, client["client_id"], patch)
     rp = web_rp(clavis, default, client)
     claims = dict(query(rp.authorization_url()), iss=rp.client_id, aud=default.metadata["issuer"], exp=int(time.time()) + 300)
     signer = JsonWebToken(["PS256", "RS256"])

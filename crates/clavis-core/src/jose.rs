@@ -51,6 +51,26 @@ impl Alg {
     }
 }
 
+/// A name that is none of Clavis's signing algorithms.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownAlg;
+
+impl std::fmt::Display for UnknownAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "must be one of {}", Alg::NAMES.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownAlg {}
+
+impl std::str::FromStr for Alg {
+    type Err = UnknownAlg;
+
+    fn from_str(s: &str) -> Result<Self, UnknownAlg> {
+        Alg::parse(s).ok_or(UnknownAlg)
+    }
+}
+
 impl std::fmt::Display for Alg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

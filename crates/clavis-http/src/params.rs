@@ -4,8 +4,7 @@
 
 use std::collections::HashSet;
 
-/// More parameters than any request of ours has; beyond it a request is refused.
-pub const MAX_PARAMS: usize = 100;
+pub use clavis_core::form::MAX_PARAMS;
 
 #[derive(Debug)]
 pub enum ParamsError {

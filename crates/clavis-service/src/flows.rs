@@ -315,13 +315,11 @@ fn redirect_target(client: &Client, params: &[(String, String)]) -> Option<(Stri
 fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked, Refusal> {
     let get = |k: &str| clavis_core::form::param(params, k);
     let page = |m: &str| Refusal::Page(OAuthError::InvalidRequest(m.to_owned()));
-    let redirect_uri = match get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| clavis_core::client::redirect_uri_matches(r, uri)) => uri.to_owned(),
-        Some(_) => return Err(page("redirect_uri does not match any registered redirect URI")),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+    let (redirect_uri, state) = match redirect_target(client, params) {
+        Some(target) => target,
+        None if get("redirect_uri").is_some() => return Err(page("redirect_uri does not match any registered redirect URI")),
         None => return Err(page("redirect_uri is required: the client has several")),
     };
-    let state = get("state").unwrap_or("").to_owned();
     let fail = |error: OAuthError| Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error };
 
     match get("response_type") {

@@ -48,9 +48,6 @@ use clavis_core::jose::Alg;
 use clavis_core::time::{Clock, SystemClock};
 use clavis_core::{TenantId, ValidationError};
 
-/// As many parameters as an authorization request may have (the HTTP layer's limit).
-pub(crate) const MAX_AUTHORIZATION_PARAMS: usize = 100;
-
 /// Settings the use cases need; the binary fills them from configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -297,7 +294,7 @@ impl Services {
                 [("signing.id_token", change.id_token, &mut d.id_token), ("signing.access_token", change.access_token, &mut d.access_token)]
             {
                 if let Some(name) = given {
-                    *slot = Alg::parse(&name).ok_or_else(|| ValidationError::new(field, format!("must be one of {}", Alg::NAMES.join(", "))))?;
+                    *slot = name.parse::<Alg>().map_err(|e| ValidationError::new(field, e.to_string()))?;
                 }
             }
             s.signing = Some(d);

@@ -36,10 +36,8 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Option<Vec<(String, String)>>, OAuthError> {
         let get = |k: &str| clavis_core::form::param(params, k);
+        // Callers refuse `request_uri` beside it first (authorization endpoint, PAR).
         let Some(request) = get("request") else { return Ok(None) };
-        if get("request_uri").is_some() {
-            return Err(OAuthError::InvalidRequest("request and request_uri cannot both be given".into()));
-        }
         let registered = client.extras.hydra.request_object_signing_alg.as_str();
         let jws = ClientJws::parse(request, MAX_REQUEST_OBJECT_BYTES, registered == "none").map_err(invalid)?;
         if !jws.is_unsigned() {
@@ -56,7 +54,7 @@ impl Services {
             }
         }
         let claims: Map<String, Value> = jws.claims().ok_or_else(|| invalid("its payload is not a JSON object"))?;
-        if claims.len() > crate::MAX_AUTHORIZATION_PARAMS {
+        if claims.len() > clavis_core::form::MAX_PARAMS {
             return Err(invalid("it has too many claims"));
         }
         self.check_request_object_claims(issuer, client, &claims, params)?;

@@ -41,11 +41,6 @@ enum Command {
     },
 }
 
-fn parse_alg(s: &str) -> Result<clavis_core::jose::Alg, String> {
-    use clavis_core::jose::Alg;
-    Alg::parse(s).ok_or_else(|| format!("one of {}", Alg::NAMES.join(", ")))
-}
-
 #[derive(Subcommand)]
 enum KeysCommand {
     /// List keys (kid, status, created).
@@ -58,7 +53,7 @@ enum KeysCommand {
         #[arg(long, default_value = "default")]
         tenant: String,
         /// RS256, PS256, ES256 or EdDSA; every algorithm if absent.
-        #[arg(long, value_parser = parse_alg)]
+        #[arg(long)]
         alg: Option<clavis_core::jose::Alg>,
     },
     /// Stop publishing a verify-only key.

@@ -54,7 +54,7 @@ pub async fn rotate(State(st): State<AppState>, AdminCaller(p): AdminCaller, Raw
     let params = query_pairs(query.as_deref())?;
     let alg = match params.iter().find(|(k, _)| k == "alg") {
         None => None,
-        Some((_, v)) => Some(Alg::parse(v).ok_or_else(|| ApiError::BadRequest(format!("alg must be one of {}", Alg::NAMES.join(", "))))?),
+        Some((_, v)) => Some(v.parse::<Alg>().map_err(|e| ApiError::BadRequest(format!("alg {e}")))?),
     };
     let kids = st.services.keys.rotate(&p.tenant, alg).await.map_err(internal)?;
     let keys = st.services.keys.list(&p.tenant).await.map_err(internal)?;
