@@ -186,13 +186,14 @@ def to_login(clavis, browser, authorization_url):
     return challenge
 
 
-def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=None, remember=False, skip=False):
+def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=None, remember=False, skip=False, form_post=False):
     """The browser's trip through login and consent (`SUBJECT` logs in and consents to
     everything asked), from the authorization URL or from the login app with its
     challenge; returns the URL the browser is finally sent to at the client.
 
     `remember`: the login app asks for a login session (a cookie); `skip`: the browser
-    has one, so the login request must say that the user is logged in already."""
+    has one, so the login request must say that the user is logged in already;
+    `form_post`: the response comes as a page posting a form, whose fields are returned."""
     challenge = login_challenge or to_login(clavis, browser, authorization_url)
     login = app.login_request(challenge)
     assert login["challenge"] == challenge
@@ -227,11 +228,38 @@ def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=No
     back_to_auth = app.accept_consent(challenge, consent["requested_scope"])
     assert back_to_auth.startswith(rp.metadata["authorization_endpoint"] + "?"), back_to_auth
     clavis.sensitive.add(query(back_to_auth)["consent_verifier"])
+    if form_post:
+        resp = browser.get(back_to_auth)
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html"), resp.text
+        action, fields = posted_form(resp.text)
+        assert action == RP_REDIRECT, action
+        clavis.sensitive.add(fields["code"])
+        return fields
     back = browser.redirected(back_to_auth, RP_REDIRECT)
     code = query(back).get("code")
     assert code, back
     clavis.sensitive.add(code)
     return back
+
+
+def posted_form(page):
+    """The action and fields of the form of a Form Post Response Mode page."""
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        action, fields = None, {}
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form":
+                assert a.get("method") == "post", a
+                self.action = a["action"]
+            elif tag == "input" and a.get("type") == "hidden":
+                self.fields[a["name"]] = a["value"]
+
+    form = Form()
+    form.feed(page)
+    return form.action, dict(form.fields)
 
 
 def authorize(clavis, app, rp):
@@ -572,8 +600,12 @@ def test_rejected_login_is_an_error_response_with_iss(clavis, default, web_clien
     rp = web_rp(clavis, default, web_client)
     browser = Browser()
     challenge = to_login(clavis, browser, rp.authorization_url())
-    back = default.app.reject_login(challenge, "the user said no")
-    assert back.startswith(RP_REDIRECT + "?"), back
+    # As in Hydra, the login app sends the browser back to the authorization endpoint,
+    # which answers the client.
+    back_to_auth = default.app.reject_login(challenge, "the user said no")
+    assert back_to_auth.startswith(rp.metadata["authorization_endpoint"] + "?"), back_to_auth
+    clavis.sensitive.add(query(back_to_auth)["login_verifier"])
+    back = browser.redirected(back_to_auth, RP_REDIRECT)
     got = query(back)
     assert got["error"] == "access_denied"
     assert got["error_description"] == "the user said no"
@@ -826,6 +858,39 @@ def test_a_request_object_signed_by_authlib(clavis, default):
 
 # Keep this test last: it stops the module's server, so that the log it reads is
 # complete (everything the server wrote up to its exit), covering every test above.
+def test_form_post_and_hybrid_responses_validate_with_authlib(clavis, default):
+    """`response_mode=form_post` (OAuth 2.0 Form Post Response Mode) and the hybrid
+    `code id_token` (OpenID Connect Core §3.3): the ID token that comes with the code is
+    validated by Authlib's `HybridIDToken` (c_hash against the code, nonce), then the code
+    is redeemed as usual."""
+    from authlib.oidc.core import HybridIDToken
+
+    client = default.create_client(**rp_client_body())
+    patch_hydra_client(clavis, default, client["client_id"], [{"op": "replace", "path": "/response_types", "value": ["code", "code id_token"]}])
+    for response_type in ["code", "code id_token"]:
+        rp = web_rp(clavis, default, client)
+        # Authlib adds PKCE for response_type=code only: for the hybrid type it is given here.
+        pkce = {"code_challenge": create_s256_code_challenge(rp.code_verifier), "code_challenge_method": "S256"}
+        url = rp.authorization_url(pkce=False, response_type=response_type, response_mode="form_post", **pkce)
+        fields = sign_in(clavis, default.app, Browser(), rp, url, form_post=True)
+        assert fields["state"] == rp.state and fields["iss"] == default.metadata["issuer"], fields
+        if response_type == "code id_token":
+            remember_tokens(clavis, {"id_token": fields["id_token"]})
+            claims = jwt.decode(
+                fields["id_token"],
+                default.keys,
+                claims_cls=HybridIDToken,
+                claims_options={"iss": {"essential": True, "value": default.metadata["issuer"]}, "c_hash": {"essential": True}},
+                claims_params={"nonce": rp.nonce, "client_id": rp.client_id, "code": fields["code"]},
+            )
+            claims.validate()
+            assert claims.header["alg"] == "RS256"
+        else:
+            assert "id_token" not in fields
+        token = rp.fetch_token(RP_REDIRECT + "?" + urlencode({"code": fields["code"], "state": fields["state"]}))
+        validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, token["access_token"], rp.nonce)
+
+
 def test_no_secret_or_token_in_the_log(clavis, default, acme, web_client):
     # Traffic of its own, so that it checks something when run alone too: a whole flow
     # in each tenant with refresh, a failed refresh, a code replay and a revocation.

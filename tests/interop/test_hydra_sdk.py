@@ -222,7 +222,8 @@ def full_client(secret):
         request_object_signing_alg="ES256",
         request_uris=["https://app.example.com/request.jwt"],
         userinfo_signed_response_alg="ES256",
-        sector_identifier_uri="https://app.example.com/sector.json",
+        # A sector identifier is for pairwise subjects, whose document is fetched at
+        # registration (tests/subject_types.rs); beside `public` it is refused.
         subject_type="public",
         frontchannel_logout_uri="https://app.example.com/logout/front",
         frontchannel_logout_session_required=True,
@@ -340,10 +341,10 @@ def test_duplicate_client_id_is_409(clavis, hydra):
         ({"redirect_uris": ["https://app.example.com/cb#frag"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["not a uri"]}, "invalid_redirect_uri"),
         ({"post_logout_redirect_uris": ["http://evil.example.com/bye"]}, "invalid_redirect_uri"),
-        ({"subject_type": "pairwise"}, "invalid_client_metadata"),
+        ({"subject_type": "ephemeral"}, "invalid_client_metadata"),
         ({"grant_types": ["implicit"]}, "invalid_client_metadata"),
         ({"response_types": ["code", "token"]}, "invalid_client_metadata"),
-        ({"response_types": ["code id_token"]}, "invalid_client_metadata"),
+        ({"response_types": ["code id_token token"]}, "invalid_client_metadata"),
         ({"userinfo_signed_response_alg": "HS256"}, "invalid_client_metadata"),
         ({"grant_types": ["password"]}, "invalid_client_metadata"),
         ({"token_endpoint_auth_method": "magic"}, "invalid_client_metadata"),

@@ -381,6 +381,22 @@ impl Client {
             return Err(ValidationError::new("jwks", "private_key_jwt needs jwks or jwks_uri"));
         }
         self.extras.hydra.check_algorithms(&self.auth_methods)?;
+        let h = &self.extras.hydra;
+        check_subject_type(h, &self.redirect_uris)?;
+        if h.request_uris.len() > MAX_LIST_ITEMS {
+            return Err(ValidationError::new("request_uris", format!("at most {MAX_LIST_ITEMS} entries")));
+        }
+        for uri in &h.request_uris {
+            check_request_uri(uri)?;
+        }
+        if h.require_signed_request_object {
+            if h.request_object_signing_alg == "none" {
+                return Err(ValidationError::new("require_signed_request_object", "contradicts request_object_signing_alg \"none\""));
+            }
+            if self.jwks.is_empty() && self.jwks_uri.is_empty() {
+                return Err(ValidationError::new("require_signed_request_object", "needs the client's keys (jwks or jwks_uri)"));
+            }
+        }
         if fapi {
             if !self.is_confidential {
                 return Err(ValidationError::new("fapi_profile", "FAPI clients must be confidential"));
@@ -553,6 +569,58 @@ fn check_jwks_uri(v: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new("jwks_uri", "must be an https URL without fragment (http only on loopback)"))
     }
+}
+
+/// `subject_type` and `sector_identifier_uri` (OpenID Connect Core §8.1, Registration §2);
+/// the document the URI names is checked by the service, which can fetch it.
+fn check_subject_type(h: &crate::client_extras::HydraMetadata, redirect_uris: &[String]) -> Result<(), ValidationError> {
+    let uri = h.sector_identifier_uri.as_str();
+    match h.subject_type.as_str() {
+        "" | "public" if uri.is_empty() => Ok(()),
+        "" | "public" => Err(ValidationError::new("sector_identifier_uri", "is for subject_type pairwise")),
+        "pairwise" if !uri.is_empty() => {
+            let ok = uri.len() <= MAX_URL_LEN
+                && Url::parse(uri).is_ok_and(|u| {
+                    u.fragment().is_none() && (u.scheme() == "https" && u.host().is_some() || u.scheme() == "http" && is_loopback_host(&u))
+                });
+            if ok {
+                Ok(())
+            } else {
+                Err(ValidationError::new("sector_identifier_uri", "must be an https URL without fragment (http only on loopback)"))
+            }
+        }
+        "pairwise" => {
+            let hosts: std::collections::BTreeSet<Option<String>> =
+                redirect_uris.iter().map(|r| Url::parse(r).ok().and_then(|u| u.host_str().map(str::to_owned))).collect();
+            match hosts.len() {
+                0 => Err(ValidationError::new("subject_type", "pairwise needs redirect_uris or a sector_identifier_uri (the sector)")),
+                1 => Ok(()),
+                _ => {
+                    Err(ValidationError::new("sector_identifier_uri", "is required for pairwise subjects when the redirect URIs have several hosts"))
+                }
+            }
+        }
+        _ => Err(ValidationError::new("subject_type", "must be public or pairwise")),
+    }
+}
+
+fn check_request_uri(v: &str) -> Result<(), ValidationError> {
+    let ok = v.len() <= MAX_URL_LEN
+        && Url::parse(v).is_ok_and(|url| url.scheme() == "https" && url.host().is_some() || url.scheme() == "http" && is_loopback_host(&url));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("request_uris", format!("{v:?} must be an https URL (http only on loopback)")))
+    }
+}
+
+/// Whether `uri` is one of the `registered` request_uris. Fragments are ignored on both
+/// sides: OpenID Connect Core §6.2 has clients put a hash of the document there to tell
+/// versions apart, so the registered value cannot be expected to carry it.
+pub fn request_uri_registered(registered: &[String], uri: &str) -> bool {
+    let base = |u: &str| u.split('#').next().unwrap_or(u).to_owned();
+    let wanted = base(uri);
+    registered.iter().any(|r| base(r) == wanted)
 }
 
 /// A JWK Set of public keys only: `{"keys":[…]}` with 1–20 keys, each EC/RSA/OKP, with

@@ -130,6 +130,8 @@ pub struct HydraMetadata {
     /// `""` (any alg the client's keys allow), `none` (unsigned objects accepted) or an
     /// asymmetric JOSE algorithm name.
     pub request_object_signing_alg: String,
+    /// Authorization requests must come as signed request objects (RFC 9101 §10.5).
+    pub require_signed_request_object: bool,
     /// `""` (any), or the one algorithm the client's assertions must use.
     pub token_endpoint_auth_signing_alg: String,
     /// `""` / `none` (plain JSON) or one of Clavis's signing algorithms.

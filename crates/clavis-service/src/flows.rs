@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
+use crate::response_mode::{deliver, normalize_response_type, Navigation, ResponseMode};
 use crate::token::GrantData;
 use crate::{OAuthError, ServiceError, Services};
 
@@ -43,6 +44,12 @@ pub(crate) struct AuthRequest {
     /// The `claims` request parameter (OpenID Connect Core §5.5), checked; for the consent app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Value>,
+    /// How the response reaches the client (flows stored before modes existed: query).
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+    /// `code id_token`: an ID token goes with the code (OpenID Connect Core §3.3).
+    #[serde(default)]
+    pub hybrid: bool,
     pub request_url: String,
     pub issuer: String,
 }
@@ -148,6 +155,10 @@ struct FlowData {
     /// request's `login_challenge`.
     #[serde(default)]
     login_challenge: String,
+    /// The login or consent app's refusal, delivered to the client when the browser comes
+    /// back with the verifier (as Hydra does).
+    #[serde(default)]
+    rejection: Option<RejectRequest>,
 }
 
 /// Flow states, in order.
@@ -161,7 +172,7 @@ const REJECTED: &str = "rejected";
 /// Where `/oauth2/auth` sends the browser next.
 #[derive(Debug)]
 pub struct AuthorizeStep {
-    pub location: String,
+    pub next: Navigation,
     /// A new login session to remember in a cookie: its value and max-age (None = for
     /// the browser session).
     pub set_session: Option<(String, Option<i64>)>,
@@ -173,8 +184,8 @@ pub struct AuthorizeStep {
 pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: show the error, never redirect.
     Page(OAuthError),
-    /// Redirect the error to the client (RFC 6749 §4.1.2.1).
-    Redirect(String),
+    /// Send the error to the client (RFC 6749 §4.1.2.1), in the request's response mode.
+    Client(Navigation),
 }
 
 impl From<clavis_store::StoreError> for AuthorizeError {
@@ -238,13 +249,26 @@ pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     }
 }
 
-fn error_redirect(req_redirect: &str, state: &str, issuer: &str, e: &OAuthError) -> AuthorizeError {
+/// Where an error response goes: the request's redirect URI, state and response mode.
+struct ErrorTarget<'a> {
+    redirect_uri: &'a str,
+    state: &'a str,
+    mode: ResponseMode,
+}
+
+fn error_response(to: ErrorTarget<'_>, issuer: &str, e: &OAuthError) -> AuthorizeError {
     let mut params = vec![("error", e.code()), ("error_description", e.description())];
-    if !state.is_empty() {
-        params.push(("state", state));
+    if !to.state.is_empty() {
+        params.push(("state", to.state));
     }
     params.push(("iss", issuer));
-    AuthorizeError::Redirect(with_params(req_redirect, &params))
+    AuthorizeError::Client(deliver(to.redirect_uri, to.mode, &params))
+}
+
+impl AuthRequest {
+    fn error_target(&self) -> ErrorTarget<'_> {
+        ErrorTarget { redirect_uri: &self.redirect_uri, state: &self.state, mode: self.response_mode }
+    }
 }
 
 /// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
@@ -282,13 +306,20 @@ struct Checked {
     ui_locales: Vec<String>,
     display: Option<String>,
     claims: Option<Value>,
+    response_mode: ResponseMode,
+    hybrid: bool,
+}
+
+/// Whether a `response_type` is the hybrid `code id_token`.
+fn is_hybrid(response_type: Option<&str>) -> bool {
+    response_type.and_then(normalize_response_type).as_deref() == Some("code id_token")
 }
 
 /// Why a request was refused. Until the redirect URI is known good the error is shown
 /// (`Page`); after that, the client gets it at its redirect URI.
 enum Refusal {
     Page(OAuthError),
-    Redirect { redirect_uri: String, state: String, error: OAuthError },
+    Redirect { redirect_uri: String, state: String, mode: ResponseMode, error: OAuthError },
 }
 
 impl Refusal {
@@ -300,33 +331,46 @@ impl Refusal {
 }
 
 /// Where errors about `params` may be sent: their redirect_uri if it is one of the client's
-/// (or the client's only one when none is given), with their state.
-fn redirect_target(client: &Client, params: &[(String, String)]) -> Option<(String, String)> {
+/// (or the client's only one when none is given), with their state and response mode (the
+/// default one if theirs is unknown: that error must reach the client too).
+fn redirect_target(client: &Client, params: &[(String, String)]) -> Option<(String, String, ResponseMode)> {
     let get = |k: &str| clavis_core::form::param(params, k);
     let uri = match get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| clavis_core::client::redirect_uri_matches(r, uri)) => uri.to_owned(),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         _ => return None,
     };
-    Some((uri, get("state").unwrap_or("").to_owned()))
+    let hybrid = is_hybrid(get("response_type"));
+    let mode = ResponseMode::parse(get("response_mode"), hybrid).unwrap_or(if hybrid { ResponseMode::Fragment } else { ResponseMode::Query });
+    Some((uri, get("state").unwrap_or("").to_owned(), mode))
 }
 
 /// The checks of RFC 6749 §4.1.1, RFC 7636 and OpenID Connect Core §3.1.2.1 for `client`.
 fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked, Refusal> {
     let get = |k: &str| clavis_core::form::param(params, k);
     let page = |m: &str| Refusal::Page(OAuthError::InvalidRequest(m.to_owned()));
-    let (redirect_uri, state) = match redirect_target(client, params) {
+    let (redirect_uri, state, mode) = match redirect_target(client, params) {
         Some(target) => target,
         None if get("redirect_uri").is_some() => return Err(page("redirect_uri does not match any registered redirect URI")),
         None => return Err(page("redirect_uri is required: the client has several")),
     };
-    let fail = |error: OAuthError| Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error };
-
-    match get("response_type") {
-        Some("code") => {}
-        Some(other) => return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {other:?} is not supported; use code")))),
+    let fail = |error: OAuthError| Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), mode, error };
+    let response_type = match get("response_type") {
+        Some(rt) => match normalize_response_type(rt).filter(|n| crate::RESPONSE_TYPES.contains(&n.as_str())) {
+            Some(n) => n,
+            None => {
+                return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {rt:?} is not supported; use code or code id_token"))))
+            }
+        },
         None => return Err(fail(OAuthError::InvalidRequest("response_type is required".into()))),
+    };
+    // Registered response types (Hydra's `response_types`; clients without any have "code").
+    let registered = &client.extras.hydra.response_types;
+    if !(registered.contains(&response_type) || registered.is_empty() && response_type == "code") {
+        return Err(fail(OAuthError::UnauthorizedClient(format!("response_type {response_type:?} is not registered for this client"))));
     }
+    let hybrid = response_type == "code id_token";
+    let response_mode = ResponseMode::parse(get("response_mode"), hybrid).map_err(fail)?;
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
     }
@@ -334,11 +378,6 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     // rather than ignored.
     if get("request").is_some() || get("request_uri").is_some() {
         return Err(fail(OAuthError::InvalidRequest("a request object or request_uri cannot be nested".into())));
-    }
-    // Only the query response mode is served so far: another one is refused rather than
-    // silently answered in the query.
-    if let Some(mode) = get("response_mode").filter(|m| *m != "query") {
-        return Err(fail(OAuthError::InvalidRequest(format!("response_mode {mode:?} is not supported; use query"))));
     }
     if state.is_empty() {
         return Err(fail(OAuthError::InvalidRequest("state is required".into())));
@@ -387,6 +426,13 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if nonce.as_ref().is_some_and(|n| n.len() > 1024) {
         return Err(fail(OAuthError::InvalidRequest("nonce is too long".into())));
     }
+    // OpenID Connect Core §3.3.2.11: the ID token of a hybrid response needs both.
+    if hybrid && nonce.is_none() {
+        return Err(fail(OAuthError::InvalidRequest("nonce is required with response_type code id_token".into())));
+    }
+    if hybrid && !scope.iter().any(|s| s == "openid") {
+        return Err(fail(OAuthError::InvalidScope("response_type code id_token needs the openid scope".into())));
+    }
     Ok(Checked {
         redirect_uri_given: get("redirect_uri").is_some(),
         redirect_uri: redirect_uri.clone(),
@@ -402,6 +448,8 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         ui_locales: words("ui_locales"),
         display: get("display").map(str::to_owned),
         claims: get("claims").map(check_claims_request).transpose().map_err(|m| fail(OAuthError::InvalidRequest(m.into())))?,
+        response_mode,
+        hybrid,
     })
 }
 
@@ -426,6 +474,11 @@ fn check_claims_request(raw: &str) -> Result<Value, &'static str> {
         }
     }
     Ok(v)
+}
+
+/// An `error` value RFC 6749 §4.1.2.1 allows (printable ASCII but `"` and `\\`), not too long.
+fn is_error_code(e: &str) -> bool {
+    (1..=64).contains(&e.len()) && e.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Hydra's rule: a client may ask only for audiences registered for it (its `audience`).
@@ -480,23 +533,17 @@ impl Services {
         // request object (RFC 9101). Errors about them go to the client when the URL's own
         // redirect_uri is a registered one (OpenID Connect Core §3.1.2.6).
         let early = |e: OAuthError| match redirect_target(&client, params) {
-            Some((uri, state)) => error_redirect(&uri, &state, issuer, &e),
+            Some((uri, state, mode)) => error_response(ErrorTarget { redirect_uri: &uri, state: &state, mode }, issuer, &e),
             None => AuthorizeError::Page(e),
         };
         let invalid_uri = |why: &str| early(OAuthError::Custom("invalid_request_uri".into(), why.into()));
+        let must_sign = || early(OAuthError::InvalidRequest("this client must send its authorization requests as signed request objects".into()));
         let pushed;
         let from_object;
-        let params = match get("request_uri") {
-            Some(_) if get("request").is_some() => {
-                return Err(early(OAuthError::InvalidRequest("request and request_uri cannot both be given".into())))
-            }
-            Some(uri) => {
-                let Some(handle) = uri.strip_prefix(PAR_URI_PREFIX) else {
-                    return Err(early(OAuthError::Custom(
-                        "request_uri_not_supported".into(),
-                        "request_uri must come from the pushed authorization request endpoint (/oauth2/par)".into(),
-                    )));
-                };
+        let params = match (get("request"), get("request_uri")) {
+            (Some(_), Some(_)) => return Err(early(OAuthError::InvalidRequest("request and request_uri cannot both be given".into()))),
+            (None, Some(uri)) if uri.starts_with(PAR_URI_PREFIX) => {
+                let handle = &uri[PAR_URI_PREFIX.len()..];
                 let taken = if handle.len() <= 128 { self.store.take_pushed(t, &secret::hash(handle), now).await? } else { None };
                 let Some((owner, stored)) = taken else {
                     return Err(invalid_uri("request_uri is unknown, expired or already used"));
@@ -507,23 +554,30 @@ impl Services {
                 pushed = serde_json::from_str::<Vec<(String, String)>>(&stored).unwrap_or_default();
                 &pushed[..]
             }
-            None if client.fapi_profile == FapiProfile::Fapi2 => {
+            _ if client.fapi_profile == FapiProfile::Fapi2 => {
                 return Err(page("this client must push its authorization requests (PAR, /oauth2/par)"));
             }
-            None => match self.request_object_params(t, issuer, &client, params).await.map_err(early)? {
-                Some(p) => {
-                    from_object = p;
-                    &from_object[..]
-                }
-                None => params,
-            },
+            (None, Some(uri)) => {
+                let object = self.fetch_request_uri(t, &client, uri).await.map_err(early)?;
+                from_object = self.request_object_params(t, issuer, &client, &object, params).await.map_err(early)?;
+                &from_object[..]
+            }
+            (Some(object), None) => {
+                from_object = self.request_object_params(t, issuer, &client, object, params).await.map_err(early)?;
+                &from_object[..]
+            }
+            (None, None) if client.extras.hydra.require_signed_request_object => return Err(must_sign()),
+            (None, None) => params,
         };
         let checked = check_request(&client, params).map_err(|r| match r {
             Refusal::Page(e) => AuthorizeError::Page(e),
-            Refusal::Redirect { redirect_uri, state, error } => error_redirect(&redirect_uri, &state, issuer, &error),
+            Refusal::Redirect { redirect_uri, state, mode, error } => {
+                error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode }, issuer, &error)
+            }
         })?;
         let Checked { redirect_uri, redirect_uri_given, state, scope: requested, code_challenge, prompt, max_age, nonce, audience, .. } = checked;
-        let fail = |e: OAuthError| error_redirect(&redirect_uri, &state, issuer, &e);
+        let mode = checked.response_mode;
+        let fail = |e: OAuthError| error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode }, issuer, &e);
 
         let session = match session_cookie {
             Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?.map(|s| {
@@ -565,6 +619,8 @@ impl Services {
             ui_locales: checked.ui_locales,
             display: checked.display,
             claims: checked.claims,
+            response_mode: mode,
+            hybrid: checked.hybrid,
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
@@ -579,6 +635,7 @@ impl Services {
             consent: None,
             new_sid: ids::ulid(),
             login_challenge: String::new(),
+            rejection: None,
         };
         let (challenge, challenge_hash) = new_handle();
         let row = FlowRow {
@@ -594,7 +651,8 @@ impl Services {
             expires_at: now + self.settings.flow_ttl_secs,
         };
         self.store.insert_flow(t, &row).await?;
-        Ok(AuthorizeStep { location: with_params(&login_url, &[("login_challenge", &challenge)]), set_session: None, csrf: Some(csrf) })
+        let next = Navigation::Redirect(with_params(&login_url, &[("login_challenge", &challenge)]));
+        Ok(AuthorizeStep { next, set_session: None, csrf: Some(csrf) })
     }
 
     /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
@@ -615,7 +673,13 @@ impl Services {
         if get("request_uri").is_some() {
             return Err(OAuthError::InvalidRequest("request_uri cannot be pushed".into()));
         }
-        let from_object = self.request_object_params(t, issuer, client, params).await?;
+        let from_object = match get("request") {
+            Some(object) => Some(self.request_object_params(t, issuer, client, object, params).await?),
+            None if client.extras.hydra.require_signed_request_object => {
+                return Err(OAuthError::InvalidRequest("this client must push its authorization requests as signed request objects".into()))
+            }
+            None => None,
+        };
         let params = from_object.as_deref().unwrap_or(params);
         check_request(client, params).map_err(Refusal::into_error)?;
         let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).collect();
@@ -722,23 +786,44 @@ impl Services {
         self.reject(t, FlowHandle::LoginChallenge, LOGIN, challenge, body).await
     }
 
-    /// The app refuses the login or the consent: the flow ends, the error goes to the client.
+    /// The app refuses the login or the consent. As in Hydra, the app gets the
+    /// authorization URL with a verifier back: there `/oauth2/auth` ends the flow and sends
+    /// the error to the client in the request's response mode (a form post cannot be a
+    /// `redirect_to`), in the browser that started it.
     async fn reject(&self, t: &TenantId, by: FlowHandle, step: &str, challenge: &str, body: RejectRequest) -> Result<String, ServiceError> {
-        let (row, data) = self.flow(t, by, challenge).await?;
+        let (mut row, mut data) = self.flow(t, by, challenge).await?;
         if row.state != step {
             return Err(ServiceError::Conflict(format!("the {step} request has already been handled")));
         }
+        let (verifier, verifier_hash) = new_handle();
+        let param = if step == LOGIN {
+            row.login_verifier = Some(verifier_hash);
+            "login_verifier"
+        } else {
+            row.consent_verifier = Some(verifier_hash);
+            "consent_verifier"
+        };
+        data.rejection = Some(body);
+        let request_url = data.request.request_url.clone();
         self.advance(t, step, row, REJECTED, &data).await?;
-        Ok(Self::rejection(&data.request, &body))
+        Ok(with_params(&request_url, &[(param, &verifier)]))
     }
 
-    fn rejection(req: &AuthRequest, body: &RejectRequest) -> String {
-        let code = body.error.clone().filter(|e| !e.is_empty() && e.len() <= 64).unwrap_or_else(|| "access_denied".into());
-        let description = body.error_description.clone().unwrap_or_else(|| "the request was rejected".into());
-        let e = OAuthError::Custom(code, description);
-        match error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e) {
-            AuthorizeError::Redirect(url) => url,
-            AuthorizeError::Page(_) => unreachable!("error_redirect always redirects"),
+    /// Back with the verifier of a rejected flow: it ends, and the client gets the error.
+    async fn after_rejection(&self, t: &TenantId, row: FlowRow, data: FlowData) -> Result<AuthorizeStep, AuthorizeError> {
+        let req = &data.request;
+        let body = data.rejection.clone().unwrap_or_default();
+        self.advance(t, REJECTED, row, FINISHED, &data)
+            .await
+            .map_err(|_| AuthorizeError::Page(OAuthError::InvalidRequest("the verifier is invalid or was used".into())))?;
+        let code = body.error.filter(|e| is_error_code(e)).unwrap_or_else(|| "access_denied".into());
+        let description = body.error_description.filter(|d| d.len() <= 1024).unwrap_or_else(|| "the request was rejected".into());
+        match error_response(req.error_target(), &req.issuer, &OAuthError::Custom(code, description)) {
+            AuthorizeError::Client(next) => {
+                let csrf = data.browser.as_ref().map(Binding::clear);
+                Ok(AuthorizeStep { next, set_session: None, csrf })
+            }
+            page => Err(page),
         }
     }
 
@@ -746,15 +831,18 @@ impl Services {
     async fn after_login(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the login verifier is invalid or was used".into()));
         let (mut row, mut data) = self.flow(t, FlowHandle::LoginVerifier, verifier).await.map_err(|_| not_found())?;
-        if row.state != LOGIN_DONE {
+        if row.state != LOGIN_DONE && row.state != REJECTED {
             return Err(not_found());
         }
         // Checked before the verifier is spent, so a forged one burns nothing.
         if !data.browser.as_ref().is_some_and(|b| b.held_by(csrf_cookies)) {
             return Err(AuthorizeError::Page(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into())));
         }
+        if row.state == REJECTED {
+            return self.after_rejection(t, row, data).await;
+        }
         let req = data.request.clone();
-        let fail = |e: OAuthError| error_redirect(&req.redirect_uri, &req.state, &req.issuer, &e);
+        let fail = |e: OAuthError| error_response(req.error_target(), &req.issuer, &e);
         let login = data.login.clone().ok_or_else(not_found)?;
         let now = self.now();
         let mut set_session = None;
@@ -789,7 +877,8 @@ impl Services {
         let (challenge, challenge_hash) = new_handle();
         row.consent_challenge = Some(challenge_hash);
         self.advance(t, LOGIN_DONE, row, CONSENT, &data).await.map_err(|_| not_found())?;
-        Ok(AuthorizeStep { location: with_params(&consent_url, &[("consent_challenge", &challenge)]), set_session, csrf: None })
+        let next = Navigation::Redirect(with_params(&consent_url, &[("consent_challenge", &challenge)]));
+        Ok(AuthorizeStep { next, set_session, csrf: None })
     }
 
     pub async fn consent_request(&self, t: &TenantId, challenge: &str) -> Result<ConsentRequestView, ServiceError> {
@@ -855,12 +944,15 @@ impl Services {
     async fn after_consent(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the consent verifier is invalid or was used".into()));
         let (row, data) = self.flow(t, FlowHandle::ConsentVerifier, verifier).await.map_err(|_| not_found())?;
-        if row.state != CONSENT_DONE {
+        if row.state != CONSENT_DONE && row.state != REJECTED {
             return Err(not_found());
         }
         let Some(binding) = data.browser.clone().filter(|b| b.held_by(csrf_cookies)) else {
             return Err(AuthorizeError::Page(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into())));
         };
+        if row.state == REJECTED {
+            return self.after_rejection(t, row, data).await;
+        }
         let (login, consent) = (data.login.clone().ok_or_else(not_found)?, data.consent.clone().ok_or_else(not_found)?);
         self.advance(t, CONSENT_DONE, row.clone(), FINISHED, &data).await.map_err(|_| not_found())?;
         let req = &data.request;
@@ -884,7 +976,18 @@ impl Services {
         };
         let code = self.new_code(t, &row.client_id, &grant).await?;
         let scope = consent.grant_scope.join(" ");
-        let location = with_params(&req.redirect_uri, &[("code", &code), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)]);
-        Ok(AuthorizeStep { location, set_session: None, csrf: Some(binding.clear()) })
+        let mut params = vec![("code", code.as_str()), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)];
+        // Hybrid: the ID token goes with the code, if the consent granted openid.
+        let id_token = match self.clients.load(&self.store, t, &row.client_id).await? {
+            Some(entry) if req.hybrid && grant.scope.iter().any(|s| s == "openid") => {
+                Some(self.front_channel_id_token(t, &entry.client, &grant, &code, &req.state).await.map_err(AuthorizeError::Page)?)
+            }
+            _ => None,
+        };
+        if let Some(id_token) = &id_token {
+            params.push(("id_token", id_token));
+        }
+        let next = deliver(&req.redirect_uri, req.response_mode, &params);
+        Ok(AuthorizeStep { next, set_session: None, csrf: Some(binding.clear()) })
     }
 }

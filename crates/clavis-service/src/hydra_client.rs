@@ -4,6 +4,7 @@
 //! status, FAPI profile, extra auth methods, secrets) is kept. No HTTP here: a refusal is
 //! a [`ClientMetadataError`], which each API maps to its wire format.
 
+use crate::response_mode::{normalize_response_type, RESPONSE_TYPES};
 use clavis_core::json_patch::{self, Operation};
 use clavis_core::{time, AccessTokenStrategy, AuthMethod, Client, GrantType, Lifespans, TenantId, ValidationError};
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,7 @@ pub struct HydraClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// [default: `authorization_code`]
     pub grant_types: Vec<&'static str>,
-    /// Space-separated combinations of `code`, `token`, `id_token`, `none` [default: `code`].
+    /// `code` or `code id_token` (the implicit types are refused) [default: `code`].
     pub response_types: Vec<String>,
     /// Space-separated scope tokens [default: `offline_access offline openid`].
     pub scope: String,
@@ -99,6 +100,10 @@ pub struct HydraClient {
     pub token_endpoint_auth_signing_alg: String,
     pub request_object_signing_alg: String,
     pub request_uris: Vec<String>,
+    /// Authorization requests must be signed request objects, by value, by reference or
+    /// pushed (RFC 9101 §10.5; not in Hydra's model, so shown only when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_request_object: bool,
     /// `none` or empty: plain JSON; else the algorithm userinfo is signed with (`application/jwt`).
     pub userinfo_signed_response_alg: String,
     /// The ID token's algorithm: `RS256`, `PS256`, `ES256` or `EdDSA`; absent: the tenant's
@@ -189,6 +194,7 @@ pub fn view(c: &Client) -> HydraClient {
         token_endpoint_auth_signing_alg: h.token_endpoint_auth_signing_alg.clone(),
         request_object_signing_alg: h.request_object_signing_alg.clone(),
         request_uris: h.request_uris.clone(),
+        require_signed_request_object: h.require_signed_request_object,
         userinfo_signed_response_alg: h.userinfo_signed_response_alg.clone(),
         id_token_signed_response_alg: h.id_token_signed_response_alg.clone(),
         access_token_signed_response_alg: h.access_token_signed_response_alg.clone(),
@@ -223,7 +229,7 @@ pub struct HydraClientRequest {
     post_logout_redirect_uris: Option<Vec<String>>,
     /// [default: `authorization_code`]
     grant_types: Option<Vec<String>>,
-    /// Space-separated combinations of `code`, `token`, `id_token`, `none` [default: `code`].
+    /// `code` or `code id_token` (the implicit types are refused) [default: `code`].
     response_types: Option<Vec<String>>,
     /// Space-separated scope tokens [default: `offline_access offline openid`].
     scope: Option<String>,
@@ -237,8 +243,10 @@ pub struct HydraClientRequest {
     /// Origins like `https://app.example.com`.
     allowed_cors_origins: Option<Vec<String>>,
     contacts: Option<Vec<String>>,
-    /// Only `public`.
+    /// `public` (default) or `pairwise` (OpenID Connect Core §8.1).
     subject_type: Option<String>,
+    /// For `pairwise`: an https URL of a JSON array listing every redirect URI; its host is
+    /// the sector. Without it, the redirect URIs must share one host.
     sector_identifier_uri: Option<String>,
     /// A JSON Web Key Set of public keys.
     #[schema(value_type = Option<Object>)]
@@ -248,7 +256,10 @@ pub struct HydraClientRequest {
     token_endpoint_auth_method: Option<String>,
     token_endpoint_auth_signing_alg: Option<String>,
     request_object_signing_alg: Option<String>,
+    /// https URLs of request objects (`request_uri`), fragments ignored when matched.
     request_uris: Option<Vec<String>>,
+    /// Authorization requests must be signed request objects (RFC 9101 §10.5) [default: false].
+    require_signed_request_object: Option<bool>,
     /// `none` or empty: plain JSON; else `RS256`, `PS256`, `ES256` or `EdDSA`.
     userinfo_signed_response_alg: Option<String>,
     /// `RS256`, `PS256`, `ES256` or `EdDSA` [default: the tenant's, RS256 unless changed].
@@ -353,18 +364,24 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     c.extras.lifespans = lifespans;
 
     let h = &mut c.extras.hydra;
-    h.response_types = r.response_types.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["code".into()]);
-    for rt in &h.response_types {
+    h.response_types = Vec::new();
+    for rt in r.response_types.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["code".into()]) {
         let ok = rt.split(' ').all(|p| matches!(p, "code" | "token" | "id_token" | "none"));
-        if !ok {
+        let normalized = normalize_response_type(&rt).filter(|_| ok);
+        let Some(normalized) = normalized else {
             return Err(invalid("response_types", &format!("{rt:?} is not a response type")));
-        }
+        };
         // Registration accepts only what the authorization endpoint does.
-        if rt != "code" {
-            return Err(invalid("response_types", &format!("{rt:?} is not supported: only \"code\" (implicit flows are refused, RFC 9700 §2.1.2)")));
+        if !RESPONSE_TYPES.contains(&normalized.as_str()) {
+            return Err(invalid(
+                "response_types",
+                &format!("{rt:?} is not supported: only \"code\" and \"code id_token\" (implicit flows are refused, RFC 9700 §2.1.2)"),
+            ));
+        }
+        if !h.response_types.contains(&normalized) {
+            h.response_types.push(normalized);
         }
     }
-    h.response_types.dedup();
     h.audience = r.audience.unwrap_or_default();
     h.allowed_cors_origins = r.allowed_cors_origins.unwrap_or_default();
     for o in &h.allowed_cors_origins {
@@ -381,12 +398,10 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.skip_consent = r.skip_consent.unwrap_or(false);
     h.skip_logout_consent = r.skip_logout_consent.unwrap_or(false);
     h.subject_type = r.subject_type.filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into());
-    if h.subject_type != "public" {
-        return Err(invalid("subject_type", "only public is supported"));
-    }
     h.sector_identifier_uri = r.sector_identifier_uri.unwrap_or_default();
     h.request_uris = r.request_uris.unwrap_or_default();
     h.request_object_signing_alg = r.request_object_signing_alg.unwrap_or_default();
+    h.require_signed_request_object = r.require_signed_request_object.unwrap_or(false);
     h.token_endpoint_auth_signing_alg = r.token_endpoint_auth_signing_alg.unwrap_or_default();
     h.userinfo_signed_response_alg = r.userinfo_signed_response_alg.unwrap_or_default();
     h.id_token_signed_response_alg = r.id_token_signed_response_alg.unwrap_or_default();
@@ -493,12 +508,15 @@ pub(crate) mod tests {
         assert_eq!(field(refused(json!({"client_id": "a/b"}))), "client_id");
         assert_eq!(field(refused(json!({"grant_types": ["password"]}))), "grant_types");
         assert_eq!(field(refused(json!({"client_secret": "short"}))), "client_secret");
-        assert_eq!(field(refused(json!({"subject_type": "pairwise"}))), "subject_type");
+        assert_eq!(field(refused(json!({"subject_type": "ephemeral"}))), "subject_type");
+        let two_hosts = json!({"subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"]});
+        assert_eq!(field(refused(two_hosts)), "sector_identifier_uri");
+        assert_eq!(field(refused(json!({"sector_identifier_uri": "https://a.example/s.json"}))), "sector_identifier_uri", "public");
         assert_eq!(field(refused(json!({"allowed_cors_origins": ["https://a.example/path"]}))), "allowed_cors_origins");
         assert_eq!(field(refused(json!({"access_token_strategy": "magic"}))), "access_token_strategy");
         let e = refused(json!({"response_types": ["code bogus"]}));
         assert_eq!(e.to_string(), "response_types: \"code bogus\" is not a response type");
-        for implicit in ["token", "id_token", "id_token token", "code id_token", "code token", "none"] {
+        for implicit in ["token", "id_token", "id_token token", "code id_token token", "code token", "none"] {
             let e = refused(json!({"response_types": ["code", implicit]}));
             assert!(e.to_string().contains("is not supported"), "{implicit}: {e}");
         }

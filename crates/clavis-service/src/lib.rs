@@ -8,16 +8,18 @@ mod client_auth;
 mod client_tokens;
 mod dcr;
 mod error;
+mod fetched;
 mod flows;
 pub mod hydra_client;
 mod introspection;
-mod jwks_uri;
 mod keys;
 mod lifecycle;
 mod logout;
 pub mod outbound;
 mod registry;
 mod request_object;
+mod response_mode;
+mod subject;
 mod token;
 mod tokens;
 
@@ -39,6 +41,7 @@ pub use keys::{KeyInfo, Keys};
 pub use lifecycle::{Introspection, Userinfo};
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
+pub use response_mode::{normalize_response_type, Navigation, ResponseMode, RESPONSE_TYPES};
 
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
 pub use tokens::{AccessClaims, Principal, TokenRejection};
@@ -147,7 +150,10 @@ pub struct Services {
     pub keys: Keys,
     clients: Arc<ClientCache>,
     known_tenants: Arc<RwLock<HashSet<TenantId>>>,
-    jwks_fetcher: Arc<jwks_uri::JwksFetcher>,
+    jwks_fetcher: Arc<fetched::Fetcher>,
+    request_uri_fetcher: Arc<fetched::Fetcher>,
+    outbound: Arc<outbound::Outbound>,
+    pairwise_salts: Arc<subject::PairwiseSalts>,
     auth_failures: Arc<client_auth::failures::AuthFailures>,
     kdf: Arc<client_auth::kdf::Kdf>,
 }
@@ -169,7 +175,10 @@ impl Services {
             keys,
             clients,
             known_tenants: Arc::default(),
-            jwks_fetcher: Arc::new(jwks_uri::JwksFetcher::new(outbound)),
+            jwks_fetcher: Arc::new(fetched::Fetcher::new(fetched::Document::Jwks, outbound.clone())),
+            request_uri_fetcher: Arc::new(fetched::Fetcher::new(fetched::Document::RequestObject, outbound.clone())),
+            outbound,
+            pairwise_salts: Arc::default(),
             auth_failures: Arc::default(),
             kdf: Arc::new(client_auth::kdf::Kdf::new()),
         }

@@ -139,8 +139,9 @@ impl Services {
         }
         let data = self.store.find_userinfo(t, &c.jti).await?.ok_or(TokenRejection::Invalid("no user behind this token"))?;
         let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
-        claims.insert("sub".into(), json!(c.sub));
         let client = self.clients.load(&self.store, t, &c.client_id).await?.ok_or(TokenRejection::Invalid("the client is gone"))?;
+        // The same `sub` as the client's ID tokens (OpenID Connect Core §5.3.2).
+        claims.insert("sub".into(), json!(self.subject_for(t, &client.client, &c.sub).await?));
         let Some(alg) = Alg::parse(&client.client.extras.hydra.userinfo_signed_response_alg) else {
             return Ok(Userinfo::Claims(Value::Object(claims)));
         };

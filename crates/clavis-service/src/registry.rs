@@ -188,6 +188,7 @@ impl Services {
         client.deleted_at = None;
         client.secret_last_four = String::new();
         client.validate()?;
+        self.check_sector_identifier(&client).await?;
         client.derive_cors_origins();
         if client.auth_methods.contains(&AuthMethod::ClientSecretJwt) {
             self.sealing_key()?;
@@ -221,6 +222,7 @@ impl Services {
         next.secret_last_four = current.secret_last_four.clone();
         next.updated_at = now;
         next.validate()?;
+        self.check_sector_identifier(&next).await?;
         next.derive_cors_origins();
         self.check_secret_jwt_switch(t, &next, current.auth_methods.contains(&AuthMethod::ClientSecretJwt)).await?;
         if new_secret.is_some() && !next.needs_secret() {

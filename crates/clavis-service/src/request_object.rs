@@ -1,5 +1,10 @@
-//! Request objects (RFC 9101, OpenID Connect Core §6.1): an authorization request as a JWT
-//! the client signed, passed by value in `request` at `/oauth2/auth` and `/oauth2/par`.
+//! Request objects (RFC 9101, OpenID Connect Core §6): an authorization request as a JWT
+//! the client signed, passed by value in `request` at `/oauth2/auth` and `/oauth2/par`, or
+//! by reference in `request_uri` at `/oauth2/auth`.
+//!
+//! A `request_uri` must be one of the client's registered `request_uris` (fragments
+//! aside), so Clavis fetches only URLs an administrator or registration accepted, through
+//! the outbound client, cached and single-flight (see `fetched`).
 //!
 //! Decisions: as RFC 9101 §5 says, only the object's parameters count (with the client_id),
 //! and a `response_type` or `client_id` also given outside must equal the object's (OpenID
@@ -12,10 +17,8 @@ use clavis_core::assertion::{alg_allows, AssertionKind, ClientJws};
 use clavis_core::Client;
 use serde_json::{Map, Value};
 
+use crate::fetched::REQUEST_OBJECT_MAX_BYTES;
 use crate::{OAuthError, Services};
-
-/// Larger objects are refused before they are decoded (a query string is shorter anyway).
-const MAX_REQUEST_OBJECT_BYTES: usize = 32 * 1024;
 /// Clock skew allowed on `exp` and `nbf`.
 const SKEW_SECS: i64 = 60;
 /// Claims about the JWT itself, not request parameters.
@@ -25,21 +28,37 @@ fn invalid(why: &str) -> OAuthError {
     OAuthError::Custom("invalid_request_object".into(), format!("the request object is invalid: {why}"))
 }
 
+fn invalid_uri(why: &str) -> OAuthError {
+    OAuthError::Custom("invalid_request_uri".into(), why.into())
+}
+
 impl Services {
-    /// The parameters of an authorization request with a `request` object: the object's,
-    /// checked and verified, plus the client_id. `None` when there is no object.
+    /// The request object at `uri`, one of the client's `request_uris`. Why a fetch failed
+    /// was logged; the caller learns only that it did (it must not map the network).
+    pub(crate) async fn fetch_request_uri(&self, t: &clavis_core::TenantId, client: &Client, uri: &str) -> Result<String, OAuthError> {
+        if !clavis_core::client::request_uri_registered(&client.extras.hydra.request_uris, uri) {
+            return Err(invalid_uri("request_uri is not one of the client's registered request_uris"));
+        }
+        let doc = self
+            .request_uri_fetcher
+            .get(t, &client.client_id, uri, false)
+            .await
+            .map_err(|_| invalid_uri("the request object could not be fetched from request_uri"))?;
+        Ok(doc.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The parameters of an authorization request made with the request object `request`:
+    /// the object's, checked and verified, plus the client_id.
     pub(crate) async fn request_object_params(
         &self,
         t: &clavis_core::TenantId,
         issuer: &str,
         client: &Client,
+        request: &str,
         params: &[(String, String)],
-    ) -> Result<Option<Vec<(String, String)>>, OAuthError> {
-        let get = |k: &str| clavis_core::form::param(params, k);
-        // Callers refuse `request_uri` beside it first (authorization endpoint, PAR).
-        let Some(request) = get("request") else { return Ok(None) };
+    ) -> Result<Vec<(String, String)>, OAuthError> {
         let registered = client.extras.hydra.request_object_signing_alg.as_str();
-        let jws = ClientJws::parse(request, MAX_REQUEST_OBJECT_BYTES, registered == "none").map_err(invalid)?;
+        let jws = ClientJws::parse(request, REQUEST_OBJECT_MAX_BYTES, registered == "none").map_err(invalid)?;
         if !jws.is_unsigned() {
             if !registered.is_empty() && !alg_allows(registered, &jws.alg) {
                 return Err(invalid("its alg is not the client's request_object_signing_alg"));
@@ -70,7 +89,7 @@ impl Services {
             })
             .collect();
         out.push(("client_id".into(), client.client_id.clone()));
-        Ok(Some(out))
+        Ok(out)
     }
 
     fn check_request_object_claims(

@@ -102,7 +102,7 @@ impl World {
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let step = self.authorize(&pairs, &[]).await.unwrap();
         let Some(CsrfCookie::Set { value, .. }) = step.csrf else { panic!("a new flow sets its cookie") };
-        (query(&step.location, "login_challenge"), value)
+        (query(step.next.target(), "login_challenge"), value)
     }
 
     /// The whole login and consent flow: a code for `scope`.
@@ -111,12 +111,12 @@ impl World {
         let accept: LoginAccept = serde_json::from_value(json!({"subject": "alice"})).unwrap();
         let back = self.svc.accept_login(&self.t, &challenge, accept).await.unwrap();
         let step = self.authorize(&[("login_verifier", &query(&back, "login_verifier"))], std::slice::from_ref(&cookie)).await.unwrap();
-        let consent = query(&step.location, "consent_challenge");
+        let consent = query(step.next.target(), "consent_challenge");
         let scopes: Vec<&str> = scope.split(' ').collect();
         let accept: ConsentAccept = serde_json::from_value(json!({"grant_scope": scopes})).unwrap();
         let back = self.svc.accept_consent(&self.t, &consent, accept).await.unwrap();
         let step = self.authorize(&[("consent_verifier", &query(&back, "consent_verifier"))], &[cookie]).await.unwrap();
-        query(&step.location, "code")
+        query(step.next.target(), "code")
     }
 
     async fn redeem(&self, id: &str, secret: &str, code: &str) -> Result<TokenSet, OAuthError> {
@@ -211,7 +211,7 @@ async fn a_pushed_request_can_be_used_until_it_expires() {
     w.clock.advance(1);
     match w.authorize(&[("client_id", &id), ("request_uri", &late)], &[]).await {
         // OpenID Connect Core §3.1.2.6: sent to the client's only redirect URI.
-        Err(AuthorizeError::Redirect(to)) => assert!(to.contains("error=invalid_request_uri") && to.contains("expired"), "{to}"),
+        Err(AuthorizeError::Client(to)) => assert!(to.target().contains("error=invalid_request_uri") && to.target().contains("expired"), "{to:?}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -64,6 +64,19 @@ impl TryFrom<TenantRow> for TenantSettings {
 }
 
 impl Store {
+    /// The tenant's pairwise-subject secret: the stored one, or `fresh` if it had none
+    /// (the first writer wins; later callers, on any node, read the winner's).
+    pub async fn pairwise_salt(&self, tenant: &TenantId, fresh: &str) -> Result<Option<String>> {
+        let set = "UPDATE tenants SET pairwise_salt = $2 WHERE id = $1 AND pairwise_salt IS NULL";
+        let get = "SELECT pairwise_salt FROM tenants WHERE id = $1";
+        {
+            let _w = self.write_guard().await;
+            on_pool!(self, pool => { sqlx::query(set).bind(tenant.as_str()).bind(fresh).execute(pool).await?; });
+        }
+        let row: Option<(Option<String>,)> = on_pool!(self, pool => sqlx::query_as(get).bind(tenant.as_str()).fetch_optional(pool).await?);
+        Ok(row.and_then(|(s,)| s))
+    }
+
     pub async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
         let sql = "SELECT login_url, consent_url, logout_url, dcr_policy, introspection, signing_algs FROM tenants WHERE id = $1";
         let row: Option<TenantRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).fetch_optional(pool).await?);

@@ -284,10 +284,20 @@ async fn rejection_prompt_none_and_remembered_sessions() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let to = r["redirect_to"].as_str().unwrap();
+    // As in Hydra, the app is sent back to the authorization endpoint, which answers the
+    // client (in the request's response mode), and only in the browser of the flow.
+    let back = r["redirect_to"].as_str().unwrap();
+    assert!(back.starts_with(&format!("{}/oauth2/auth?", app.public)) && param(back, "login_verifier").is_some(), "{back}");
+    let (s, _, page) = Browser::new().get(back).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{page}");
+    let (s, to, _) = browser.get(back).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(to.starts_with(REDIRECT));
-    assert_eq!(param(to, "error").as_deref(), Some("access_denied"));
-    assert_eq!(param(to, "state").as_deref(), Some("state-1234567890"));
+    assert_eq!(param(&to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&to, "error_description").as_deref(), Some("wrong password"));
+    assert_eq!(param(&to, "state").as_deref(), Some("state-1234567890"));
+    let (s, _, _) = browser.get(back).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the verifier works once");
     // A handled challenge cannot be handled again.
     let (s, _) =
         app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={c}"), Some(json!({"subject": "x"}))).await;
@@ -1151,8 +1161,8 @@ async fn the_claims_parameter_reaches_the_apps_and_odd_modes_are_refused() {
         (("claims", "[1]"), "claims"),
         (("claims", r#"{"userinfo": {"email": 1}}"#), "requested claim"),
         (("claims", r#"{"id_token": []}"#), "claims.userinfo"),
-        (("response_mode", "form_post"), "response_mode"),
-        (("response_mode", "fragment"), "response_mode"),
+        (("response_mode", "form_post.jwt"), "response_mode"),
+        (("response_mode", "web_message"), "response_mode"),
     ] {
         let (s, to, _) = Browser::new().get(&auth_url(&app, &id, &[extra])).await;
         assert_eq!(s, StatusCode::SEE_OTHER);

@@ -1,8 +1,10 @@
-//! Request objects (RFC 9101; OpenID Connect Core §6.1, §3.1.2.6): `request` by value at
-//! /oauth2/auth and /oauth2/par, signed with the client's keys; errors go to the client.
+//! Request objects (RFC 9101; OpenID Connect Core §6, §3.1.2.6): `request` by value at
+//! /oauth2/auth and /oauth2/par, `request_uri` by reference from the client's registered
+//! `request_uris`, signed with the client's keys; errors go to the client.
 
 mod common;
 
+use axum::response::IntoResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use clavis_core::jose::{Alg, SigningKey};
@@ -10,6 +12,9 @@ use common::flow::*;
 use common::{claims, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 struct Rp {
     id: String,
@@ -143,19 +148,170 @@ async fn the_registered_algorithm_and_unsigned_objects() {
     assert!(to.starts_with(LOGIN_URL), "an unsigned object from a client that registered none: {to}");
 }
 
+/// A local host of request objects: `GET /ro/{name}` answers what `docs` holds under
+/// `name` (404 otherwise) and counts every fetch.
+struct ObjectHost {
+    base: String,
+    docs: Arc<Mutex<HashMap<String, String>>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl ObjectHost {
+    async fn start() -> Self {
+        let docs: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (d, h) = (docs.clone(), hits.clone());
+        let router = axum::Router::new().route(
+            "/ro/{name}",
+            axum::routing::get(move |axum::extract::Path(name): axum::extract::Path<String>| {
+                h.fetch_add(1, Ordering::SeqCst);
+                let doc = d.lock().unwrap().get(&name).cloned();
+                async move {
+                    match doc {
+                        Some(jwt) => ([("content-type", "application/oauth-authz-req+jwt")], jwt).into_response(),
+                        None => StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/ro", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { base, docs, hits }
+    }
+
+    fn put(&self, name: &str, jwt: String) -> String {
+        self.docs.lock().unwrap().insert(name.into(), jwt);
+        format!("{}/{name}", self.base)
+    }
+}
+
 #[tokio::test]
-async fn request_uris_that_were_not_pushed_are_answered_at_the_client() {
+async fn a_request_object_by_reference_comes_from_a_registered_request_uri() {
     let app = spawn().await;
-    let rp = rp(&app, json!({})).await;
+    let host = ObjectHost::start().await;
+    let registered = format!("{}/a", host.base);
+    let rp = rp(&app, json!({"request_uris": [registered]})).await;
+    let (verifier, challenge) = pkce();
+    host.put("a", rp.keys[0].sign_jwt(&object(&app, &rp, &challenge)));
+    // OpenID Connect Core §6.2: a fragment tells versions of the document apart.
+    let start = url(&app, &[("client_id", &rp.id), ("response_type", "code"), ("scope", "openid"), ("request_uri", &format!("{registered}#v1"))]);
+    let back = login_and_consent(&app, &mut Browser::new(), &start, "alice", false).await;
+    assert_eq!(param(&back, "state").as_deref(), Some("inner-state-123"), "{back}");
+    let code = param(&back, "code").unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)];
+    let (s, tokens) = exchange(&app, &rp.id, Some(&rp.secret), &form).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["nonce"], "inner-nonce");
+    assert_eq!(host.hits.load(Ordering::SeqCst), 1);
+
+    // The same URI again is served from the cache; another fragment is fetched.
+    for (fragment, hits) in [("#v1", 1), ("#v2", 2), ("#v2", 2)] {
+        let start = url(&app, &[("client_id", &rp.id), ("request_uri", &format!("{registered}{fragment}"))]);
+        let (s, to, _) = location(&start).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.starts_with(LOGIN_URL), "{fragment}: {to}");
+        assert_eq!(host.hits.load(Ordering::SeqCst), hits, "{fragment}");
+    }
+}
+
+#[tokio::test]
+async fn bad_request_uris_are_answered_at_the_client() {
+    let app = spawn().await;
+    let host = ObjectHost::start().await;
+    let (_, challenge) = pkce();
+    let names = ["stranger", "garbage", "missing"];
+    let rp = rp(&app, json!({"request_uris": names.iter().map(|n| format!("{}/{n}", host.base)).collect::<Vec<_>>()})).await;
+    host.put("stranger", SigningKey::generate(Alg::Es256).0.sign_jwt(&object(&app, &rp, &challenge)));
+    host.put("garbage", "<html>not a JWT</html>".into());
     for (uri, error) in [
-        ("https://app.example.com/request.jwt", "request_uri_not_supported"),
-        ("urn:ietf:params:oauth:request_uri:never-pushed", "invalid_request_uri"),
+        (format!("{}/stranger", host.base), "invalid_request_object"),
+        (format!("{}/garbage", host.base), "invalid_request_uri"),
+        (format!("{}/missing", host.base), "invalid_request_uri"),
+        (format!("{}/not-registered", host.base), "invalid_request_uri"),
+        ("https://app.example.com/request.jwt".into(), "invalid_request_uri"),
+        ("urn:ietf:params:oauth:request_uri:never-pushed".into(), "invalid_request_uri"),
     ] {
-        let start = url(&app, &[("client_id", &rp.id), ("redirect_uri", REDIRECT), ("state", "s-1234567890"), ("request_uri", uri)]);
+        let start = url(&app, &[("client_id", &rp.id), ("redirect_uri", REDIRECT), ("state", "s-1234567890"), ("request_uri", &uri)]);
         let (s, to, body) = location(&start).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{uri}: {body}");
-        assert_eq!(param(&to, "error").as_deref(), Some(error), "{to}");
+        assert_eq!(param(&to, "error").as_deref(), Some(error), "{uri}: {to}");
         assert_eq!(param(&to, "state").as_deref(), Some("s-1234567890"));
+        // The answer says nothing about what the fetch met.
+        let description = param(&to, "error_description").unwrap_or_default();
+        assert!(!description.contains("404") && !description.contains("127.0.0.1"), "{description}");
+    }
+    assert_eq!(host.hits.load(Ordering::SeqCst), 3, "only registered URIs are fetched");
+    // Registration takes https URLs only (http on loopback, for development).
+    for bad in [json!(["http://app.example.com/r.jwt"]), json!(["ftp://app.example.com/r"]), json!(["not a url"])] {
+        let (s, e) = app
+            .admin(
+                Method::POST,
+                "/admin/clients",
+                Some(json!({"redirect_uris": [REDIRECT], "request_uris": bad, "grant_types": ["authorization_code"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {e}");
+        assert!(e["error_description"].as_str().unwrap_or_default().contains("request_uris"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_requires_signed_request_objects_gets_nothing_without_one() {
+    let app = spawn().await;
+    let host = ObjectHost::start().await;
+    let rp = rp(&app, json!({"require_signed_request_object": true, "request_uris": [format!("{}/ok", host.base)]})).await;
+    let (_, c) = app.admin(Method::GET, &format!("/admin/clients/{}", rp.id), None).await;
+    assert_eq!(c["require_signed_request_object"], true);
+    let (_, challenge) = pkce();
+    // Plain parameters: refused at the client.
+    let plain = url(
+        &app,
+        &[
+            ("client_id", &rp.id),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s-1234567890"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let (s, to, _) = location(&plain).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"), "{to}");
+    // By value and by reference: served.
+    let by_value = url(&app, &[("client_id", &rp.id), ("request", &rp.keys[1].sign_jwt(&object(&app, &rp, &challenge)))]);
+    let by_reference = url(&app, &[("client_id", &rp.id), ("request_uri", &host.put("ok", rp.keys[0].sign_jwt(&object(&app, &rp, &challenge))))]);
+    for start in [by_value, by_reference] {
+        let (_, to, _) = location(&start).await;
+        assert!(to.starts_with(LOGIN_URL), "{to}");
+    }
+    // Pushed: only as a request object.
+    let push = |form: Vec<(&'static str, String)>| {
+        let (app, rp) = (&app, &rp);
+        async move {
+            let resp = app.http.post(format!("{}/oauth2/par", app.public)).basic_auth(&rp.id, Some(&rp.secret)).form(&form).send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let plain_form = vec![
+        ("response_type", "code".into()),
+        ("redirect_uri", REDIRECT.into()),
+        ("state", "s-1234567890".into()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "S256".into()),
+    ];
+    let (s, e) = push(plain_form).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{e}");
+    let (s, e) = push(vec![("request", rp.keys[0].sign_jwt(&object(&app, &rp, &challenge)))]).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    // Registration refuses what could never be honoured.
+    for (extra, why) in [(json!({"request_object_signing_alg": "none"}), "none"), (json!({}), "keys")] {
+        let mut body = json!({"redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "require_signed_request_object": true});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (s, e) = app.admin(Method::POST, "/admin/clients", Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{why}: {e}");
     }
 }
 
@@ -198,6 +354,7 @@ async fn discovery_says_request_objects_are_supported() {
     let app = spawn().await;
     let d: Value = app.http.get(format!("{}/.well-known/openid-configuration", app.public)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["request_parameter_supported"], true);
+    assert_eq!((d["request_uri_parameter_supported"].as_bool(), d["require_request_uri_registration"].as_bool()), (Some(true), Some(true)));
     let algs = d["request_object_signing_alg_values_supported"].as_array().unwrap();
     assert!(algs.contains(&json!("RS256")) && algs.contains(&json!("none")) && !algs.contains(&json!("HS256")));
 }

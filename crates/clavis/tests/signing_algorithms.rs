@@ -4,9 +4,8 @@
 
 mod common;
 
-use clavis_core::jose::{PublicJwk, UnverifiedJwt};
 use common::flow::*;
-use common::{claims, header, TestApp};
+use common::{claims, expected_at_hash, header, verify_with_jwks, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -35,24 +34,6 @@ async fn sign_in(app: &TestApp, id: &str, secret: &str) -> Value {
     let (s, tokens) = exchange(app, id, Some(secret), &form).await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     tokens
-}
-
-/// Verifies `jwt` with the key its header names from the issuer's published JWKS.
-async fn verify_with_jwks(app: &TestApp, jwt: &str) -> Value {
-    let jwks: Value = app.http.get(format!("{}/.well-known/jwks.json", app.public)).send().await.unwrap().json().await.unwrap();
-    let parsed = UnverifiedJwt::parse(jwt).unwrap();
-    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == parsed.kid.as_str()).expect("the kid is published");
-    assert_eq!(key["alg"], parsed.alg.as_str(), "the published key is of the token's algorithm");
-    parsed.verify(&PublicJwk::from_json(key).unwrap()).unwrap()
-}
-
-/// `at_hash` (OpenID Connect Core §3.1.3.6): the left half of SHA-256, or of SHA-512 for
-/// EdDSA over Ed25519, computed here without Clavis's helper.
-fn expected_at_hash(alg: &str, access_token: &str) -> String {
-    use base64::Engine;
-    let digest = if alg == "EdDSA" { &ring::digest::SHA512 } else { &ring::digest::SHA256 };
-    let d = ring::digest::digest(digest, access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..d.as_ref().len() / 2])
 }
 
 #[tokio::test]

@@ -200,7 +200,8 @@ async fn discovery_lists_what_is_implemented() {
                 json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])
             );
             assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
-            assert_eq!(v["response_types_supported"], json!(["code"]));
+            assert_eq!(v["response_types_supported"], json!(["code", "code id_token"]));
+            assert_eq!(v["subject_types_supported"], json!(["public", "pairwise"]));
             assert_eq!(v["authorization_response_iss_parameter_supported"], true);
             assert_eq!(v["userinfo_endpoint"], format!("{issuer}/userinfo"));
             assert_eq!(v["end_session_endpoint"], format!("{issuer}/oauth2/sessions/logout"));

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::TenantId;
-use clavis_service::{AuthorizeError, AuthorizeStep, CsrfCookie, LogoutOutcome, CSRF_COOKIE_PREFIX};
+use clavis_service::{AuthorizeError, AuthorizeStep, CsrfCookie, LogoutOutcome, Navigation, CSRF_COOKIE_PREFIX};
 use cookie::{Cookie, SameSite};
 use serde_json::json;
 
@@ -35,7 +35,12 @@ pub(crate) struct AuthorizeParams {
     prompt: Option<String>,
     max_age: Option<i64>,
     login_hint: Option<String>,
-    /// From `/oauth2/par`: the pushed request's parameters replace all others (but `client_id`).
+    /// `query` (default), `fragment` or `form_post` (an HTML page that posts the response).
+    response_mode: Option<String>,
+    /// A signed request object (RFC 9101): its parameters replace all others (but `client_id`).
+    request: Option<String>,
+    /// From `/oauth2/par`, or one of the client's registered `request_uris`: the request's
+    /// parameters replace all others (but `client_id`).
     request_uri: Option<String>,
 }
 
@@ -145,8 +150,8 @@ pub async fn authorize(
     let cookie = read_cookie(&headers, &name);
     let bindings = csrf_cookies(&headers);
     match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie, &bindings).await {
-        Ok(AuthorizeStep { location, set_session, csrf }) => {
-            let mut resp = redirect(&location);
+        Ok(AuthorizeStep { next, set_session, csrf }) => {
+            let mut resp = navigate(&next);
             if let Some(v) = csrf.and_then(|c| csrf_set_cookie(&st, uri.path(), &c)) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -157,7 +162,7 @@ pub async fn authorize(
             }
             resp
         }
-        Err(AuthorizeError::Redirect(location)) => redirect(&location),
+        Err(AuthorizeError::Client(next)) => navigate(&next),
         Err(AuthorizeError::Page(e)) => super::error_page(&e),
     }
 }
@@ -242,6 +247,40 @@ fn confirmation_page(action: &str, verifier: &str) -> Response {
     resp
 }
 
+fn navigate(next: &Navigation) -> Response {
+    match next {
+        Navigation::Redirect(location) => redirect(location),
+        Navigation::FormPost { action, params } => form_post_page(action, params),
+    }
+}
+
+/// The script of the form post page; the page's CSP allows exactly this script, by hash.
+const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
+/// `'sha256-…'` of [`FORM_POST_SCRIPT`] (checked by a test).
+const FORM_POST_SCRIPT_HASH: &str = "'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='";
+
+/// OAuth 2.0 Form Post Response Mode §2: a page whose form posts the response to the
+/// client's redirect URI as soon as it loads (a button without JavaScript). Nothing but
+/// that script runs; never framed, never cached, no referrer.
+fn form_post_page(action: &str, params: &[(String, String)]) -> Response {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+    let inputs: String = params.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v))).collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in</title></head><body>\
+         <form method=\"post\" action=\"{}\">{inputs}<noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <script>{FORM_POST_SCRIPT}</script></body></html>",
+        esc(action)
+    );
+    let mut resp = axum::response::Html(html).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let csp = format!("default-src 'none'; script-src {FORM_POST_SCRIPT_HASH}; frame-ancestors 'none'");
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("an ASCII header"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
 fn redirect(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {
@@ -257,6 +296,27 @@ fn redirect(location: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_form_post_page_allows_its_own_script_only_and_escapes_values() {
+        use base64::Engine;
+        let hex = &clavis_core::secret::hash(FORM_POST_SCRIPT)["sha256$".len()..];
+        let digest: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let hash = format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest));
+        assert_eq!(hash, FORM_POST_SCRIPT_HASH);
+        let resp = form_post_page("https://rp.example/cb?a=1&b=2", &[("state".into(), "\"><script>x</script>".into())]);
+        let csp = resp.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(csp.contains(FORM_POST_SCRIPT_HASH) && csp.starts_with("default-src 'none'"), "{csp}");
+        let body = futures_body(resp);
+        assert!(body.contains("action=\"https://rp.example/cb?a=1&amp;b=2\""), "{body}");
+        assert!(body.contains("value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""), "{body}");
+        assert_eq!(body.matches("<script>").count(), 1);
+    }
+
+    fn futures_body(resp: Response) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(axum::body::to_bytes(resp.into_body(), 1 << 20)).unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
 
     #[test]
     fn cookie_headers_are_parsed_and_written_by_the_cookie_crate() {

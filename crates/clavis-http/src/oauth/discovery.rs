@@ -26,8 +26,8 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "end_session_endpoint": format!("{url}/oauth2/sessions/logout"),
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
         "grant_types_supported": clavis_service::supported_grant_types().collect::<Vec<_>>(),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_types_supported": ["code", "code id_token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, HMAC_ALGS].concat()),
@@ -36,7 +36,7 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         // The standard scopes of OpenID Connect Core §5.4: their claims come from the consent
         // app's session (Hydra's model), which decides them per granted scope.
         "scopes_supported": ["openid", "offline_access", "offline", "profile", "email", "address", "phone"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         // RS256 first: OpenID Connect Discovery §3 requires it, and it is the default.
         "id_token_signing_alg_values_supported": Alg::NAMES,
         "userinfo_signing_alg_values_supported": Alg::NAMES,
@@ -51,8 +51,10 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, &["none"]].concat()),
-        // By reference only from PAR (RFC 9126); OpenID Connect's own request_uri is not yet.
-        "request_uri_parameter_supported": false,
+        // By reference: pushed requests (RFC 9126) and the client's registered request_uris.
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
+        "require_signed_request_object": false,
     });
     if dcr {
         v["registration_endpoint"] = json!(format!("{url}/oauth2/register"));

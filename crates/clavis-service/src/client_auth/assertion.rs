@@ -103,7 +103,7 @@ impl Services {
         if a.verify_with_jwks(&jwks) {
             return Ok(true);
         }
-        // The client may have rotated its keys: look again (at most every JWKS_REFETCH_MIN).
+        // The client may have rotated its keys: look again (at most every `Document::Jwks.refetch_min()`).
         // The same set again (not re-fetched) is not worth a second round of verifications.
         let again = fetch(true).await.map_err(unavailable)?;
         Ok(!std::sync::Arc::ptr_eq(&jwks, &again) && a.verify_with_jwks(&again))

@@ -26,7 +26,46 @@ pub struct TokenSet {
 
 /// Claims a consent app may not set on an ID token: the server decides these.
 const RESERVED_ID_CLAIMS: &[&str] =
-    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "acr", "amr", "sid", "azp", "jti", "nbf"];
+    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "s_hash", "acr", "amr", "sid", "azp", "jti", "nbf"];
+
+/// An ID token for `grant` about `sub` (the client's view of the subject): the consent
+/// app's claims, then the server's (which win), and the hashes that bind it to what it
+/// travels with (`at_hash`, `c_hash`, `s_hash`).
+#[allow(clippy::too_many_arguments)]
+fn id_token(
+    signer: &clavis_core::jose::SigningKey,
+    client: &Client,
+    grant: &GrantData,
+    sub: &str,
+    now: i64,
+    ttl: i64,
+    with_nonce: bool,
+    hashes: &[(&str, String)],
+) -> String {
+    let mut c: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
+    c.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
+    c.insert("iss".into(), json!(grant.issuer));
+    c.insert("sub".into(), json!(sub));
+    c.insert("aud".into(), json!([client.client_id]));
+    c.insert("iat".into(), json!(now));
+    c.insert("exp".into(), json!(now + ttl));
+    c.insert("auth_time".into(), json!(grant.auth_time));
+    for (name, hash) in hashes {
+        c.insert((*name).into(), json!(hash));
+    }
+    c.insert("sid".into(), json!(grant.sid));
+    c.insert("jti".into(), json!(ids::random_token(16)));
+    if !grant.acr.is_empty() {
+        c.insert("acr".into(), json!(grant.acr));
+    }
+    if !grant.amr.is_empty() {
+        c.insert("amr".into(), json!(grant.amr));
+    }
+    if let (true, Some(nonce)) = (with_nonce, &grant.nonce) {
+        c.insert("nonce".into(), json!(nonce));
+    }
+    signer.sign_jwt(&Value::Object(c))
+}
 
 /// Which grant issues: it picks the client's lifespans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,29 +131,11 @@ impl Services {
             let data = Value::Object(userinfo).to_string();
             self.store.insert_userinfo(t, &jti, &grant.subject, &client.client_id, &data, now + ttl).await?;
         }
+        let sub = if openid { self.subject_for(t, client, &grant.subject).await? } else { String::new() };
         let id_token = openid.then(|| {
             let signer = keys.id_token_signer(client);
-            let mut c: Map<String, Value> = grant.id_claims.as_object().cloned().unwrap_or_default();
-            c.retain(|k, _| !RESERVED_ID_CLAIMS.contains(&k.as_str()));
-            c.insert("iss".into(), json!(grant.issuer));
-            c.insert("sub".into(), json!(grant.subject));
-            c.insert("aud".into(), json!([client.client_id]));
-            c.insert("iat".into(), json!(now));
-            c.insert("exp".into(), json!(now + id_ttl));
-            c.insert("auth_time".into(), json!(grant.auth_time));
-            c.insert("at_hash".into(), json!(half_hash(signer.alg(), &access_token)));
-            c.insert("sid".into(), json!(grant.sid));
-            c.insert("jti".into(), json!(ids::random_token(16)));
-            if !grant.acr.is_empty() {
-                c.insert("acr".into(), json!(grant.acr));
-            }
-            if !grant.amr.is_empty() {
-                c.insert("amr".into(), json!(grant.amr));
-            }
-            if let (true, Some(nonce)) = (with_nonce, &grant.nonce) {
-                c.insert("nonce".into(), json!(nonce));
-            }
-            signer.sign_jwt(&Value::Object(c))
+            let at_hash = half_hash(signer.alg(), &access_token);
+            id_token(signer, client, grant, &sub, now, id_ttl, with_nonce, &[("at_hash", at_hash)])
         });
 
         let offline = grant.scope.iter().any(|s| s == "offline_access" || s == "offline");
@@ -149,6 +170,24 @@ impl Services {
         };
         let tokens = TokenSet { access_token, token_type: binding.token_type(), expires_in: ttl, scope, id_token, refresh_token };
         Ok((tokens, (jti, now + ttl), family_out))
+    }
+
+    /// The ID token of a hybrid response (`code id_token`, OpenID Connect Core §3.3.2.11),
+    /// sent with the code: `c_hash` and `s_hash` bind it to them, the `nonce` is required.
+    pub(crate) async fn front_channel_id_token(
+        &self,
+        t: &TenantId,
+        client: &Client,
+        grant: &GrantData,
+        code: &str,
+        state: &str,
+    ) -> Result<String, OAuthError> {
+        let keys = self.keys.for_tenant(t).await?;
+        let signer = keys.id_token_signer(client);
+        let ttl = client.extras.lifespans.authorization_code_grant_id_token.unwrap_or(self.settings.id_token_ttl_secs);
+        let hashes = [("c_hash", half_hash(signer.alg(), code)), ("s_hash", half_hash(signer.alg(), state))];
+        let sub = self.subject_for(t, client, &grant.subject).await?;
+        Ok(id_token(signer, client, grant, &sub, self.now(), ttl, true, &hashes))
     }
 
     /// The access token for `claims` in the client's format: a signed JWT, or an opaque

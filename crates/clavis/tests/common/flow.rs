@@ -122,6 +122,20 @@ pub fn auth_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> Strin
 
 /// Logs in as `subject` and consents to everything requested; returns the client redirect.
 pub async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str, subject: &str, remember: bool) -> String {
+    let (s, to_client, body) = login_and_consent_response(app, browser, start, subject, remember).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    to_client
+}
+
+/// As [`login_and_consent`], returning the last response as it came (status, `Location`,
+/// body): a form post page, say.
+pub async fn login_and_consent_response(
+    app: &TestApp,
+    browser: &mut Browser,
+    start: &str,
+    subject: &str,
+    remember: bool,
+) -> (StatusCode, String, Value) {
     let (s, to_login, body) = browser.get(start).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     assert!(to_login.starts_with(LOGIN_URL), "{to_login}");
@@ -153,9 +167,27 @@ pub async fn login_and_consent(app: &TestApp, browser: &mut Browser, start: &str
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{accepted}");
-    let (s, to_client, body) = browser.get(accepted["redirect_to"].as_str().unwrap()).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    to_client
+    browser.get(accepted["redirect_to"].as_str().unwrap()).await
+}
+
+/// The action and fields of the form of a Form Post Response Mode page.
+pub fn form_post(html: &str) -> (String, Vec<(String, String)>) {
+    let unescape = |s: &str| s.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let attr = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(unescape(&tag[start..start + tag[start..].find('"')?]))
+    };
+    let form_tag = &html[html.find("<form").expect("a form")..];
+    let action = attr(&form_tag[..form_tag.find('>').unwrap()], "action").expect("an action");
+    let fields = html
+        .split("<input")
+        .skip(1)
+        .map(|tag| {
+            let tag = &tag[..tag.find('>').unwrap()];
+            (attr(tag, "name").unwrap(), attr(tag, "value").unwrap())
+        })
+        .collect();
+    (action, fields)
 }
 
 /// POSTs `form` to a public endpoint as the client: Basic with a secret, else `client_id`.

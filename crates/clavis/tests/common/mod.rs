@@ -374,3 +374,21 @@ pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
         log,
     }
 }
+
+/// Verifies `jwt` with the key its header names from the issuer's published JWKS.
+pub async fn verify_with_jwks(app: &TestApp, jwt: &str) -> Value {
+    let jwks: Value = app.http.get(format!("{}/.well-known/jwks.json", app.public)).send().await.unwrap().json().await.unwrap();
+    let parsed = clavis_core::jose::UnverifiedJwt::parse(jwt).unwrap();
+    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == parsed.kid.as_str()).expect("the kid is published");
+    assert_eq!(key["alg"], parsed.alg.as_str(), "the published key is of the token's algorithm");
+    parsed.verify(&clavis_core::jose::PublicJwk::from_json(key).unwrap()).unwrap()
+}
+
+/// `at_hash` (OpenID Connect Core §3.1.3.6): the left half of SHA-256, or of SHA-512 for
+/// EdDSA over Ed25519, computed here without Clavis's helper.
+pub fn expected_at_hash(alg: &str, access_token: &str) -> String {
+    use base64::Engine;
+    let digest = if alg == "EdDSA" { &ring::digest::SHA512 } else { &ring::digest::SHA256 };
+    let d = ring::digest::digest(digest, access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..d.as_ref().len() / 2])
+}

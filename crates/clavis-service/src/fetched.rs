@@ -1,10 +1,12 @@
-//! A client's key set from its `jwks_uri`: fetched through [`Outbound`], cached per
-//! (tenant, client, URI), failures included, with at most one fetch in flight per entry.
+//! Documents fetched from a client's URLs: its key set (`jwks_uri`) and its request
+//! objects by reference (`request_uri`, RFC 9101 §5.2). Fetched through [`Outbound`],
+//! cached per (tenant, client, URI), failures included, with at most one fetch in flight
+//! per entry.
 //!
-//! Anyone can make the token endpoint look at a client's `jwks_uri` (an assertion needs no
-//! prior authentication), so the cost of that path must not depend on how many requests
-//! arrive: a URI is fetched at most once per `JWKS_REFETCH_MIN` whatever it answers, and
-//! concurrent requests share one fetch.
+//! Anyone can make Clavis look at these URLs (an assertion or an authorization request
+//! needs no prior authentication), so the cost of that path must not depend on how many
+//! requests arrive: a URI is fetched at most once per [`Document::refetch_min`] whatever it
+//! answers, and concurrent requests share one fetch.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,12 +18,47 @@ use tokio::sync::watch;
 
 use crate::outbound::{self, Outbound};
 
-/// Fetched keys are used this long; an unknown key re-fetches them sooner.
-pub(crate) const JWKS_TTL: Duration = Duration::from_secs(300);
-/// The least time between two fetches of one entry, successful or not.
-pub(crate) const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
 /// As an inline `jwks` may be.
 pub(crate) const JWKS_MAX_BYTES: usize = 64 * 1024;
+/// As a `request` by value may be.
+pub(crate) const REQUEST_OBJECT_MAX_BYTES: usize = 32 * 1024;
+
+/// What a cache holds, which says how it is fetched and how long it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Document {
+    /// A JWK Set, trimmed to what verification reads.
+    Jwks,
+    /// A request object (a compact JWS, as a JSON string). OpenID Connect Core §6.2 lets the
+    /// server cache it: a client that changes the document changes the URI's fragment
+    /// (part of the cache key), so the time it is used is short and only bounds staleness
+    /// for clients that do not.
+    RequestObject,
+}
+
+impl Document {
+    /// A fetched document is used this long (an unknown key re-fetches a key set sooner).
+    pub(crate) fn ttl(self) -> Duration {
+        match self {
+            Document::Jwks => Duration::from_secs(300),
+            Document::RequestObject => Duration::from_secs(30),
+        }
+    }
+
+    /// The least time between two fetches of one entry, successful or not.
+    pub(crate) fn refetch_min(self) -> Duration {
+        match self {
+            Document::Jwks => Duration::from_secs(30),
+            Document::RequestObject => Duration::from_secs(10),
+        }
+    }
+
+    async fn fetch(self, outbound: &Outbound, uri: &str) -> Result<Value, String> {
+        match self {
+            Document::Jwks => fetch_jwks(outbound, uri).await,
+            Document::RequestObject => fetch_request_object(outbound, uri).await,
+        }
+    }
+}
 /// Bounds of the cache: entries, and their approximate memory (see `weight`). The
 /// least recently used entries go first.
 const MAX_ENTRIES: usize = 10_000;
@@ -31,7 +68,7 @@ type Key = (TenantId, String, String);
 
 #[derive(Default)]
 struct Slot {
-    /// The last key set fetched, and when; used until `JWKS_TTL` after that.
+    /// The last document fetched, and when; used until its `ttl` after that.
     keys: Option<(Arc<Value>, Instant)>,
     /// When the last fetch started, whatever came of it.
     attempted: Option<Instant>,
@@ -40,8 +77,8 @@ struct Slot {
 }
 
 impl Slot {
-    fn usable(&self) -> Option<Arc<Value>> {
-        self.keys.as_ref().filter(|(_, at)| at.elapsed() < JWKS_TTL).map(|(k, _)| k.clone())
+    fn usable(&self, ttl: Duration) -> Option<Arc<Value>> {
+        self.keys.as_ref().filter(|(_, at)| at.elapsed() < ttl).map(|(k, _)| k.clone())
     }
 }
 
@@ -55,28 +92,31 @@ struct Cache {
     weights: HashMap<Key, usize>,
 }
 
-pub(crate) struct JwksFetcher {
+/// One cache of one kind of document.
+pub(crate) struct Fetcher {
+    document: Document,
     outbound: Arc<Outbound>,
     cache: Arc<Mutex<Cache>>,
 }
 
-/// The key set could not be obtained; the cause was logged.
+/// The document could not be obtained; the cause was logged.
 #[derive(Debug)]
 pub(crate) struct Unavailable;
 
-impl JwksFetcher {
-    pub fn new(outbound: Arc<Outbound>) -> Self {
-        Self { outbound, cache: Arc::default() }
+impl Fetcher {
+    pub fn new(document: Document, outbound: Arc<Outbound>) -> Self {
+        Self { document, outbound, cache: Arc::default() }
     }
 
-    /// The key set of `jwks_uri`. `refresh` (an assertion named a key the cached set lacks)
-    /// fetches again unless the last fetch started less than `JWKS_REFETCH_MIN` ago.
-    pub async fn get(&self, t: &TenantId, client_id: &str, jwks_uri: &str, refresh: bool) -> Result<Arc<Value>, Unavailable> {
-        let key: Key = (t.clone(), client_id.to_owned(), jwks_uri.to_owned());
+    /// The document at `uri`. `refresh` (an assertion named a key the cached set lacks)
+    /// fetches again unless the last fetch started less than `refetch_min` ago.
+    pub async fn get(&self, t: &TenantId, client_id: &str, uri: &str, refresh: bool) -> Result<Arc<Value>, Unavailable> {
+        let key: Key = (t.clone(), client_id.to_owned(), uri.to_owned());
+        let (ttl, refetch_min) = (self.document.ttl(), self.document.refetch_min());
         let slot = self.slot(&key);
         let mut rx = {
-            let mut s = slot.lock().expect("jwks slot");
-            if let (Some(k), false) = (s.usable(), refresh) {
+            let mut s = slot.lock().expect("fetch slot");
+            if let (Some(k), false) = (s.usable(ttl), refresh) {
                 return Ok(k);
             }
             // A fetch still running is waited for; one whose task died without saying
@@ -84,7 +124,7 @@ impl JwksFetcher {
             let running = s.inflight.as_ref().filter(|rx| rx.has_changed().is_ok() && !*rx.borrow()).cloned();
             match running {
                 Some(rx) => rx,
-                None if s.attempted.is_some_and(|at| at.elapsed() < JWKS_REFETCH_MIN) => return s.usable().ok_or(Unavailable),
+                None if s.attempted.is_some_and(|at| at.elapsed() < refetch_min) => return s.usable(ttl).ok_or(Unavailable),
                 None => {
                     s.attempted = Some(Instant::now());
                     let (tx, rx) = watch::channel(false);
@@ -96,39 +136,38 @@ impl JwksFetcher {
         };
         let _ = rx.wait_for(|done| *done).await;
         // What that fetch left: new keys, or (it failed) the previous ones while usable.
-        let s = slot.lock().expect("jwks slot");
-        s.usable().ok_or(Unavailable)
+        let s = slot.lock().expect("fetch slot");
+        s.usable(ttl).ok_or(Unavailable)
     }
 
     /// The fetch runs as its own task so that a request giving up (its client hung up)
     /// neither cancels it for the others waiting nor lets the next one start another.
     fn spawn_fetch(&self, key: Key, slot: Arc<Mutex<Slot>>, done: watch::Sender<bool>) {
-        let outbound = self.outbound.clone();
-        let cache = self.cache.clone();
+        let (document, outbound, cache) = (self.document, self.outbound.clone(), self.cache.clone());
         tokio::spawn(async move {
             let (t, client_id, uri) = &key;
-            let result = fetch(&outbound, uri).await;
+            let result = document.fetch(&outbound, uri).await;
             let weight = {
-                let mut s = slot.lock().expect("jwks slot");
+                let mut s = slot.lock().expect("fetch slot");
                 match result {
-                    Ok(keys) => {
-                        tracing::debug!(tenant = %t, client_id, jwks_uri = %outbound::loggable(uri), "jwks_uri fetched");
-                        s.keys = Some((Arc::new(keys), Instant::now()));
+                    Ok(doc) => {
+                        tracing::debug!(tenant = %t, client_id, ?document, uri = %outbound::loggable(uri), "client document fetched");
+                        s.keys = Some((Arc::new(doc), Instant::now()));
                     }
-                    Err(e) => tracing::warn!(tenant = %t, client_id, jwks_uri = %outbound::loggable(uri), error = %e,
-                        "jwks_uri fetch failed; the previous keys (if any) stay usable until they expire"),
+                    Err(e) => tracing::warn!(tenant = %t, client_id, ?document, uri = %outbound::loggable(uri), error = %e,
+                        "client document fetch failed; the previous one (if any) stays usable until it expires"),
                 }
                 s.inflight = None;
                 weight(&key, s.keys.as_ref().map_or(&Value::Null, |(k, _)| k))
             };
-            cache.lock().expect("jwks cache").reweigh(&key, weight);
+            cache.lock().expect("fetch cache").reweigh(&key, weight);
             let _ = done.send(true);
         });
     }
 
     /// The entry of `key`, created if new; either way it becomes the most recent one.
     fn slot(&self, key: &Key) -> Arc<Mutex<Slot>> {
-        let mut c = self.cache.lock().expect("jwks cache");
+        let mut c = self.cache.lock().expect("fetch cache");
         c.next += 1;
         let seq = c.next;
         let slot = match c.slots.get_mut(key) {
@@ -172,12 +211,28 @@ impl Cache {
 }
 
 /// Fetches, checks and trims a key set.
-async fn fetch(outbound: &Outbound, uri: &str) -> Result<Value, String> {
+async fn fetch_jwks(outbound: &Outbound, uri: &str) -> Result<Value, String> {
     let body = outbound.get_limited(uri, JWKS_MAX_BYTES, "application/jwk-set+json, application/json").await.map_err(|e| e.to_string())?;
     let text = std::str::from_utf8(&body).map_err(|_| "document is not UTF-8".to_owned())?;
     clavis_core::client::check_jwks(text).map_err(|e| format!("document refused: {e}"))?;
     let doc: Value = serde_json::from_str(text).map_err(|_| "document is not JSON".to_owned())?;
     Ok(trim(&doc))
+}
+
+/// Fetches a request object: a compact JWS (or an unsigned JWT), whitespace around it
+/// ignored. The fragment is not sent (OpenID Connect Core §6.2: it names the version).
+async fn fetch_request_object(outbound: &Outbound, uri: &str) -> Result<Value, String> {
+    let without_fragment = uri.split('#').next().unwrap_or(uri);
+    let body = outbound
+        .get_limited(without_fragment, REQUEST_OBJECT_MAX_BYTES, "application/oauth-authz-req+jwt, application/jwt")
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(&body).map_err(|_| "document is not UTF-8".to_owned())?.trim();
+    let compact = text.split('.').count() == 3 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !compact {
+        return Err("document is not a compact JWT".into());
+    }
+    Ok(Value::String(text.to_owned()))
 }
 
 /// Only the members verification reads, and only string ones (verification ignores the
@@ -222,7 +277,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_cache_is_bounded_and_evicts_the_least_recently_used_entries() {
-        let f = JwksFetcher::new(Arc::new(Outbound::new(Allowlist::default())));
+        let f = Fetcher::new(Document::Jwks, Arc::new(Outbound::new(Allowlist::default())));
         for i in 0..MAX_ENTRIES {
             f.slot(&key(i));
         }
@@ -241,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn heavy_entries_push_out_old_ones_by_weight() {
-        let f = JwksFetcher::new(Arc::new(Outbound::new(Allowlist::default())));
+        let f = Fetcher::new(Document::Jwks, Arc::new(Outbound::new(Allowlist::default())));
         let big = serde_json::json!({"keys": [{"kty": "RSA", "n": "A".repeat(60_000), "e": "AQAB"}]});
         for i in 0..1000 {
             f.slot(&key(i));
