@@ -124,6 +124,8 @@ pub struct HydraMetadata {
     /// Consent is accepted without asking (admin-only; never through dynamic registration).
     pub skip_consent: bool,
     pub skip_logout_consent: bool,
+    /// `""` (stored by clients made before subject types existed), `public` or `pairwise`;
+    /// read it through [`HydraMetadata::subject_type`].
     pub subject_type: String,
     pub sector_identifier_uri: String,
     pub request_uris: Vec<String>,
@@ -149,6 +151,19 @@ pub struct HydraMetadata {
 }
 
 impl HydraMetadata {
+    /// `public` or `pairwise` (OIDC Core §8); an empty field is `public`.
+    pub fn subject_type(&self) -> &str {
+        if self.subject_type.is_empty() {
+            "public"
+        } else {
+            &self.subject_type
+        }
+    }
+
+    pub fn is_pairwise(&self) -> bool {
+        self.subject_type == "pairwise"
+    }
+
     /// The algorithm fields name algorithms Clavis has, and fit the client's
     /// authentication methods (`private_key_jwt` for asymmetric assertions,
     /// `client_secret_jwt` for HMAC ones).

@@ -978,11 +978,12 @@ impl Services {
         let scope = consent.grant_scope.join(" ");
         let mut params = vec![("code", code.as_str()), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)];
         // Hybrid: the ID token goes with the code, if the consent granted openid.
-        let id_token = match self.clients.load(&self.store, t, &row.client_id).await? {
-            Some(entry) if req.hybrid && grant.scope.iter().any(|s| s == "openid") => {
-                Some(self.front_channel_id_token(t, &entry.client, &grant, &code, &req.state).await.map_err(AuthorizeError::Page)?)
-            }
-            _ => None,
+        let id_token = match req.hybrid && grant.scope.iter().any(|s| s == "openid") {
+            true => match self.clients.load(&self.store, t, &row.client_id).await? {
+                Some(entry) => Some(self.front_channel_id_token(t, &entry.client, &grant, &code, &req.state).await.map_err(AuthorizeError::Page)?),
+                None => None,
+            },
+            false => None,
         };
         if let Some(id_token) = &id_token {
             params.push(("id_token", id_token));

@@ -186,7 +186,7 @@ pub fn view(c: &Client) -> HydraClient {
         logo_uri: c.logo_url.clone(),
         allowed_cors_origins: h.allowed_cors_origins.clone(),
         contacts: h.contacts.clone(),
-        subject_type: if h.subject_type.is_empty() { "public".into() } else { h.subject_type.clone() },
+        subject_type: h.subject_type().into(),
         sector_identifier_uri: h.sector_identifier_uri.clone(),
         jwks,
         jwks_uri: c.jwks_uri.clone(),

@@ -67,6 +67,9 @@ pub struct Settings {
     pub login_url: Option<String>,
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
+    /// Where browsers are sent with an error that cannot go to a client (Hydra's
+    /// `urls.error`); `None`: Clavis's own error page.
+    pub error_url: Option<String>,
     pub auth_code_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     /// The absolute lifetime of a refresh family: rotation never extends a grant past
@@ -99,6 +102,7 @@ impl Default for Settings {
             login_url: None,
             consent_url: None,
             logout_url: None,
+            error_url: None,
             auth_code_ttl_secs: 600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             refresh_family_ttl_secs: 90 * 24 * 3600,

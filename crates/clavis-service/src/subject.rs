@@ -46,7 +46,7 @@ pub(crate) fn sector_of(client: &Client) -> String {
 impl Services {
     /// The `sub` that ID tokens and userinfo show `client` for the tenant's `subject`.
     pub(crate) async fn subject_for(&self, t: &TenantId, client: &Client, subject: &str) -> Result<String, clavis_store::StoreError> {
-        if client.extras.hydra.subject_type != "pairwise" {
+        if !client.extras.hydra.is_pairwise() {
             return Ok(subject.to_owned());
         }
         let salt = self.pairwise_salt(t).await?;
@@ -72,7 +72,7 @@ impl Services {
     /// array listing every one of its redirect URIs (OpenID Connect Core §8.1).
     pub(crate) async fn check_sector_identifier(&self, client: &Client) -> Result<(), ServiceError> {
         let uri = &client.extras.hydra.sector_identifier_uri;
-        if client.extras.hydra.subject_type != "pairwise" || uri.is_empty() {
+        if !client.extras.hydra.is_pairwise() || uri.is_empty() {
             return Ok(());
         }
         let refused = || ValidationError::new("sector_identifier_uri", "could not be fetched as a JSON array of URIs");

@@ -51,6 +51,8 @@ async fn pairwise_subjects_differ_across_sectors_and_stay_put_within_one() {
     let (_, b) = client(&app, &["https://b.example/cb"], json!({"subject_type": "pairwise"})).await;
     let (_, public) = client(&app, &["https://a.example/cb"], json!({})).await;
     assert_eq!((a1["subject_type"].as_str(), public["subject_type"].as_str()), (Some("pairwise"), Some("public")));
+    let (_, authms) = app.admin(Method::GET, &format!("/admin/oauth/clients/{}", a1["client_id"].as_str().unwrap()), None).await;
+    assert_eq!(authms["data"]["subject_type"], "pairwise", "the authms view shows it too: {authms}");
 
     let (id_a1, info_a1, at_a1) = sign_in(&app, &a1, "https://a.example/cb", "alice").await;
     let sub = id_a1["sub"].as_str().unwrap().to_owned();

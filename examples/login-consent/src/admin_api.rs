@@ -92,6 +92,9 @@ impl ClientInfo {
 pub struct OidcContext {
     #[serde(default, deserialize_with = "null_default")]
     pub login_hint: String,
+    /// The `claims` request parameter (OpenID Connect Core §5.5), if the request had one.
+    #[serde(default)]
+    pub claims: Value,
 }
 
 /// `GET …/login` (Hydra's `OAuth2LoginRequest`, the fields this app uses).
@@ -114,6 +117,8 @@ pub struct LoginRequest {
 pub struct ConsentRequest {
     #[serde(default, deserialize_with = "null_default")]
     pub client: ClientInfo,
+    #[serde(default, deserialize_with = "null_default")]
+    pub oidc_context: OidcContext,
     #[serde(default, deserialize_with = "null_default")]
     pub requested_scope: Vec<String>,
     #[serde(default, deserialize_with = "null_default")]

@@ -7,6 +7,7 @@
 //! of their own.
 
 pub mod admin_api;
+mod claims;
 mod csrf;
 pub mod pages;
 mod routes;

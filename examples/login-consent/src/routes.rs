@@ -7,11 +7,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use crate::admin_api::{AdminError, ConsentRequest, Kind};
 use crate::pages::{self, ConsentForm, LoginForm, LogoutForm};
-use crate::users::User;
 use crate::{csrf, AppState};
 
 pub fn router(state: AppState) -> Router {
@@ -181,7 +180,7 @@ async fn submit_consent(State(st): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn accept_consent(st: &AppState, challenge: &str, req: &ConsentRequest, grant: Vec<String>, remember: bool) -> Response {
-    let claims = id_token_claims(st.0.users.get(&req.subject), &grant);
+    let claims = crate::claims::for_consent(st.0.users.get(&req.subject), &grant, &req.oidc_context.claims);
     let body = json!({
         "grant_scope": grant,
         "grant_access_token_audience": req.requested_access_token_audience,
@@ -190,26 +189,6 @@ async fn accept_consent(st: &AppState, challenge: &str, req: &ConsentRequest, gr
         "session": {"id_token": claims},
     });
     outcome(st.admin().accept(Kind::Consent, challenge, &body).await)
-}
-
-/// ID token (and userinfo) claims from the user record, for the granted scopes.
-fn id_token_claims(user: Option<&User>, granted: &[String]) -> Value {
-    let mut claims = Map::new();
-    let has = |s: &str| granted.iter().any(|g| g == s);
-    if let Some(u) = user {
-        if has("email") {
-            if let Some(email) = &u.email {
-                claims.insert("email".into(), email.as_str().into());
-            }
-        }
-        if has("profile") {
-            if let Some(name) = &u.name {
-                claims.insert("name".into(), name.as_str().into());
-            }
-            claims.insert("preferred_username".into(), u.username.as_str().into());
-        }
-    }
-    Value::Object(claims)
 }
 
 fn remember_for(st: &AppState, remember: bool) -> i64 {

@@ -23,6 +23,10 @@ pub struct User {
     pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Further standard claims (OpenID Connect Core §5.1): `given_name`, `email_verified`,
+    /// `phone_number`, `address` (an object), `locale`, …
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +86,9 @@ impl Users {
             }
             let p = Params::try_from(&hash).map_err(|e| anyhow::anyhow!("user {:?}: argon2 parameters: {e}", user.username))?;
             params.get_or_insert(p);
+            if let Some(k) = user.claims.keys().find(|k| !crate::claims::is_standard(k) || *k == "email" || *k == "name") {
+                bail!("user {:?}: claims.{k} is not a standard claim (email and name have their own fields)", user.username);
+            }
             if by_name.contains_key(&user.username) {
                 bail!("user {:?} is listed twice", user.username);
             }
@@ -155,7 +162,8 @@ mod tests {
     fn verify_accepts_the_right_password_only() {
         let hash = hash_password_with("wonderland", cheap()).unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{hash}");
-        let users = Users::new(vec![User { username: "alice".into(), password_hash: hash, email: None, name: None }]).unwrap();
+        let users =
+            Users::new(vec![User { username: "alice".into(), password_hash: hash, email: None, name: None, claims: Default::default() }]).unwrap();
         assert_eq!(users.verify("alice", "wonderland").map(|u| u.username.as_str()), Some("alice"));
         assert!(users.verify("alice", "Wonderland").is_none());
         assert!(users.verify("bob", "wonderland").is_none());

@@ -81,6 +81,7 @@ impl Env {
             password_hash: hash_password_with("wonderland", cheap).unwrap(),
             email: Some("alice@example.com".into()),
             name: Some("Alice <Liddell>".into()),
+            claims: json!({"phone_number": "+44 1865 000000", "address": {"locality": "Oxford"}}).as_object().unwrap().clone(),
         }])
         .unwrap();
         let api = AdminApi::new(AdminApiConfig {
@@ -108,7 +109,7 @@ impl Env {
             .post(format!("{admin}/admin/oauth/clients"))
             .bearer_auth(token["access_token"].as_str().unwrap())
             .json(&json!({"name": "demo", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"],
-                          "scopes": ["openid", "offline_access", "email", "profile"], "is_confidential": true}))
+                          "scopes": ["openid", "offline_access", "email", "profile", "address", "phone"], "is_confidential": true}))
             .send()
             .await
             .unwrap();
@@ -128,12 +129,14 @@ impl Env {
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
             .append_pair("redirect_uri", REDIRECT)
-            .append_pair("scope", "openid offline_access email profile")
             .append_pair("state", STATE)
             .append_pair("nonce", "nonce-0123456789")
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256")
             .extend_pairs(extra);
+        if !extra.iter().any(|(k, _)| *k == "scope") {
+            url.query_pairs_mut().append_pair("scope", "openid offline_access email profile");
+        }
         (url.to_string(), verifier)
     }
 
@@ -400,6 +403,26 @@ async fn login_consent_and_code_exchange_through_the_html_forms() {
     assert_eq!(id["nonce"], "nonce-0123456789");
     assert_eq!(id["amr"], json!(["pwd"]));
     assert_eq!(id["aud"], json!([env.client_id]));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn address_and_phone_scopes_and_the_claims_parameter_reach_the_id_token() {
+    let env = Env::start().await;
+    let mut browser = Browser::new();
+    let claims_param = r#"{"id_token": {"email": {"essential": true}, "nickname": null}}"#;
+    let (login, verifier) = login_page(&env, &mut browser, &[("scope", "openid address phone"), ("claims", claims_param)]).await;
+    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland")]).await;
+    assert_eq!(consent.fields("grant_scope"), ["openid", "address", "phone"]);
+    let done = browser
+        .submit_and_follow(&consent, &[("grant_scope", "openid"), ("grant_scope", "address"), ("grant_scope", "phone"), ("action", "allow")])
+        .await;
+    let code = param(&at_client(&done), "code").unwrap();
+    let id = claims(env.exchange(&code, &verifier).await["id_token"].as_str().unwrap());
+    assert_eq!(id["address"], json!({"locality": "Oxford"}));
+    assert_eq!(id["phone_number"], "+44 1865 000000");
+    assert_eq!(id["email"], "alice@example.com", "asked for with the claims parameter");
+    assert!(id.get("name").is_none() && id.get("nickname").is_none(), "neither a granted scope's nor the user's: {id}");
     env.stop().await;
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct ClientItem {
     introspector: bool,
     /// Registered through dynamic registration (read-only).
     self_registered: bool,
+    /// `public` or `pairwise` (OpenID Connect Core §8; set through the Hydra API or DCR).
+    subject_type: String,
 }
 
 impl From<Client> for ClientItem {
@@ -85,6 +87,7 @@ impl From<Client> for ClientItem {
             access_token_strategy: c.extras.access_token_strategy,
             introspector: c.extras.introspector,
             self_registered: c.extras.self_registered,
+            subject_type: c.extras.hydra.subject_type().into(),
             post_logout_redirect_uris: c.extras.post_logout_redirect_uris,
         }
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use utoipa::{IntoParams, ToSchema};
 
+use super::pages::{confirmation_page, form_post_page};
 use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
 
@@ -163,7 +164,7 @@ pub async fn authorize(
             resp
         }
         Err(AuthorizeError::Client(next)) => navigate(&next),
-        Err(AuthorizeError::Page(e)) => super::error_page(&e),
+        Err(AuthorizeError::Page(e)) => super::error_page(&st.services.settings, &headers, &e),
     }
 }
 
@@ -204,7 +205,7 @@ pub async fn logout(
             }
             resp
         }
-        Err(e) => super::error_page(&e),
+        Err(e) => super::error_page(&st.services.settings, &headers, &e),
     }
 }
 
@@ -226,59 +227,11 @@ pub async fn logout_form(st: State<AppState>, issuer: Issuer, method: Method, ur
     logout(st, issuer, method, uri, headers, body).await
 }
 
-/// The built-in "Sign out?" page for a logout without an ID token hint: its form posts the
-/// verifier back to the logout endpoint. Never framed, never cached.
-fn confirmation_page(action: &str, verifier: &str) -> Response {
-    // Both are ours: a path of our router and a URL-safe base64 handle; escaped anyway.
-    let esc = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title></head><body>\
-         <h1>Sign out?</h1><p>An application asked to sign you out of this site.</p>\
-         <form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"logout_verifier\" value=\"{}\">\
-         <button type=\"submit\">Sign out</button></form></body></html>",
-        esc(action),
-        esc(verifier)
-    );
-    let mut resp = axum::response::Html(html).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    resp
-}
-
 fn navigate(next: &Navigation) -> Response {
     match next {
         Navigation::Redirect(location) => redirect(location),
         Navigation::FormPost { action, params } => form_post_page(action, params),
     }
-}
-
-/// The script of the form post page; the page's CSP allows exactly this script, by hash.
-const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
-/// `'sha256-…'` of [`FORM_POST_SCRIPT`] (checked by a test).
-const FORM_POST_SCRIPT_HASH: &str = "'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='";
-
-/// OAuth 2.0 Form Post Response Mode §2: a page whose form posts the response to the
-/// client's redirect URI as soon as it loads (a button without JavaScript). Nothing but
-/// that script runs; never framed, never cached, no referrer.
-fn form_post_page(action: &str, params: &[(String, String)]) -> Response {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
-    let inputs: String = params.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v))).collect();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in</title></head><body>\
-         <form method=\"post\" action=\"{}\">{inputs}<noscript><button type=\"submit\">Continue</button></noscript></form>\
-         <script>{FORM_POST_SCRIPT}</script></body></html>",
-        esc(action)
-    );
-    let mut resp = axum::response::Html(html).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let csp = format!("default-src 'none'; script-src {FORM_POST_SCRIPT_HASH}; frame-ancestors 'none'");
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("an ASCII header"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    resp
 }
 
 fn redirect(location: &str) -> Response {
@@ -296,27 +249,6 @@ fn redirect(location: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_form_post_page_allows_its_own_script_only_and_escapes_values() {
-        use base64::Engine;
-        let hex = &clavis_core::secret::hash(FORM_POST_SCRIPT)["sha256$".len()..];
-        let digest: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
-        let hash = format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest));
-        assert_eq!(hash, FORM_POST_SCRIPT_HASH);
-        let resp = form_post_page("https://rp.example/cb?a=1&b=2", &[("state".into(), "\"><script>x</script>".into())]);
-        let csp = resp.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-        assert!(csp.contains(FORM_POST_SCRIPT_HASH) && csp.starts_with("default-src 'none'"), "{csp}");
-        let body = futures_body(resp);
-        assert!(body.contains("action=\"https://rp.example/cb?a=1&amp;b=2\""), "{body}");
-        assert!(body.contains("value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""), "{body}");
-        assert_eq!(body.matches("<script>").count(), 1);
-    }
-
-    fn futures_body(resp: Response) -> String {
-        let bytes = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(axum::body::to_bytes(resp.into_body(), 1 << 20)).unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
 
     #[test]
     fn cookie_headers_are_parsed_and_written_by_the_cookie_crate() {

@@ -6,6 +6,7 @@ mod cors;
 mod discovery;
 mod lifecycle;
 mod limits;
+mod pages;
 mod par;
 mod register;
 pub mod token;
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::{AppState, PUBLIC_BODY_LIMIT};
+pub(crate) use pages::error_page;
 
 /// The endpoints of one issuer, mounted at the root and under `/t/{tenant}`; the
 /// OpenAPI document is built from the same list. The `/oauth/*` aliases (the authms
@@ -110,21 +112,6 @@ impl FromRequestParts<AppState> for Issuer {
             Err(e) => Err(OAuthResponseError::from(OAuthError::from(e)).into_response()),
         }
     }
-}
-
-/// An [`OAuthError`] shown to a browser (authorization and logout endpoints, where no
-/// redirect to the client can be trusted): 400, or the 5xx of a failure; never cached.
-pub(crate) fn error_page(e: &OAuthError) -> Response {
-    let status = match StatusCode::from_u16(e.status()) {
-        Ok(s) if s.is_server_error() => {
-            tracing::error!(error = %clavis_service::error_chain(e), "request failed");
-            s
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let mut resp = (status, OAuthErrorBody::json(e.code(), e.description())).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// An [`OAuthError`] as an HTTP response: 400, or 401 with `WWW-Authenticate` for
