@@ -389,6 +389,7 @@ impl Client {
         for uri in &h.request_uris {
             check_request_uri(uri)?;
         }
+        check_logout_uris(h, &self.redirect_uris)?;
         if h.require_signed_request_object {
             if h.request_object_signing_alg == "none" {
                 return Err(ValidationError::new("require_signed_request_object", "contradicts request_object_signing_alg \"none\""));
@@ -612,6 +613,31 @@ fn check_request_uri(v: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new("request_uris", format!("{v:?} must be an https URL (http only on loopback)")))
     }
+}
+
+/// `backchannel_logout_uri` (Back-Channel Logout §2.2: absolute, no fragment; https, or
+/// http on loopback) and `frontchannel_logout_uri` (Front-Channel Logout §2: also the
+/// scheme, host and port of a registered redirect URI, since the logout page frames it).
+fn check_logout_uris(h: &crate::client_extras::HydraMetadata, redirect_uris: &[String]) -> Result<(), ValidationError> {
+    let parsed = |field: &str, v: &str| {
+        let url = Url::parse(v).ok().filter(|u| {
+            v.len() <= MAX_URL_LEN
+                && u.fragment().is_none()
+                && u.username().is_empty()
+                && (u.scheme() == "https" && u.host().is_some() || u.scheme() == "http" && is_loopback_host(u))
+        });
+        url.ok_or_else(|| ValidationError::new(field, "must be an https URL without fragment or credentials (http only on loopback)"))
+    };
+    if !h.backchannel_logout_uri.is_empty() {
+        parsed("backchannel_logout_uri", &h.backchannel_logout_uri)?;
+    }
+    if !h.frontchannel_logout_uri.is_empty() {
+        let origin = parsed("frontchannel_logout_uri", &h.frontchannel_logout_uri)?.origin();
+        if !redirect_uris.iter().filter_map(|r| Url::parse(r).ok()).any(|r| r.origin() == origin) {
+            return Err(ValidationError::new("frontchannel_logout_uri", "must have the scheme, host and port of a registered redirect URI"));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `uri` is one of the `registered` request_uris. Fragments are ignored on both

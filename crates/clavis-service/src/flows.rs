@@ -977,14 +977,17 @@ impl Services {
         let code = self.new_code(t, &row.client_id, &grant).await?;
         let scope = consent.grant_scope.join(" ");
         let mut params = vec![("code", code.as_str()), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)];
-        // Hybrid: the ID token goes with the code, if the consent granted openid.
-        let id_token = match req.hybrid && grant.scope.iter().any(|s| s == "openid") {
-            true => match self.clients.load(&self.store, t, &row.client_id).await? {
-                Some(entry) => Some(self.front_channel_id_token(t, &entry.client, &grant, &code, &req.state).await.map_err(AuthorizeError::Page)?),
-                None => None,
-            },
-            false => None,
-        };
+        let mut id_token = None;
+        if grant.scope.iter().any(|s| s == "openid") {
+            if let Some(entry) = self.clients.load(&self.store, t, &row.client_id).await? {
+                // Its ID tokens name the session: it may hear when the session ends.
+                self.record_session_client(t, &entry.client, &grant.sid, &grant.subject, &req.issuer).await?;
+                // Hybrid: the ID token goes with the code.
+                if req.hybrid {
+                    id_token = Some(self.front_channel_id_token(t, &entry.client, &grant, &code, &req.state).await.map_err(AuthorizeError::Page)?);
+                }
+            }
+        }
         if let Some(id_token) = &id_token {
             params.push(("id_token", id_token));
         }

@@ -19,6 +19,7 @@ pub mod outbound;
 mod registry;
 mod request_object;
 mod response_mode;
+mod session_logout;
 mod subject;
 mod token;
 mod tokens;
@@ -42,6 +43,7 @@ pub use lifecycle::{Introspection, Userinfo};
 pub use logout::{LogoutOutcome, LogoutRequestView};
 pub use registry::{Actor, Page};
 pub use response_mode::{normalize_response_type, Navigation, ResponseMode, RESPONSE_TYPES};
+pub use session_logout::{BACKCHANNEL_LOGOUT_EVENT, DELIVERY_LIFETIME_SECS, RETRY_DELAYS};
 
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
 pub use tokens::{AccessClaims, Principal, TokenRejection};
@@ -158,6 +160,7 @@ pub struct Services {
     request_uri_fetcher: Arc<fetched::Fetcher>,
     outbound: Arc<outbound::Outbound>,
     pairwise_salts: Arc<subject::PairwiseSalts>,
+    logout_in_flight: Arc<session_logout::InFlight>,
     auth_failures: Arc<client_auth::failures::AuthFailures>,
     kdf: Arc<client_auth::kdf::Kdf>,
 }
@@ -183,6 +186,7 @@ impl Services {
             request_uri_fetcher: Arc::new(fetched::Fetcher::new(fetched::Document::RequestObject, outbound.clone())),
             outbound,
             pairwise_salts: Arc::default(),
+            logout_in_flight: Arc::default(),
             auth_failures: Arc::default(),
             kdf: Arc::new(client_auth::kdf::Kdf::new()),
         }
@@ -253,6 +257,9 @@ impl Services {
         const KEEP_EXPIRED_SECRETS: i64 = 30 * 24 * 3600;
         let mut total = 0;
         for tenant in self.store.list_tenants().await? {
+            // Expired sessions tell their clients before they go; stalled deliveries resume.
+            self.notify_expired_sessions(&tenant, now).await?;
+            self.resume_logout_deliveries(&tenant, now).await?;
             total += self.store.purge_expired(&tenant, now, KEEP_EXPIRED_SECRETS).await?;
         }
         Ok(total)

@@ -8,6 +8,8 @@
 //! `id_token_hint`, or the user's own click. Without a hint (a bare link, an `<img>` on
 //! another site) the logout app asks, or, with none configured, a built-in page does; its
 //! form carries a verifier and works only in the browser that was shown it.
+//!
+//! A session that ends is announced to its clients (`session_logout`).
 
 use clavis_core::jose::UnverifiedJwt;
 use clavis_core::{secret, TenantId};
@@ -16,6 +18,7 @@ use serde_json::Value;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
 use crate::flows::{client_view, new_handle, with_params};
+use crate::session_logout::Ended;
 use crate::{OAuthError, ServiceError, Services};
 
 /// How long a logout request waits for the logout app.
@@ -60,6 +63,9 @@ pub struct LogoutOutcome {
     pub csrf: Option<CsrfCookie>,
     /// Ask the user first: show a page whose form sends this `logout_verifier` back.
     pub confirm: Option<String>,
+    /// Front-channel logout URLs of the clients of the ended session, for the logout
+    /// page to load (in iframes) before it moves on.
+    pub frontchannel: Vec<String>,
 }
 
 impl Services {
@@ -154,7 +160,7 @@ impl Services {
             let (challenge, hash) = new_handle();
             let data = serde_json::to_string(&pending).expect("logout request serializes");
             self.store.insert_logout(t, &hash, &data, now + LOGOUT_REQUEST_TTL_SECS).await?;
-            let outcome = LogoutOutcome { location: None, ended: false, csrf: Some(csrf), confirm: None };
+            let outcome = LogoutOutcome { location: None, ended: false, csrf: Some(csrf), confirm: None, frontchannel: Vec::new() };
             return match logout_app {
                 // The logout app decides; nothing ends yet.
                 Some(app) => Ok(LogoutOutcome { location: Some(with_params(&app, &[("logout_challenge", &challenge)])), ..outcome }),
@@ -167,14 +173,18 @@ impl Services {
             };
         }
         // End the browser's session, and the one the hint names.
-        if let Some(s) = session {
-            self.store.delete_session_by_sid(t, &s.sid).await?;
-        }
-        if let Some(sid) = &hinted_sid {
-            self.store.delete_session_by_sid(t, sid).await?;
+        let mut frontchannel = Vec::new();
+        for sid in session.map(|s| s.sid).into_iter().chain(hinted_sid) {
+            frontchannel.extend(self.end_session(t, &sid).await?);
         }
         // Without a post-logout URI, a configured logout app still gets the browser.
-        Ok(LogoutOutcome { location: location.or(logout_app), ended: true, csrf: None, confirm: None })
+        Ok(LogoutOutcome { location: location.or(logout_app), ended: true, csrf: None, confirm: None, frontchannel })
+    }
+
+    /// Ends login session `sid` and tells its clients; returns the front-channel URLs.
+    async fn end_session(&self, t: &TenantId, sid: &str) -> Result<Vec<String>, clavis_store::StoreError> {
+        self.store.delete_session_by_sid(t, sid).await?;
+        self.notify_logout(t, Ended::Session(sid)).await
     }
 
     /// Back from the logout app (or the confirmation page) with a verifier: the session
@@ -189,8 +199,8 @@ impl Services {
         let Some(binding) = pending.browser.filter(|b| b.held_by(csrf_cookies)) else {
             return Err(OAuthError::InvalidRequest(NOT_THIS_BROWSER.into()));
         };
-        self.store.delete_session_by_sid(t, &pending.sid).await?;
-        Ok(LogoutOutcome { location: pending.location, ended: true, csrf: Some(binding.clear()), confirm: None })
+        let frontchannel = self.end_session(t, &pending.sid).await?;
+        Ok(LogoutOutcome { location: pending.location, ended: true, csrf: Some(binding.clear()), confirm: None, frontchannel })
     }
 
     async fn pending_logout(&self, t: &TenantId, challenge: &str) -> Result<(String, PendingLogout), ServiceError> {
@@ -208,13 +218,21 @@ impl Services {
 
     /// Hydra's `DELETE /admin/oauth2/auth/sessions/login`: ends the login sessions of a
     /// subject, or the one session `sid`, so that the next authorization asks to log in.
-    /// Tokens already issued stay valid (revoke them separately).
+    /// Tokens already issued stay valid (revoke them separately); clients with a
+    /// `backchannel_logout_uri` are told.
     pub async fn revoke_login_sessions(&self, t: &TenantId, subject: Option<&str>, sid: Option<&str>) -> Result<(), ServiceError> {
+        // No browser here: the clients hear by back-channel only.
         match (subject, sid) {
-            (Some(subject), None) => Ok(self.store.delete_sessions_of_subject(t, subject).await?),
-            (None, Some(sid)) => Ok(self.store.delete_session_by_sid(t, sid).await?),
-            _ => Err(clavis_core::ValidationError::new("subject", "give either subject or sid").into()),
+            (Some(subject), None) => {
+                self.store.delete_sessions_of_subject(t, subject).await?;
+                self.notify_logout(t, Ended::Subject(subject)).await?;
+            }
+            (None, Some(sid)) => {
+                self.end_session(t, sid).await?;
+            }
+            _ => return Err(clavis_core::ValidationError::new("subject", "give either subject or sid").into()),
         }
+        Ok(())
     }
 
     /// `GET /admin/oauth2/auth/requests/logout`.

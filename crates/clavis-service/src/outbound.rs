@@ -1,5 +1,6 @@
-//! The one HTTP client for every URL Clavis fetches on behalf of a client (`jwks_uri`
-//! today; `sector_identifier_uri`, `request_uri` and logout URIs reuse it).
+//! The one HTTP client for every URL Clavis fetches on behalf of a client: `jwks_uri`,
+//! `sector_identifier_uri`, `request_uri`, and the logout tokens POSTed to
+//! `backchannel_logout_uri`.
 //!
 //! Such URLs are chosen by whoever registers a client, so a fetch must not become a probe
 //! of the operator's network: destinations that resolve to loopback, private, link-local
@@ -114,24 +115,43 @@ impl Outbound {
     /// body is read chunk by chunk and the connection dropped as soon as it passes the
     /// limit, whatever Content-Length said (or did not say).
     pub async fn get_limited(&self, url: &str, max_bytes: usize, accept: &str) -> Result<Vec<u8>, OutboundError> {
+        let parsed = self.checked(url)?;
+        // reqwest's timeout covers the body too; this one also bounds our own reading.
+        match tokio::time::timeout(TOTAL_TIMEOUT, self.fetch(parsed, max_bytes, accept)).await {
+            Ok(result) => result,
+            Err(_) => Err(OutboundError::Timeout),
+        }
+    }
+
+    /// POST `form` to `url` (a notification such as a logout token): `Ok` on a 2xx. The
+    /// answer's body is not read.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(), OutboundError> {
+        let parsed = self.checked(url)?;
+        let send = self.http.post(parsed).header("cache-control", "no-store").form(form).send();
+        match tokio::time::timeout(TOTAL_TIMEOUT, send).await {
+            Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
+            Ok(Ok(resp)) => Err(OutboundError::Status(resp.status().as_u16())),
+            Ok(Err(e)) => Err(classify(e)),
+            Err(_) => Err(OutboundError::Timeout),
+        }
+    }
+
+    /// `url` parsed, if it is http(s) and not an IP literal the policy refuses (reqwest
+    /// does not call the resolver for those, so they are checked here).
+    fn checked(&self, url: &str) -> Result<url::Url, OutboundError> {
         let parsed = url::Url::parse(url).map_err(|_| OutboundError::BadUrl)?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(OutboundError::BadUrl);
         }
-        // reqwest does not call the resolver for IP literals: check those here.
         let literal = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             Some(url::Host::Domain(_)) => None,
             None => return Err(OutboundError::BadUrl),
         };
-        if let Some(ip) = literal.filter(|ip| !self.policy.permits(None, *ip)) {
-            return Err(OutboundError::Refused(ip.to_string()));
-        }
-        // reqwest's timeout covers the body too; this one also bounds our own reading.
-        match tokio::time::timeout(TOTAL_TIMEOUT, self.fetch(parsed, max_bytes, accept)).await {
-            Ok(result) => result,
-            Err(_) => Err(OutboundError::Timeout),
+        match literal.filter(|ip| !self.policy.permits(None, *ip)) {
+            Some(ip) => Err(OutboundError::Refused(ip.to_string())),
+            None => Ok(parsed),
         }
     }
 

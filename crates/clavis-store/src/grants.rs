@@ -419,6 +419,8 @@ const EXPIRING_TABLES: &[&str] = &[
     "consent_grants",
     "pushed_requests",
     "logout_requests",
+    "session_clients",
+    "logout_deliveries",
 ];
 
 impl Store {

@@ -9,6 +9,7 @@ mod clients;
 mod db;
 mod grants;
 mod keys;
+mod logouts;
 mod secrets;
 mod tenants;
 
@@ -18,6 +19,7 @@ pub use clients::ClientFilter;
 pub use db::Store;
 pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};
 pub use keys::StoredKey;
+pub use logouts::{LogoutDelivery, SessionClient};
 pub use secrets::{SecretRecord, SecretStatus};
 pub use tenants::TenantSettings;
 

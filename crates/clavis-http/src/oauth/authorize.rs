@@ -13,7 +13,7 @@ use serde_json::json;
 
 use utoipa::{IntoParams, ToSchema};
 
-use super::pages::{confirmation_page, form_post_page};
+use super::pages::{confirmation_page, form_post_page, frontchannel_page};
 use super::{Issuer, OAuthErrorBody};
 use crate::AppState;
 
@@ -171,7 +171,7 @@ pub async fn authorize(
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0); also POST with a form body.
 #[utoipa::path(get, path = "/oauth2/sessions/logout", operation_id = "revokeOidcSession", tag = "oauth2", params(LogoutParams),
     responses((status = 303, description = "Redirect to the logout app or the post-logout URI"),
-              (status = 200, description = "Logged out (JSON), or, without an `id_token_hint`, a page asking the user to confirm (HTML)", body = Object), (status = "4XX", body = OAuthErrorBody)))]
+              (status = 200, description = "Logged out (JSON); without an `id_token_hint`, a page asking the user to confirm (HTML); with clients to tell by front-channel, the page that loads their `frontchannel_logout_uri`s (HTML)", body = Object), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn logout(
     State(st): State<AppState>,
     issuer: Issuer,
@@ -189,9 +189,10 @@ pub async fn logout(
     let request_url = request_url(&st, &uri, &params);
     let bindings = csrf_cookies(&headers);
     match st.services.logout(&issuer.tenant, &issuer.url, &request_url, &params, cookie, &bindings).await {
-        Ok(LogoutOutcome { location, ended, csrf, confirm }) => {
+        Ok(LogoutOutcome { location, ended, csrf, confirm, frontchannel }) => {
             let mut resp = match (confirm, location) {
                 (Some(verifier), _) => confirmation_page(uri.path(), &verifier),
+                (None, location) if !frontchannel.is_empty() => frontchannel_page(&frontchannel, location.as_deref()),
                 (None, Some(location)) => redirect(&location),
                 (None, None) => Json(json!({"status": "logged_out"})).into_response(),
             };

@@ -1,5 +1,5 @@
 //! The HTML pages Clavis itself shows a browser: the error page, the "Sign out?"
-//! confirmation and the form post response. Each is a locked page: never cached, never
+//! confirmation, the front-channel logout page and the form post response. Each is a locked page: never cached, never
 //! framed, no referrer, and nothing runs but what its CSP names.
 //!
 //! Errors the authorization and logout endpoints cannot send to a client (unknown client,
@@ -107,6 +107,35 @@ pub(crate) fn form_post_page(action: &str, params: &[(String, String)]) -> Respo
     locked(StatusCode::OK, html, &format!("default-src 'none'; script-src {FORM_POST_SCRIPT_HASH}; frame-ancestors 'none'"))
 }
 
+/// The script of the front-channel logout page: once every iframe has loaded (the
+/// window's `load`), or after three seconds, the browser moves on.
+const FRONTCHANNEL_SCRIPT: &str =
+    "var next=document.body.dataset.next,go=function(){location.replace(next)};window.addEventListener(\"load\",go);setTimeout(go,3000);";
+/// `'sha256-…'` of [`FRONTCHANNEL_SCRIPT`] (checked by a test).
+const FRONTCHANNEL_SCRIPT_HASH: &str = "'sha256-nv+ufebnCKnd4bLhsGPBL+i2C3UxgVAHGZldlUelF5k='";
+
+/// OpenID Connect Front-Channel Logout 1.0 §2: the logout page loads each client's
+/// `frontchannel_logout_uri` in an invisible iframe, then goes on to `next` (the
+/// post-logout URI or the logout app), if there is one. The CSP lets it frame exactly
+/// those origins.
+pub(crate) fn frontchannel_page(frames: &[String], next: Option<&str>) -> Response {
+    let origins: Vec<String> = frames.iter().filter_map(|f| url::Url::parse(f).ok()).map(|u| u.origin().ascii_serialization()).collect();
+    let iframes: String = frames.iter().map(|f| format!("<iframe src=\"{}\" hidden width=\"0\" height=\"0\"></iframe>", escape(f))).collect();
+    let (body, script, csp_script) = match next {
+        Some(next) => (
+            format!("<body data-next=\"{0}\"><p>Signing you out…</p><noscript><a href=\"{0}\">Continue</a></noscript>", escape(next)),
+            format!("<script>{FRONTCHANNEL_SCRIPT}</script>"),
+            format!("script-src {FRONTCHANNEL_SCRIPT_HASH}; "),
+        ),
+        None => ("<body><h1>You are signed out</h1>".to_owned(), String::new(), String::new()),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>{body}{iframes}{script}</body></html>"
+    );
+    let csp = format!("default-src 'none'; {csp_script}frame-src {}; frame-ancestors 'none'", origins.join(" "));
+    locked(StatusCode::OK, html, &csp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +166,23 @@ mod tests {
     fn futures_body(resp: Response) -> String {
         let bytes = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(axum::body::to_bytes(resp.into_body(), 1 << 20)).unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_frontchannel_page_frames_exactly_the_clients_and_moves_on() {
+        use base64::Engine;
+        let hex = &clavis_core::secret::hash(FRONTCHANNEL_SCRIPT)["sha256$".len()..];
+        let digest: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+        assert_eq!(format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest)), FRONTCHANNEL_SCRIPT_HASH);
+        let frames = ["https://a.example/fc?iss=x&sid=1".to_owned(), "http://127.0.0.1:8080/fc\"><script>".to_owned()];
+        let resp = frontchannel_page(&frames, Some("https://rp.example/bye?state=<s>"));
+        let csp = resp.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-src https://a.example http://127.0.0.1:8080;") && csp.contains(FRONTCHANNEL_SCRIPT_HASH), "{csp}");
+        let body = futures_body(resp);
+        assert!(body.contains("src=\"https://a.example/fc?iss=x&amp;sid=1\""), "{body}");
+        assert!(body.contains("data-next=\"https://rp.example/bye?state=&lt;s&gt;\""), "{body}");
+        assert_eq!(body.matches("<script>").count(), 1);
+        let done = futures_body(frontchannel_page(&frames[..1], None));
+        assert!(done.contains("signed out") && !done.contains("<script>"), "{done}");
     }
 }
