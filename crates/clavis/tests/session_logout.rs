@@ -5,66 +5,11 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use common::flow::*;
+use common::receiver::Receiver;
 use common::{header, verify_with_jwks, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
-
-/// A relying party's back-channel logout endpoint on 127.0.0.1: every POST is reported
-/// as (path, form body); it answers the statuses queued with `fail_next`, then 200.
-struct Receiver {
-    base: String,
-    got: mpsc::UnboundedReceiver<(String, String)>,
-    answers: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let (tx, got) = mpsc::unbounded_channel();
-        let answers: Arc<Mutex<VecDeque<u16>>> = Arc::default();
-        let queued = answers.clone();
-        let router = axum::Router::new().route(
-            "/bc/{name}",
-            axum::routing::post(move |axum::extract::Path(name): axum::extract::Path<String>, body: String| {
-                let status = queued.lock().unwrap().pop_front().unwrap_or(200);
-                tx.send((name, body)).unwrap();
-                async move { StatusCode::from_u16(status).unwrap() }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/bc", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { base, got, answers }
-    }
-
-    fn fail_next(&self, status: u16) {
-        self.answers.lock().unwrap().push_back(status);
-    }
-
-    /// The next logout token POSTed, and to which path; fails after 15 s.
-    async fn next(&mut self) -> (String, String) {
-        let (name, body) = tokio::time::timeout(Duration::from_secs(15), self.got.recv()).await.expect("a logout token arrives").unwrap();
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        assert_eq!(form.len(), 1, "{body}");
-        assert_eq!(form[0].0, "logout_token");
-        (name, form[0].1.clone())
-    }
-
-    /// The tokens of the next `n` POSTs, by path.
-    async fn next_n(&mut self, n: usize) -> std::collections::BTreeMap<String, String> {
-        let mut all = std::collections::BTreeMap::new();
-        for _ in 0..n {
-            let (name, token) = self.next().await;
-            assert!(all.insert(name, token).is_none(), "one token per client");
-        }
-        all
-    }
-}
 
 /// A Hydra client for the code flow with `fields`.
 async fn client(app: &TestApp, fields: Value) -> Value {

@@ -16,6 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub mod flow;
+pub mod receiver;
 
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789abcdefghij";
