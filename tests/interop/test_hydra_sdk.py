@@ -33,7 +33,8 @@ from clavis_interop import AdminApi, basic_credentials, discover, fetch_token, h
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
-# Every per-grant lifespan of Hydra's client model, in the Go notation Clavis answers with.
+# Every per-grant lifespan of Hydra's client model that applies to a grant Clavis serves,
+# in the Go notation Clavis answers with (the implicit and jwt-bearer ones are refused).
 LIFESPANS = {
     "authorization_code_grant_access_token_lifespan": "1h0m0s",
     "authorization_code_grant_id_token_lifespan": "2h0m0s",
@@ -42,9 +43,6 @@ LIFESPANS = {
     "device_authorization_grant_access_token_lifespan": "1h30m0s",
     "device_authorization_grant_id_token_lifespan": "45m0s",
     "device_authorization_grant_refresh_token_lifespan": "168h0m0s",
-    "implicit_grant_access_token_lifespan": "15m0s",
-    "implicit_grant_id_token_lifespan": "10m30s",
-    "jwt_bearer_grant_access_token_lifespan": "5m0s",
     "refresh_token_grant_access_token_lifespan": "1h0m0s",
     "refresh_token_grant_id_token_lifespan": "1h0m0s",
     "refresh_token_grant_refresh_token_lifespan": "8760h0m0s",
@@ -660,6 +658,14 @@ def test_lifespans(clavis, hydra, tokens):
         )
     assert raised.value.status == 400
     assert hydra.get_o_auth2_client(client_id).client_credentials_grant_access_token_lifespan == "1h30m0s"
+
+    # Lifespans of grants Clavis does not serve are refused, not stored and ignored.
+    for unserved in ["implicit_grant_access_token_lifespan", "implicit_grant_id_token_lifespan", "jwt_bearer_grant_access_token_lifespan"]:
+        with pytest.raises(ApiException) as raised:
+            hydra.set_o_auth2_client_lifespans(client_id, OAuth2ClientTokenLifespans(**{unserved: "15m"}))
+        status, body = api_error(raised)
+        assert (status, body["error"]) == (400, "invalid_client_metadata"), body
+        assert unserved in body["error_description"], body
 
 
 def test_sdk_client_through_the_authms_api(clavis, hydra, authms, tokens):

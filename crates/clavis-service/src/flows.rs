@@ -271,10 +271,12 @@ impl AuthRequest {
     }
 }
 
-/// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
-/// (which never holds a secret).
-pub(crate) fn client_view(c: &Client) -> Value {
-    serde_json::to_value(crate::hydra_client::view(c)).expect("a client view serializes")
+impl Services {
+    /// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
+    /// (which never holds a secret).
+    pub(crate) async fn client_view(&self, t: &TenantId, c: &Client) -> Result<Value, clavis_store::StoreError> {
+        Ok(serde_json::to_value(self.hydra_view(t, c).await?).expect("a client view serializes"))
+    }
 }
 
 pub(crate) fn new_handle() -> (String, String) {
@@ -732,7 +734,7 @@ impl Services {
         let session = data.session.as_ref().filter(|_| data.login_skip);
         Ok(LoginRequestView {
             challenge: challenge.to_owned(),
-            client: client_view(&client),
+            client: self.client_view(t, &client).await?,
             request_url: data.request.request_url.clone(),
             requested_scope: data.request.scope.clone(),
             requested_access_token_audience: data.request.audience.clone(),
@@ -887,7 +889,7 @@ impl Services {
         let login = data.login.clone().ok_or(ServiceError::NotFound("request"))?;
         Ok(ConsentRequestView {
             challenge: challenge.to_owned(),
-            client: client_view(&client),
+            client: self.client_view(t, &client).await?,
             request_url: data.request.request_url.clone(),
             requested_scope: data.request.scope.clone(),
             requested_access_token_audience: data.request.audience.clone(),

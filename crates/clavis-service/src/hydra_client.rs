@@ -63,6 +63,7 @@ pub struct HydraClient {
     /// Only in the answer that sets it (create, or a replace that gives one): 6 to 512 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// When the client's current secret stops working (unix seconds); 0: it does not expire.
     pub client_secret_expires_at: i64,
     /// Dynamic registration only (RFC 7592).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,7 +162,29 @@ pub struct HydraLifespans {
     device_authorization_grant_refresh_token_lifespan: Option<String>,
 }
 
-/// A client as Hydra shows it.
+/// RFC 7591 §3.2.1's `client_secret_expires_at` is the server's to say: a body may repeat
+/// the value shown (`shown`; 0 for a new client) but not set another. A secret gets an
+/// expiry through the authms secrets API (`expires_at`) or a rotation's grace period.
+pub fn check_secret_expires_at(body: &Map<String, Value>, shown: i64) -> Result<(), ClientMetadataError> {
+    match body.get("client_secret_expires_at") {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) if v.as_i64() == Some(0) || v.as_i64() == Some(shown) => Ok(()),
+        Some(_) => Err(invalid(
+            "client_secret_expires_at",
+            "is set by the server (when the client's secret stops working); give a secret an expiry with POST /admin/oauth/clients/{id}/secrets",
+        )),
+    }
+}
+
+impl crate::Services {
+    /// A client as Hydra shows it, with the expiry of its current secret.
+    pub async fn hydra_view(&self, t: &TenantId, c: &Client) -> Result<HydraClient, clavis_store::StoreError> {
+        Ok(HydraClient { client_secret_expires_at: self.secret_expires_at(t, &c.client_id).await?, ..view(c) })
+    }
+}
+
+/// A client as Hydra shows it, without what lives beside the client (its secret's expiry:
+/// see [`crate::Services::hydra_view`]).
 pub fn view(c: &Client) -> HydraClient {
     let h = &c.extras.hydra;
     let jwks = if c.jwks.is_empty() { json!({}) } else { serde_json::from_str(&c.jwks).unwrap_or_else(|_| json!({})) };

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
-use crate::flows::{client_view, new_handle, with_params};
+use crate::flows::{new_handle, with_params};
 use crate::session_logout::Ended;
 use crate::{OAuthError, ServiceError, Services};
 
@@ -239,7 +239,10 @@ impl Services {
     pub async fn logout_request(&self, t: &TenantId, challenge: &str) -> Result<LogoutRequestView, ServiceError> {
         let (_, p) = self.pending_logout(t, challenge).await?;
         let client = match &p.client_id {
-            Some(id) => self.store.get_client(t, id).await?.map(|c| client_view(&c)),
+            Some(id) => match self.store.get_client(t, id).await? {
+                Some(c) => Some(self.client_view(t, &c).await?),
+                None => None,
+            },
             None => None,
         };
         Ok(LogoutRequestView {

@@ -265,6 +265,14 @@ impl Services {
         Ok(Page { items, total })
     }
 
+    /// When the newest secret that still works stops working; 0 if it does not expire
+    /// (or the client has none). Older secrets in a rotation's grace period end sooner.
+    pub async fn secret_expires_at(&self, t: &TenantId, client_id: &str) -> clavis_store::Result<i64> {
+        let now = self.now();
+        let secrets = self.store.client_secrets(t, client_id).await?;
+        Ok(secrets.iter().filter(|s| s.is_valid_at(now)).max_by_key(|s| (s.created_at, s.secret_id.clone())).and_then(|s| s.expires_at).unwrap_or(0))
+    }
+
     pub async fn get_client(&self, t: &TenantId, client_id: &str) -> Result<Client> {
         self.store.get_client(t, client_id).await?.ok_or(ServiceError::NotFound("client"))
     }

@@ -1086,7 +1086,8 @@ async fn login_and_consent_requests_carry_what_hydra_shows() {
     let body = json!({"client_name": "rich", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "scope": "openid profile",
                       "owner": "team-a", "contacts": ["ops@example.com"], "audience": ["https://api.example.com"],
                       "metadata": {"tier": "gold"}, "post_logout_redirect_uris": ["https://app.example.com/bye"],
-                      "allowed_cors_origins": ["https://app.example.com"], "skip_consent": false});
+                      "allowed_cors_origins": ["https://app.example.com"], "skip_consent": false, "logo_uri": "https://app.example.com/logo.png",
+                      "tos_uri": "https://app.example.com/tos", "policy_uri": "https://app.example.com/privacy", "client_uri": "https://app.example.com/"});
     let (s, created) = app.admin(Method::POST, "/admin/clients", Some(body)).await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let id = created["client_id"].as_str().unwrap();

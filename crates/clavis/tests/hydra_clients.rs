@@ -169,3 +169,36 @@ async fn put_patch_and_lifespans_keep_what_hydra_does_not_know() {
     let (_, list) = app.call(Method::GET, "/admin/clients", &other, None).await;
     assert!(list.as_array().unwrap().iter().all(|c| c["client_id"] != common::ADMIN_ID));
 }
+
+/// `client_secret_expires_at` (RFC 7591 §3.2.1) says when the client's current secret
+/// stops working; a body may repeat it but not set another value.
+#[tokio::test]
+async fn client_secret_expires_at_shows_the_current_secrets_expiry() {
+    let app = TestApp::spawn().await;
+    let body = json!({"client_name": "exp", "grant_types": ["client_credentials"], "scope": "read"});
+    let (s, c) = app.admin(Method::POST, "/admin/clients", Some(json!({"client_secret_expires_at": 1999999999, "client_name": "x"}))).await;
+    assert_eq!((s, c["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{c}");
+    assert!(c["error_description"].as_str().unwrap().contains("client_secret_expires_at"), "{c}");
+    let (s, c) = app.admin(Method::POST, "/admin/clients", Some(body.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["client_secret_expires_at"], 0, "a secret without expiry");
+    let id = c["client_id"].as_str().unwrap();
+
+    let until = clavis_core::time::now_unix() + 3600;
+    let at = clavis_core::time::rfc3339(until);
+    let (s, added) =
+        app.admin(Method::POST, &format!("/admin/oauth/clients/{id}/secrets"), Some(json!({"description": "exp", "expires_at": at}))).await;
+    assert!(s.is_success(), "{added}");
+    let (_, got) = app.admin(Method::GET, &format!("/admin/clients/{id}"), None).await;
+    assert_eq!(got["client_secret_expires_at"], until, "the newest secret's expiry: {got}");
+    let (_, listed) = app.admin(Method::GET, "/admin/clients?client_name=exp", None).await;
+    assert_eq!(listed[0]["client_secret_expires_at"], until, "{listed}");
+
+    // A round trip keeps it; another value is refused.
+    let mut again = got.clone();
+    let (s, put) = app.admin(Method::PUT, &format!("/admin/clients/{id}"), Some(again.clone())).await;
+    assert_eq!((s, &put["client_secret_expires_at"]), (StatusCode::OK, &json!(until)), "{put}");
+    again["client_secret_expires_at"] = json!(until + 60);
+    let (s, e) = app.admin(Method::PUT, &format!("/admin/clients/{id}"), Some(again)).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{e}");
+}

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::json_patch::Operation;
-use clavis_service::hydra_client::{self, build, view, with_secret, HydraClient, HydraClientRequest, HydraLifespans};
+use clavis_service::hydra_client::{self, build, check_secret_expires_at, HydraClient, HydraClientRequest, HydraLifespans};
 use clavis_service::{Actor, ClientMetadataError, ServiceError};
 use serde_json::{Map, Value};
 
@@ -25,6 +25,12 @@ fn service_error(e: ServiceError) -> HydraError {
         ServiceError::Conflict(m) => HydraError::new(StatusCode::CONFLICT, "conflict", m),
         other => HydraError::from(other),
     }
+}
+
+/// Hydra's view of `client`, with `secret` if this answer sets it (shown once).
+async fn shown(st: &AppState, t: &clavis_core::TenantId, client: &clavis_core::Client, secret: Option<String>) -> Result<HydraClient, HydraError> {
+    let view = st.services.hydra_view(t, client).await.map_err(ServiceError::from)?;
+    Ok(HydraClient { client_secret: secret, ..view })
 }
 
 fn not_found() -> HydraError {
@@ -48,16 +54,18 @@ fn client_id(id: &str) -> Result<&str, HydraError> {
 #[utoipa::path(post, path = "/admin/clients", operation_id = "createOAuth2Client", tag = "hydra", security(("admin_token" = [])), request_body = HydraClientRequest,
     responses((status = 201, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn create(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, HydraJson(body): HydraJson<Value>) -> Result<Response, HydraError> {
-    let (client, secret) = build(&object(body)?, None, &p.tenant)?;
+    let body = object(body)?;
+    check_secret_expires_at(&body, 0)?;
+    let (client, secret) = build(&body, None, &p.tenant)?;
     let (client, secret) = st.services.create_built_client(&p.tenant, client, secret, &Actor(p.client_id)).await.map_err(service_error)?;
-    Ok((StatusCode::CREATED, Json(with_secret(&client, secret))).into_response())
+    Ok((StatusCode::CREATED, Json(shown(&st, &p.tenant, &client, secret).await?)).into_response())
 }
 
 #[utoipa::path(get, path = "/admin/clients/{id}", operation_id = "getOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")),
     responses((status = 200, body = HydraClient), (status = "4XX", body = HydraErrorBody)))]
 pub async fn get(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(id): Path<String>) -> Result<Response, HydraError> {
     let client = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
-    Ok(Json(view(&client)).into_response())
+    Ok(Json(shown(&st, &p.tenant, &client, None).await?).into_response())
 }
 
 /// Replaces every Hydra field (absent ones get Hydra's defaults); a `client_secret` rotates the secret.
@@ -70,9 +78,11 @@ pub async fn replace(
     HydraJson(body): HydraJson<Value>,
 ) -> Result<Response, HydraError> {
     let current = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
-    let (next, secret) = build(&object(body)?, Some(&current), &p.tenant)?;
+    let body = object(body)?;
+    check_secret_expires_at(&body, st.services.secret_expires_at(&p.tenant, &id).await.map_err(ServiceError::from)?)?;
+    let (next, secret) = build(&body, Some(&current), &p.tenant)?;
     let (client, secret) = st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
-    Ok(Json(with_secret(&client, secret)).into_response())
+    Ok(Json(shown(&st, &p.tenant, &client, secret).await?).into_response())
 }
 
 /// RFC 6902 JSON Patch over the client as Hydra shows it (`replace /client_secret` rotates).
@@ -88,7 +98,7 @@ pub async fn patch(
     // A patched client may be no larger than a client a PUT could send.
     let (next, secret) = hydra_client::patch(&current, &ops, crate::ADMIN_BODY_LIMIT)?;
     let (client, secret) = st.services.replace_client(&p.tenant, &id, next, secret, &Actor(p.client_id)).await.map_err(service_error)?;
-    Ok(Json(with_secret(&client, secret)).into_response())
+    Ok(Json(shown(&st, &p.tenant, &client, secret).await?).into_response())
 }
 
 #[utoipa::path(delete, path = "/admin/clients/{id}", operation_id = "deleteOAuth2Client", tag = "hydra", security(("admin_token" = [])), params(("id" = String, Path, description = "The client_id")),
@@ -110,7 +120,7 @@ pub async fn lifespans(
     let mut next = st.services.get_client(&p.tenant, client_id(&id)?).await.map_err(service_error)?;
     next.extras.lifespans = hydra_client::lifespans(&object(body)?)?;
     let (client, _) = st.services.replace_client(&p.tenant, &id, next, None, &Actor(p.client_id)).await.map_err(service_error)?;
-    Ok(Json(view(&client)).into_response())
+    Ok(Json(shown(&st, &p.tenant, &client, None).await?).into_response())
 }
 
 /// `GET /admin/clients?page_size&page_token&client_name&owner`, Hydra's keyset pagination.
@@ -142,6 +152,10 @@ pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuer
     let mut items = page.items;
     let more = items.len() as i64 > page_size;
     items.truncate(page_size as usize);
+    let mut body = Vec::with_capacity(items.len());
+    for c in &items {
+        body.push(shown(&st, &p.tenant, c, None).await?);
+    }
     let mut base = form_urlencoded::Serializer::new(String::new());
     base.append_pair("page_size", &page_size.to_string());
     if let Some(n) = name {
@@ -155,7 +169,6 @@ pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuer
     if let (true, Some(last)) = (more, items.last()) {
         links.push(format!("</admin/clients?{base}&page_token={}>; rel=\"next\"", last.id));
     }
-    let body: Vec<HydraClient> = items.iter().map(view).collect();
     let mut resp = Json(body).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&links.join(",")) {

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clavis_core::Client;
-use clavis_service::hydra_client::{view, HydraClient, HydraClientRequest};
+use clavis_service::hydra_client::{HydraClient, HydraClientRequest};
 use clavis_service::{registration_from_body, registration_update_from_body, ClientMetadataError, ServiceError};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -35,8 +35,9 @@ fn object(v: Value) -> Result<Map<String, Value>, HydraError> {
     }
 }
 
-fn registration_view(issuer: &Issuer, c: &Client) -> HydraClient {
-    HydraClient { registration_client_uri: Some(format!("{}/oauth2/register/{}", issuer.url, c.client_id)), ..view(c) }
+async fn registration_view(st: &AppState, issuer: &Issuer, c: &Client) -> Result<HydraClient, Response> {
+    let view = st.services.hydra_view(&issuer.tenant, c).await.map_err(|e| service_error(e.into()))?;
+    Ok(HydraClient { registration_client_uri: Some(format!("{}/oauth2/register/{}", issuer.url, c.client_id)), ..view })
 }
 
 fn service_error(e: ServiceError) -> Response {
@@ -73,7 +74,11 @@ pub async fn register(State(st): State<AppState>, issuer: Issuer, headers: Heade
     };
     match st.services.register_client(&issuer.tenant, client).await {
         Ok((client, secret, token)) => {
-            let v = HydraClient { registration_access_token: Some(token), client_secret: secret, ..registration_view(&issuer, &client) };
+            let view = match registration_view(&st, &issuer, &client).await {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let v = HydraClient { registration_access_token: Some(token), client_secret: secret, ..view };
             let mut resp = (StatusCode::CREATED, Json(v)).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
@@ -96,7 +101,7 @@ async fn authorized(st: &AppState, issuer: &Issuer, headers: &HeaderMap, id: &st
 pub async fn get(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, Path(params): Path<Vec<String>>) -> Response {
     let id = params.last().cloned().unwrap_or_default();
     match authorized(&st, &issuer, &headers, &id).await {
-        Ok(client) => Json(registration_view(&issuer, &client)).into_response(),
+        Ok(client) => registration_view(&st, &issuer, &client).await.map_or_else(|r| r, |v| Json(v).into_response()),
         Err(r) => r,
     }
 }
@@ -121,7 +126,7 @@ pub async fn update(
         Err(e) => return e.into_response(),
     };
     match st.services.update_registration(&issuer.tenant, &id, next).await {
-        Ok(client) => Json(registration_view(&issuer, &client)).into_response(),
+        Ok(client) => registration_view(&st, &issuer, &client).await.map_or_else(|r| r, |v| Json(v).into_response()),
         Err(e) => service_error(e),
     }
 }
