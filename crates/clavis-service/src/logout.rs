@@ -140,7 +140,14 @@ impl Services {
         // skip_logout_consent trusts the client, so only a request the client made (its
         // ID token as hint) may skip; a bare client_id could come from anyone.
         let skip_app = hint.is_some() && client.is_some_and(|c| c.extras.hydra.skip_logout_consent);
-        let subject = session.as_ref().map(|s| s.subject.clone()).or_else(|| hint.as_ref().and_then(|c| c["sub"].as_str()).map(str::to_owned));
+        // The tenant's subject: the session's, else the one the hint's session had (a
+        // pairwise client's hint names a `sub` of its own), else the hint's `sub`.
+        let subject = match (&session, &hinted_sid) {
+            (Some(s), _) => Some(s.subject.clone()),
+            (None, Some(sid)) => self.store.subject_of_session(t, sid).await?,
+            (None, None) => None,
+        };
+        let subject = subject.or_else(|| hint.as_ref().and_then(|c| c["sub"].as_str()).map(str::to_owned));
         let sid = session.as_ref().map(|s| s.sid.clone()).or_else(|| hinted_sid.clone());
         // Someone must ask the user: the logout app, or (no app, no hint, a session to
         // end) the built-in confirmation page.

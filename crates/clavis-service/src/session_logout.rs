@@ -7,8 +7,8 @@
 //!   tokens) is POSTed to `backchannel_logout_uri` through the hardened outbound client.
 //!   The delivery is a database row before anything is sent, so a 2xx of the logout means
 //!   it will be tried. Attempts come after [`RETRY_DELAYS`] (about six minutes in all); a
-//!   4xx is the client's final refusal (§2.8: 400 means it could not log out), anything
-//!   else is retried. A node that stops mid-way leaves the row, which any node's cleanup
+//!   4xx is the client's final refusal (§2.8: 400 means it could not log out), as is a
+//!   destination the outbound policy refuses; anything else is retried. A node that stops mid-way leaves the row, which any node's cleanup
 //!   sweep resumes (each attempt first claims the row, so two nodes never send the same
 //!   attempt). A delivery not done within [`DELIVERY_LIFETIME_SECS`] is dropped.
 //! - Front-channel: the browser that logs out loads each `frontchannel_logout_uri` in an
@@ -43,6 +43,12 @@ const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 const MAX_IN_FLIGHT: usize = 256;
 /// Deliveries one sweep picks up per tenant.
 const SWEEP_BATCH: i64 = 100;
+
+/// A failure that another attempt cannot mend: the client's refusal (§2.8: a 4xx means it
+/// could not log out), or a destination the outbound policy refuses.
+fn is_final(error: &OutboundError) -> bool {
+    matches!(error, OutboundError::Status(400..=499) | OutboundError::Refused(_) | OutboundError::BadUrl)
+}
 
 /// Deliveries in progress on this node.
 #[derive(Default)]
@@ -169,7 +175,7 @@ impl Services {
                     tracing::info!(tenant = %t, %client_id, %target, attempt, "back-channel logout delivered");
                     return self.store.delete_logout_delivery(t, id).await;
                 }
-                Err(error) if matches!(error, OutboundError::Status(400..=499)) || attempt >= RETRY_DELAYS.len() => {
+                Err(error) if is_final(&error) || attempt >= RETRY_DELAYS.len() => {
                     tracing::warn!(tenant = %t, %client_id, %target, attempt, %error, "back-channel logout given up");
                     return self.store.delete_logout_delivery(t, id).await;
                 }
@@ -197,5 +203,20 @@ impl Services {
             self.spawn_delivery(t.clone(), id);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_a_retry_could_mend_are_retried() {
+        for final_ in [OutboundError::Status(400), OutboundError::Status(404), OutboundError::Refused("10.0.0.1".into()), OutboundError::BadUrl] {
+            assert!(is_final(&final_), "{final_}");
+        }
+        for retried in [OutboundError::Status(500), OutboundError::Status(503), OutboundError::Timeout, OutboundError::Connect("refused".into())] {
+            assert!(!is_final(&retried), "{retried}");
+        }
     }
 }

@@ -51,6 +51,15 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(sid).fetch_one(pool).await?))
     }
 
+    /// The tenant's subject of session `sid`, if a remembered session or a client with a
+    /// logout URI knows it (a pairwise `sub` cannot be turned back; the `sid` can).
+    pub async fn subject_of_session(&self, tenant: &TenantId, sid: &str) -> Result<Option<String>> {
+        let sql = "SELECT subject FROM login_sessions WHERE tenant_id = $1 AND sid = $2 \
+                   UNION SELECT subject FROM session_clients WHERE tenant_id = $1 AND sid = $2";
+        let found: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(sid).fetch_all(pool).await?);
+        Ok(found.into_iter().next())
+    }
+
     /// The clients of session `sid`, removed.
     pub async fn take_session_clients(&self, tenant: &TenantId, sid: &str) -> Result<Vec<SessionClient>> {
         let sql = format!("DELETE FROM session_clients WHERE tenant_id = $1 AND sid = $2 {TAKEN}");

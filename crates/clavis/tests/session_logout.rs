@@ -21,13 +21,13 @@ async fn client(app: &TestApp, fields: Value) -> Value {
     c
 }
 
-/// `subject` signs in to `c` in `browser` (a remembered session): the ID token.
-async fn sign_in(app: &TestApp, browser: &mut Browser, c: &Value, subject: &str) -> String {
+/// `subject` signs in to `c` in `browser` (a remembered session, or not): the ID token.
+async fn sign_in(app: &TestApp, browser: &mut Browser, c: &Value, subject: &str, remember: bool) -> String {
     let id = c["client_id"].as_str().unwrap();
     let (verifier, challenge) = pkce();
     let start =
         auth_url(app, id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]).replace("openid+offline_access+profile", "openid");
-    let back = login_and_consent(app, browser, &start, subject, true).await;
+    let back = login_and_consent(app, browser, &start, subject, remember).await;
     let code = param(&back, "code").unwrap();
     let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)];
     let (s, tokens) = exchange(app, id, c["client_secret"].as_str(), &form).await;
@@ -62,9 +62,9 @@ async fn rp_initiated_logout_tells_every_client_of_the_session() {
     .await;
     let neither = client(&app, json!({})).await;
     let mut browser = Browser::new();
-    let id_token = sign_in(&app, &mut browser, &back_only, "alice").await;
-    let pairwise_sub = common::claims(&sign_in(&app, &mut browser, &both, "alice").await)["sub"].as_str().unwrap().to_owned();
-    sign_in(&app, &mut browser, &neither, "alice").await;
+    let id_token = sign_in(&app, &mut browser, &back_only, "alice", true).await;
+    let pairwise_sub = common::claims(&sign_in(&app, &mut browser, &both, "alice", true).await)["sub"].as_str().unwrap().to_owned();
+    sign_in(&app, &mut browser, &neither, "alice", true).await;
     let sid = common::claims(&id_token)["sid"].as_str().unwrap().to_owned();
     assert_ne!(pairwise_sub, "alice");
 
@@ -95,7 +95,7 @@ async fn rp_initiated_logout_tells_every_client_of_the_session() {
     // Logging out again tells nobody twice; a new session is a new sid.
     let (s, loc, _) = browser.get(&logout).await;
     assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "https://app.example.com/bye?state=s1"));
-    let second = sign_in(&app, &mut browser, &back_only, "alice").await;
+    let second = sign_in(&app, &mut browser, &back_only, "alice", true).await;
     let (s, _) =
         app.admin(Method::DELETE, &format!("/admin/oauth2/auth/sessions/login?sid={}", common::claims(&second)["sid"].as_str().unwrap()), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -120,7 +120,7 @@ async fn revocation_and_expiry_send_logout_tokens_and_failures_are_retried() {
     let c = client(&app, json!({"backchannel_logout_uri": format!("{}/rp", rp.base)})).await;
 
     // Hydra's revokeOAuth2LoginSessions by subject; the first answer is a 503.
-    let id_token = sign_in(&app, &mut Browser::new(), &c, "bob").await;
+    let id_token = sign_in(&app, &mut Browser::new(), &c, "bob", true).await;
     rp.fail_next(503);
     let resp =
         app.http.delete(format!("{}/admin/oauth2/auth/sessions/login?subject=bob", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
@@ -132,7 +132,7 @@ async fn revocation_and_expiry_send_logout_tokens_and_failures_are_retried() {
     assert_eq!(a["jti"], b["jti"], "a retry is the same logout");
 
     // A 400 is the client's final answer: not retried; the next session's token is next.
-    let two = sign_in(&app, &mut Browser::new(), &c, "bob").await;
+    let two = sign_in(&app, &mut Browser::new(), &c, "bob", true).await;
     rp.fail_next(400);
     let resp =
         app.http.delete(format!("{}/admin/oauth2/auth/sessions/login?subject=bob", app.admin)).bearer_auth(&app.admin_token).send().await.unwrap();
@@ -140,7 +140,7 @@ async fn revocation_and_expiry_send_logout_tokens_and_failures_are_retried() {
     assert_eq!(common::claims(&rp.next().await.1)["sid"], common::claims(&two)["sid"]);
 
     // Expiry: the cleanup sweep past the session's end (remember_for 3600) tells the client.
-    let three = sign_in(&app, &mut Browser::new(), &c, "bob").await;
+    let three = sign_in(&app, &mut Browser::new(), &c, "bob", true).await;
     let services = &app.server.as_ref().unwrap().services;
     services.purge_expired(services.now() + 60).await.unwrap();
     services.purge_expired(services.now() + 3601).await.unwrap();
@@ -171,4 +171,35 @@ async fn logout_uris_are_checked_at_registration() {
         (c["backchannel_logout_uri"].as_str(), c["frontchannel_logout_uri"].as_str()),
         (Some("https://rp.example/bc?x=1"), Some("https://app.example.com/fc"))
     );
+}
+
+/// The logout app learns the tenant's subject even from a pairwise client's hint, through
+/// the hint's session; accepting the logout tells the clients.
+#[tokio::test]
+async fn the_logout_app_sees_the_tenants_subject_for_a_pairwise_hint() {
+    const LOGOUT_URL: &str = "https://login.example/logout";
+    let app = TestApp::spawn_with(|a| {
+        a.login_url = Some(LOGIN_URL.into());
+        a.consent_url = Some(CONSENT_URL.into());
+        a.logout_url = Some(LOGOUT_URL.into());
+    })
+    .await;
+    let mut rp = Receiver::start().await;
+    let c = client(&app, json!({"subject_type": "pairwise", "backchannel_logout_uri": format!("{}/p", rp.base)})).await;
+    // Not remembered: only the session's client with a logout URI knows the subject.
+    let id_token = sign_in(&app, &mut Browser::new(), &c, "carol", false).await;
+    let pairwise = common::claims(&id_token)["sub"].as_str().unwrap().to_owned();
+    assert_ne!(pairwise, "carol");
+
+    let mut elsewhere = Browser::new();
+    let (s, loc, _) = elsewhere.get(&format!("{}/oauth2/sessions/logout?id_token_hint={id_token}", app.public)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let challenge = param(&loc, "logout_challenge").expect(&loc);
+    let (_, request) = app.admin(Method::GET, &format!("/admin/oauth2/auth/requests/logout?logout_challenge={challenge}"), None).await;
+    assert_eq!(request["subject"], "carol", "{request}");
+    let (_, accepted) = app.admin(Method::PUT, &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={challenge}"), None).await;
+    let (s, _, _) = elsewhere.get(accepted["redirect_to"].as_str().unwrap()).await;
+    assert!(s.is_success() || s.is_redirection(), "{s}");
+    let (_, token) = rp.next().await;
+    assert_logout_token(&app, &token, &c, &pairwise, common::claims(&id_token)["sid"].as_str().unwrap()).await;
 }
