@@ -105,11 +105,11 @@ class LoginConsentApp:
     def consent_request(self, challenge):
         return self.ok(self.call("GET", "consent", "consent_challenge", challenge))
 
-    def accept_consent(self, challenge, grant_scope):
+    def accept_consent(self, challenge, grant_scope, remember=False):
         body = {
             "grant_scope": grant_scope,
             "grant_access_token_audience": [],
-            "remember": False,
+            "remember": remember,
             "session": {"id_token": {"email": EMAIL}, "access_token": {}},
         }
         return self.ok(self.call("PUT", "consent/accept", "consent_challenge", challenge, body))["redirect_to"]
@@ -186,14 +186,16 @@ def to_login(clavis, browser, authorization_url):
     return challenge
 
 
-def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=None, remember=False, skip=False, form_post=False):
+def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=None, remember=False, skip=False, form_post=False,
+            remember_consent=False):
     """The browser's trip through login and consent (`SUBJECT` logs in and consents to
     everything asked), from the authorization URL or from the login app with its
     challenge; returns the URL the browser is finally sent to at the client.
 
     `remember`: the login app asks for a login session (a cookie); `skip`: the browser
     has one, so the login request must say that the user is logged in already;
-    `form_post`: the response comes as a page posting a form, whose fields are returned."""
+    `form_post`: the response comes as a page posting a form, whose fields are returned;
+    `remember_consent`: the consent app asks for the consent to be remembered."""
     challenge = login_challenge or to_login(clavis, browser, authorization_url)
     login = app.login_request(challenge)
     assert login["challenge"] == challenge
@@ -225,7 +227,7 @@ def sign_in(clavis, app, browser, rp, authorization_url=None, login_challenge=No
     assert consent["requested_scope"] == RP_SCOPE.split()
     assert consent["skip"] is False
 
-    back_to_auth = app.accept_consent(challenge, consent["requested_scope"])
+    back_to_auth = app.accept_consent(challenge, consent["requested_scope"], remember=remember_consent)
     assert back_to_auth.startswith(rp.metadata["authorization_endpoint"] + "?"), back_to_auth
     clavis.sensitive.add(query(back_to_auth)["consent_verifier"])
     if form_post:
@@ -889,6 +891,22 @@ def test_form_post_and_hybrid_responses_validate_with_authlib(clavis, default):
             assert "id_token" not in fields
         token = rp.fetch_token(RP_REDIRECT + "?" + urlencode({"code": fields["code"], "state": fields["state"]}))
         validate_id_token(token["id_token"], default.metadata, default.keys, rp.client_id, token["access_token"], rp.nonce)
+
+
+def test_remembered_consents_as_the_hydra_sdk_lists_them(clavis, default):
+    """listOAuth2ConsentSessions through the official SDK, which parses every field."""
+    from ory_hydra_client import ApiClient, Configuration, OAuth2Api
+
+    client = default.create_client(**rp_client_body(name="consent-list"))
+    rp = web_rp(clavis, default, client)
+    sign_in(clavis, default.app, Browser(), rp, rp.authorization_url(), remember_consent=True)
+    configuration = Configuration(host=clavis.admin_url)
+    with ApiClient(configuration, header_name="Authorization", header_value=f"Bearer {default.admin_token}") as api_client:
+        sessions = OAuth2Api(api_client).list_o_auth2_consent_sessions(subject=SUBJECT)
+    mine = [s for s in sessions if s.consent_request.client.client_id == client["client_id"]]
+    assert len(mine) == 1, sessions
+    assert mine[0].remember and mine[0].grant_scope == RP_SCOPE.split() and mine[0].consent_request.subject == SUBJECT
+    assert mine[0].handled_at is not None and mine[0].session.id_token == {"email": EMAIL}
 
 
 def test_no_secret_or_token_in_the_log(clavis, default, acme, web_client):

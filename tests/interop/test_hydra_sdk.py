@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from ory_hydra_client import ApiClient, Configuration, OAuth2Api
+from ory_hydra_client import ApiClient, Configuration, MetadataApi, OAuth2Api
 from ory_hydra_client.exceptions import ApiException
 from ory_hydra_client.models import (
     JsonPatch,
@@ -885,6 +885,26 @@ def test_delete(clavis, hydra, authms, tokens):
 
 # Keep this test last: it stops the module's server, so that the log it reads is
 # complete (everything the server wrote up to its exit), covering every test above.
+def test_admin_introspection_and_token_deletion(clavis, hydra, tokens):
+    """introspectOAuth2Token and deleteOAuth2Token, where Hydra v2 serves them (admin)."""
+    created = create(clavis, hydra, machine_client())
+    token = tokens.ok(created.client_id, created.client_secret, scope="read")["access_token"]
+    got = hydra.introspect_o_auth2_token(token=token)
+    assert got.active and got.client_id == created.client_id and got.scope == "read"
+    assert got.token_use == "access_token" and isinstance(got.aud, list) and got.exp > got.iat
+    assert hydra.introspect_o_auth2_token(token=token, scope="read").active
+    assert not hydra.introspect_o_auth2_token(token=token, scope="write").active, "scope is a requirement"
+    assert not hydra.introspect_o_auth2_token(token="not-a-token").active
+    hydra.delete_o_auth2_token(client_id=created.client_id)
+    assert not hydra.introspect_o_auth2_token(token=token).active, "deleteOAuth2Token ends the client's tokens"
+
+
+def test_get_version_on_both_listeners(clavis):
+    for host in (clavis.admin_url, clavis.public_url):
+        with ApiClient(Configuration(host=host)) as api_client:
+            assert MetadataApi(api_client).get_version().version, host
+
+
 def test_no_secret_or_token_in_the_log(clavis, hydra, tokens):
     # Traffic of its own, so that it checks something when run alone too: a supplied
     # secret, a generated one, one set by PUT and one by PATCH, each used for a token.

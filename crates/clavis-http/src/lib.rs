@@ -62,6 +62,7 @@ pub struct AppParts {
 pub fn public_router(state: AppState) -> Router {
     oauth::router(state.clone())
         .route("/health/ready", axum::routing::get(observe::ready))
+        .route("/version", axum::routing::get(observe::version))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe_public))
         .with_state(state)
@@ -70,7 +71,12 @@ pub fn public_router(state: AppState) -> Router {
 /// The admin listener's documented routes: the authms, internal and Hydra APIs and the
 /// operations endpoints.
 fn admin_routes() -> OpenApiRouter<AppState> {
-    authms::router().merge(hydra::router()).routes(routes!(observe::alive)).routes(routes!(observe::ready)).routes(routes!(observe::metrics))
+    authms::router()
+        .merge(hydra::router())
+        .routes(routes!(observe::alive))
+        .routes(routes!(observe::ready))
+        .routes(routes!(observe::version))
+        .routes(routes!(observe::metrics))
 }
 
 pub fn admin_router(state: AppState) -> Router {

@@ -256,6 +256,18 @@ pub struct Health {
     reason: Option<&'static str>,
 }
 
+/// Hydra's `getVersion`.
+#[derive(Serialize, ToSchema)]
+pub struct Version {
+    version: &'static str,
+}
+
+/// The server's version (both listeners; Hydra's MetadataApi `getVersion`).
+#[utoipa::path(get, path = "/version", operation_id = "getVersion", tag = "operations", responses((status = 200, body = Version)))]
+pub async fn version() -> Json<Version> {
+    Json(Version { version: env!("CARGO_PKG_VERSION") })
+}
+
 /// The process serves requests (both listeners).
 #[utoipa::path(get, path = "/health/alive", operation_id = "isAlive", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn alive() -> Json<Health> {

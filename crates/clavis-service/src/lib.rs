@@ -6,6 +6,7 @@ mod browser_binding;
 mod cache;
 mod client_auth;
 mod client_tokens;
+mod consent_sessions;
 mod dcr;
 mod error;
 mod fetched;
@@ -33,6 +34,7 @@ pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Sto
 pub use clavis_store::{RevokedCounts, StoreError};
 pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
+pub use consent_sessions::ConsentSessionView;
 pub use dcr::{registration_from_body, registration_update_from_body};
 pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};

@@ -325,6 +325,15 @@ impl Store {
         Ok(())
     }
 
+    /// A subject's remembered consents still valid at `now`, by client id after `after`
+    /// (exclusive), at most `limit`: (client_id, data, created_at).
+    pub async fn list_consents(&self, tenant: &TenantId, subject: &str, now: i64, after: &str, limit: i64) -> Result<Vec<(String, String, i64)>> {
+        let sql = "SELECT client_id, data, created_at FROM consent_grants WHERE tenant_id = $1 AND subject = $2 AND expires_at > $3 \
+                   AND client_id > $4 ORDER BY client_id LIMIT $5";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).bind(subject).bind(now).bind(after).bind(limit)
+            .fetch_all(pool).await?))
+    }
+
     pub async fn find_consent(&self, tenant: &TenantId, subject: &str, client_id: &str, now: i64) -> Result<Option<String>> {
         let sql = "SELECT data FROM consent_grants WHERE tenant_id = $1 AND subject = $2 AND client_id = $3 AND expires_at > $4";
         Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(tenant.as_str()).bind(subject).bind(client_id).bind(now)

@@ -1172,3 +1172,55 @@ async fn the_claims_parameter_reaches_the_apps_and_odd_modes_are_refused() {
         assert!(param(&to, "error_description").unwrap().contains(what), "{to}");
     }
 }
+
+/// Hydra's `GET /admin/oauth2/auth/sessions/consent?subject=`: the remembered consents, a
+/// page at a time with `Link`; a revoked one is gone.
+#[tokio::test]
+async fn listing_consent_sessions_pages_through_the_remembered_consents() {
+    let app = spawn().await;
+    let (a, _) = web_client(&app, true).await;
+    let (b, _) = web_client(&app, true).await;
+    for id in [&a, &b] {
+        let (_, challenge) = pkce();
+        login_and_consent(
+            &app,
+            &mut Browser::new(),
+            &auth_url(&app, id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]),
+            "lee",
+            true,
+        )
+        .await;
+    }
+    let resp = app
+        .http
+        .get(format!("{}/admin/oauth2/auth/sessions/consent?subject=lee&page_size=1", app.admin))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let link = resp.headers()["link"].to_str().unwrap().to_owned();
+    let first: Value = resp.json().await.unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+    let next = link.split(',').find(|l| l.contains("rel=\"next\"")).expect(&link);
+    let next = next.trim().trim_start_matches('<').split('>').next().unwrap();
+    let (_, second) = app.admin(Method::GET, next, None).await;
+    let mut clients: Vec<&str> = [&first[0], &second[0]].iter().map(|s| s["consent_request"]["client"]["client_id"].as_str().unwrap()).collect();
+    clients.sort();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(clients, want);
+    let s = &first[0];
+    assert_eq!((s["remember"].as_bool(), s["consent_request"]["subject"].as_str()), (Some(true), Some("lee")));
+    assert_eq!(s["grant_scope"], json!(["openid", "offline_access", "profile"]));
+    assert_eq!(s["session"]["access_token"]["tier"], "gold", "{s}");
+    assert!(s["handled_at"].as_str().unwrap().ends_with('Z'));
+
+    let (s, _) = app.admin(Method::DELETE, &format!("/admin/oauth2/auth/sessions/consent?subject=lee&client={a}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, left) = app.admin(Method::GET, "/admin/oauth2/auth/sessions/consent?subject=lee", None).await;
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["consent_request"]["client"]["client_id"], b.as_str());
+    let (s, e) = app.admin(Method::GET, "/admin/oauth2/auth/sessions/consent", None).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+}

@@ -143,3 +143,47 @@ pub async fn revoke_consent_sessions(State(st): State<AppState>, HydraAdmin(p): 
     st.services.revoke_consent_sessions(&p.tenant, subject, client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// A subject's remembered consents, in client id order, `page_size` (1–500, default 250) at
+/// a time; the `Link` header names the `first` and `next` pages (`page_token`).
+#[utoipa::path(get, path = "/admin/oauth2/auth/sessions/consent", operation_id = "listOAuth2ConsentSessions",
+    tag = "hydra", security(("admin_token" = [])),
+    params(("subject" = String, Query), ("page_size" = Option<i64>, Query, minimum = 1), ("page_token" = Option<String>, Query, description = "From the `next` link")),
+    responses((status = 200, body = Vec<clavis_service::ConsentSessionView>, headers(("Link" = String, description = "`first` and `next` pages"))),
+              (status = "4XX", body = HydraErrorBody)))]
+pub async fn list_consent_sessions(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
+    let params = query_params(q.as_deref())?;
+    let get = |k: &str| param(&params, k);
+    let subject = get("subject").ok_or_else(|| HydraError::bad_request("query parameter subject is required"))?.to_owned();
+    let page_size = match get("page_size") {
+        None => super::clients::DEFAULT_PAGE_SIZE,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(super::clients::MAX_PAGE_SIZE))
+            .ok_or_else(|| HydraError::bad_request("page_size must be a positive integer"))?,
+    };
+    let after = get("page_token").unwrap_or("").to_owned();
+    let mut page = st.services.list_consent_sessions(&p.tenant, &subject, &after, page_size + 1).await?;
+    let more = page.len() as i64 > page_size;
+    page.truncate(page_size as usize);
+    let link = |token: Option<&str>| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("subject", &subject).append_pair("page_size", &page_size.to_string());
+        if let Some(t) = token {
+            q.append_pair("page_token", t);
+        }
+        format!("</admin/oauth2/auth/sessions/consent?{}>", q.finish())
+    };
+    let mut links = vec![format!("{}; rel=\"first\"", link(None))];
+    if let (true, Some((last, _))) = (more, page.last()) {
+        links.push(format!("{}; rel=\"next\"", link(Some(last))));
+    }
+    let body: Vec<_> = page.into_iter().map(|(_, v)| v).collect();
+    let mut resp = Json(body).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&links.join(",")) {
+        resp.headers_mut().insert(axum::http::header::LINK, v);
+    }
+    Ok(resp)
+}

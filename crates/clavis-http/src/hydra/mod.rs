@@ -1,9 +1,11 @@
 //! Ory Hydra-compatible admin endpoints: the login and consent requests of the
-//! authorization flow (`/admin/oauth2/auth/requests/*`). Errors use Hydra's body
+//! authorization flow (`/admin/oauth2/auth/requests/*`), clients, and token introspection
+//! and deletion. Errors use Hydra's body
 //! `{"error","error_description"}`.
 
 pub mod clients;
 mod login_consent;
+mod tokens;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -34,10 +36,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login_consent::accept_logout))
         .routes(routes!(login_consent::reject_logout))
         .routes(routes!(login_consent::revoke_login_sessions))
-        .routes(routes!(login_consent::revoke_consent_sessions))
+        .routes(routes!(login_consent::list_consent_sessions, login_consent::revoke_consent_sessions))
         .routes(routes!(clients::create, clients::list))
         .routes(routes!(clients::get, clients::replace, clients::patch, clients::delete))
         .routes(routes!(clients::lifespans))
+        .routes(routes!(tokens::introspect))
+        .routes(routes!(tokens::delete_tokens))
 }
 
 /// Hydra's error body (`genericError`).
