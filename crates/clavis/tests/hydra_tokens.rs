@@ -1,6 +1,6 @@
 //! Hydra v2's token operations on the admin listener: `POST /admin/oauth2/introspect`
 //! (Hydra's answer, `scope` as a requirement, `aud` an array), `DELETE /admin/oauth2/tokens`,
-//! and `GET /version` on both listeners.
+//! `GET /version` on both listeners, and Hydra's error format for unknown routes.
 
 mod common;
 
@@ -75,4 +75,23 @@ async fn both_listeners_say_their_version() {
         let v: Value = app.http.get(format!("{base}/version")).send().await.unwrap().json().await.unwrap();
         assert_eq!(v, json!({"version": env!("CARGO_PKG_VERSION")}), "{base}");
     }
+}
+
+/// Under Hydra's paths, unknown routes and wrong methods answer in Hydra's error format;
+/// the authms API keeps its envelope.
+#[tokio::test]
+async fn hydra_paths_answer_unknown_routes_in_hydras_format() {
+    let app = TestApp::spawn().await;
+    for (method, path, status) in [
+        (Method::GET, "/admin/oauth2/nothing", StatusCode::NOT_FOUND),
+        (Method::GET, "/admin/clients/x/nothing", StatusCode::NOT_FOUND),
+        (Method::PUT, "/admin/oauth2/introspect", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::POST, "/admin/oauth2/auth/requests/login", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (s, body) = app.admin(method.clone(), path, None).await;
+        assert_eq!(s, status, "{method} {path}: {body}");
+        assert!(body["error"].is_string() && body["error_description"].is_string() && body.get("code").is_none(), "{method} {path}: {body}");
+    }
+    let (s, body) = app.admin(Method::GET, "/admin/oauth/nothing", None).await;
+    assert_eq!((s, body["code"].as_u64()), (StatusCode::NOT_FOUND, Some(404)), "authms: {body}");
 }

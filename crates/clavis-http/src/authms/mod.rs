@@ -39,9 +39,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(clients::create_internal))
 }
 
-/// The answers of the authms API that fall outside its routes.
+/// The answers of the admin listener outside its routes: in Hydra's error format under
+/// Hydra's paths, as authms errors elsewhere.
 pub fn fallbacks(router: Router<AppState>) -> Router<AppState> {
-    router.fallback(|| async { ApiError::NotFound("no such route".into()) }).method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    router
+        .fallback(|uri: axum::http::Uri| async move {
+            match crate::hydra::is_hydra_path(uri.path()) {
+                true => crate::hydra::HydraError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response(),
+                false => ApiError::NotFound("no such route".into()).into_response(),
+            }
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            match crate::hydra::is_hydra_path(uri.path()) {
+                true => crate::hydra::HydraError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed").into_response(),
+                false => ApiError::MethodNotAllowed.into_response(),
+            }
+        })
 }
 
 /// A successful authms response.

@@ -44,6 +44,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::delete_tokens))
 }
 
+/// Paths of Hydra's admin API, which answer in Hydra's error format even where no route
+/// matches (`/admin/oauth/…` without the 2 is the authms API).
+pub(crate) fn is_hydra_path(path: &str) -> bool {
+    ["/admin/clients", "/admin/oauth2", "/admin/keys", "/admin/trust"].iter().any(|root| path == *root || path.starts_with(&format!("{root}/")))
+}
+
 /// Hydra's error body (`genericError`).
 #[derive(Serialize, ToSchema)]
 pub struct HydraErrorBody {
