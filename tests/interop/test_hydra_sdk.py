@@ -14,27 +14,35 @@ import base64
 import json
 import re
 import secrets
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from ory_hydra_client import ApiClient, Configuration, MetadataApi, OAuth2Api
+from authlib.integrations.requests_client import AssertionSession
+from authlib.oauth2 import OAuth2Error
+from joserfc.jwk import ECKey
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from ory_hydra_client import ApiClient, Configuration, JwkApi, MetadataApi, OAuth2Api
 from ory_hydra_client.exceptions import ApiException
 from ory_hydra_client.models import (
+    CreateJsonWebKeySet,
     JsonPatch,
     JsonWebKey,
     JsonWebKeySet,
     OAuth2Client,
     OAuth2ClientTokenLifespans,
+    TrustOAuth2JwtGrantIssuer,
 )
 
-from clavis_interop import AdminApi, basic_credentials, discover, fetch_token, http
+from clavis_interop import AdminApi, basic_credentials, discover, fetch_token, http, jwt_header
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # Every per-grant lifespan of Hydra's client model that applies to a grant Clavis serves,
-# in the Go notation Clavis answers with (the implicit and jwt-bearer ones are refused).
+# in the Go notation Clavis answers with (the implicit ones are refused).
 LIFESPANS = {
     "authorization_code_grant_access_token_lifespan": "1h0m0s",
     "authorization_code_grant_id_token_lifespan": "2h0m0s",
@@ -43,6 +51,7 @@ LIFESPANS = {
     "device_authorization_grant_access_token_lifespan": "1h30m0s",
     "device_authorization_grant_id_token_lifespan": "45m0s",
     "device_authorization_grant_refresh_token_lifespan": "168h0m0s",
+    "jwt_bearer_grant_access_token_lifespan": "15m0s",
     "refresh_token_grant_access_token_lifespan": "1h0m0s",
     "refresh_token_grant_id_token_lifespan": "1h0m0s",
     "refresh_token_grant_refresh_token_lifespan": "8760h0m0s",
@@ -660,7 +669,7 @@ def test_lifespans(clavis, hydra, tokens):
     assert hydra.get_o_auth2_client(client_id).client_credentials_grant_access_token_lifespan == "1h30m0s"
 
     # Lifespans of grants Clavis does not serve are refused, not stored and ignored.
-    for unserved in ["implicit_grant_access_token_lifespan", "implicit_grant_id_token_lifespan", "jwt_bearer_grant_access_token_lifespan"]:
+    for unserved in ["implicit_grant_access_token_lifespan", "implicit_grant_id_token_lifespan"]:
         with pytest.raises(ApiException) as raised:
             hydra.set_o_auth2_client_lifespans(client_id, OAuth2ClientTokenLifespans(**{unserved: "15m"}))
         status, body = api_error(raised)
@@ -903,6 +912,100 @@ def test_get_version_on_both_listeners(clavis):
     for host in (clavis.admin_url, clavis.public_url):
         with ApiClient(Configuration(host=host)) as api_client:
             assert MetadataApi(api_client).get_version().version, host
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def private_ec_jwk(kid):
+    """A fresh P-256 key as a private JWK, as one would export it from Hydra."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    n = key.public_key().public_numbers()
+    return JsonWebKey(kty="EC", crv="P-256", kid=kid, alg="ES256", use="sig", x=b64url(n.x.to_bytes(32, "big")),
+                      y=b64url(n.y.to_bytes(32, "big")), d=b64url(key.private_numbers().private_value.to_bytes(32, "big")))
+
+
+def private_ed25519_jwk(kid):
+    key = ed25519.Ed25519PrivateKey.generate()
+    d = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    x = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return JsonWebKey(kty="OKP", crv="Ed25519", kid=kid, alg="EdDSA", use="sig", x=b64url(x), d=b64url(d))
+
+
+def test_every_jwk_operation_on_a_tenants_signing_keys(clavis, admin_token):
+    """The SDK's seven JwkApi operations, in a tenant of their own (deleting a set ends
+    every token of the tenant, the admin's too)."""
+    tenant = unique("jwk")
+    api = AdminApi(clavis, admin_token)
+    admin = api.create_internal_client(tenant, scopes=["admin"])
+    machine = api.create_internal_client(tenant)
+    token_endpoint = discover(clavis, tenant)["token_endpoint"]
+    token = fetch_token(clavis, admin, "client_secret_basic", token_endpoint)["access_token"]
+    with ApiClient(Configuration(host=clavis.admin_url), header_name="Authorization", header_value=f"Bearer {token}") as api_client:
+        jwk = JwkApi(api_client)
+        assert jwk.get_json_web_key_set("hydra.openid.id-token").keys[0].alg == "RS256"
+        made = jwk.create_json_web_key_set("hydra.jwt.access-token", CreateJsonWebKeySet(alg="ES256", kid="sdk-es", use="sig"))
+        assert [(k.kid, k.alg, k.d) for k in made.keys] == [("sdk-es", "ES256", None)]
+        access = fetch_token(clavis, machine, "client_secret_basic", token_endpoint)["access_token"]
+        assert jwt_header(access)["kid"] == "sdk-es", "the new key signs the set's tokens"
+        assert [k.kid for k in jwk.get_json_web_key("hydra.jwt.access-token", "sdk-es").keys] == ["sdk-es"]
+
+        put = jwk.set_json_web_key("hydra.openid.id-token", "sdk-imported", private_ec_jwk("sdk-imported"))
+        assert (put.kid, put.d) == ("sdk-imported", None)
+        whole = jwk.set_json_web_key_set("hydra.openid.id-token", JsonWebKeySet(keys=[private_ed25519_jwk("sdk-ed")]))
+        assert [(k.kid, k.crv, k.d) for k in whole.keys] == [("sdk-ed", "Ed25519", None)]
+        assert jwk.get_json_web_key_set("hydra.openid.id-token").keys[0].kid == "sdk-ed"
+        jwk.delete_json_web_key("hydra.openid.id-token", "sdk-imported")
+        with pytest.raises(ApiException) as raised:
+            jwk.get_json_web_key("hydra.openid.id-token", "sdk-imported")
+        assert api_error(raised)[0] == 404 and api_error(raised)[1]["error"] == "not_found"
+        with pytest.raises(ApiException) as raised:
+            jwk.create_json_web_key_set("hydra.jwt.access-token", CreateJsonWebKeySet(alg="HS256", kid="", use="sig"))
+        assert raised.value.status == 400
+
+        jwk.delete_json_web_key_set("hydra.jwt.access-token")
+        with pytest.raises(ApiException) as raised:
+            jwk.get_json_web_key_set("hydra.jwt.access-token")
+        assert raised.value.status == 401, "every token signed before, the admin's own, stops verifying"
+    fresh = fetch_token(clavis, admin, "client_secret_basic", token_endpoint)["access_token"]
+    with ApiClient(Configuration(host=clavis.admin_url), header_name="Authorization", header_value=f"Bearer {fresh}") as api_client:
+        kids = [k.kid for k in JwkApi(api_client).get_json_web_key_set("hydra.jwt.access-token").keys]
+        assert len(kids) == 4 and not {"sdk-es", "sdk-ed"} & set(kids)
+
+
+def test_trusted_issuers_and_the_jwt_bearer_grant_with_authlib(clavis, hydra, root):
+    """The trust API's four operations through the SDK; authlib's AssertionSession (RFC 7523)
+    gets a token for the trusted subject with the trusted key, until the trust ends."""
+    issuer, kid = f"https://{unique('partner')}.example", unique("partner-key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    n = key.public_key().public_numbers()
+    jwk = JsonWebKey(kty="EC", crv="P-256", kid=kid, alg="ES256", use="sig", x=b64url(n.x.to_bytes(32, "big")), y=b64url(n.y.to_bytes(32, "big")))
+    trusted = hydra.trust_o_auth2_jwt_grant_issuer(TrustOAuth2JwtGrantIssuer(
+        issuer=issuer, subject="alice", scope=["read"], jwk=jwk, expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
+    assert (trusted.issuer, trusted.subject, trusted.scope) == (issuer, "alice", ["read"])
+    assert (trusted.public_key.set, trusted.public_key.kid) == (issuer, kid)
+    assert hydra.get_trusted_o_auth2_jwt_grant_issuer(trusted.id).expires_at == trusted.expires_at
+    assert [t.id for t in hydra.list_trusted_o_auth2_jwt_grant_issuers(issuer=issuer)] == [trusted.id]
+
+    client = create(clavis, hydra, machine_client(grant_types=[JWT_BEARER]))
+    signing_key = ECKey.import_key(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    session = AssertionSession(root["token_endpoint"], issuer=issuer, subject="alice", key=signing_key, header={"alg": "ES256", "kid": kid}, scope="read")
+    session.auth = (client.client_id, client.client_secret)
+    token = session.refresh_token()
+    clavis.sensitive.add(token["access_token"])
+    assert token["scope"] == "read" and "refresh_token" not in token
+    got = hydra.introspect_o_auth2_token(token=token["access_token"])
+    assert (got.active, got.sub, got.client_id) == (True, "alice", client.client_id)
+    assert session.refresh_token()["access_token"], "a new assertion (new jti) each time"
+
+    hydra.delete_trusted_o_auth2_jwt_grant_issuer(trusted.id)
+    with pytest.raises(OAuth2Error) as raised:
+        session.refresh_token()
+    assert raised.value.error == "invalid_grant"
+    with pytest.raises(ApiException) as raised:
+        hydra.get_trusted_o_auth2_jwt_grant_issuer(trusted.id)
+    assert api_error(raised)[0] == 404
 
 
 def test_no_secret_or_token_in_the_log(clavis, hydra, tokens):

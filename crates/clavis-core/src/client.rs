@@ -34,6 +34,7 @@ string_enum!(
         RefreshToken = "refresh_token",
         DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
         TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
+        JwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer",
     }
 );
 
@@ -118,8 +119,9 @@ pub struct ClientInput {
     pub fapi_profile: Option<String>,
     /// Any of `authorization_code`, `client_credentials`, `refresh_token`,
     /// `urn:ietf:params:oauth:grant-type:device_code`,
-    /// `urn:ietf:params:oauth:grant-type:token-exchange` [default: `authorization_code`,
-    /// `refresh_token`].
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (confidential clients) [default:
+    /// `authorization_code`, `refresh_token`].
     pub grant_types: Option<Vec<String>>,
     /// Confidential clients get a secret [default: true].
     pub is_confidential: Option<bool>,
@@ -363,6 +365,9 @@ impl Client {
             }
             if has_grant(GrantType::ClientCredentials) {
                 return Err(ValidationError::new("grant_types", "client_credentials needs a confidential client"));
+            }
+            if has_grant(GrantType::JwtBearer) {
+                return Err(ValidationError::new("grant_types", "the jwt-bearer grant needs a confidential client"));
             }
             if self.extras.introspector {
                 return Err(ValidationError::new("introspector", "public clients cannot introspect"));

@@ -85,9 +85,6 @@ impl Lifespans {
                 serde_json::Value::String(_) if key.starts_with("implicit_grant_") => {
                     return Err(ValidationError::new(path, "the implicit grant is not served (RFC 9700 §2.1.2), so it has no lifespan"));
                 }
-                serde_json::Value::String(_) if key.starts_with("jwt_bearer_grant_") => {
-                    return Err(ValidationError::new(path, "the jwt-bearer grant is not served, so it has no lifespan"));
-                }
                 serde_json::Value::String(s) => Some(
                     crate::duration::parse_seconds(s)
                         .filter(|n| (1..=MAX_LIFESPAN_SECS).contains(n))

@@ -153,6 +153,17 @@ impl SigningKey {
         Ok(Self { kid, alg, pair, public, at_jwt_prefix, jwt_prefix, rng })
     }
 
+    /// The same key under another `kid` (one an admin chose, e.g. through Hydra's JWK API).
+    pub fn with_kid(self, kid: &str) -> Self {
+        if kid == self.kid {
+            return self;
+        }
+        let prefix = |typ: &str| format!("{}.", B64.encode(json!({"alg": self.alg.as_str(), "kid": kid, "typ": typ}).to_string()));
+        let (at_jwt_prefix, jwt_prefix) = (prefix("at+jwt"), prefix("JWT"));
+        let public = PublicJwk { kid: kid.to_owned(), ..self.public };
+        Self { kid: kid.to_owned(), at_jwt_prefix, jwt_prefix, public, ..self }
+    }
+
     pub fn kid(&self) -> &str {
         &self.kid
     }

@@ -9,6 +9,7 @@ pub mod form;
 pub mod ids;
 pub mod jose;
 pub mod json_patch;
+pub mod private_jwk;
 pub mod scope;
 pub mod secret;
 pub mod tenant;

@@ -111,6 +111,23 @@ impl Keys {
         Ok(kids)
     }
 
+    /// Makes `key` (with its PKCS#8 document) the active key of its algorithm; the
+    /// previous one keeps verifying until retired.
+    pub async fn install(&self, tenant: &TenantId, key: &SigningKey, pkcs8: &[u8]) -> Result<(), StoreError> {
+        self.for_tenant(tenant).await?;
+        let stored = StoredKey {
+            kid: key.kid().to_owned(),
+            alg: key.alg().as_str().into(),
+            private_pkcs8: B64.encode(pkcs8),
+            public_jwk: key.public_jwk().to_json().to_string(),
+            status: "active".into(),
+            created_at: self.clock.now_unix(),
+        };
+        self.store.rotate_signing_key(tenant, &stored).await?;
+        self.reload(tenant).await?;
+        Ok(())
+    }
+
     /// Stops publishing a verify-only key; a signing key cannot be retired.
     pub async fn retire(&self, tenant: &TenantId, kid: &str) -> Result<(), crate::ServiceError> {
         let keys = self.store.list_signing_keys(tenant).await?;
@@ -144,7 +161,7 @@ impl Keys {
             .map(|alg| {
                 let signer = stored.iter().find(|k| k.status == "active" && k.alg == alg.as_str()).ok_or_else(|| corrupt(alg.as_str()))?;
                 let pkcs8 = B64.decode(&signer.private_pkcs8).map_err(|_| corrupt(&signer.kid))?;
-                SigningKey::from_pkcs8(*alg, &pkcs8).map_err(|_| corrupt(&signer.kid))
+                SigningKey::from_pkcs8(*alg, &pkcs8).map(|k| k.with_kid(&signer.kid)).map_err(|_| corrupt(&signer.kid))
             })
             .collect::<Result<_, _>>()?;
         let public = stored

@@ -13,6 +13,7 @@ mod fetched;
 mod flows;
 pub mod hydra_client;
 mod introspection;
+mod key_sets;
 mod keys;
 mod lifecycle;
 mod logout;
@@ -24,6 +25,7 @@ mod session_logout;
 mod subject;
 mod token;
 mod tokens;
+mod trusted_issuers;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -31,7 +33,7 @@ use std::sync::{Arc, RwLock};
 pub use browser_binding::{CsrfCookie, CSRF_COOKIE_PREFIX};
 pub use cache::ClientRef;
 pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Store, TenantSettings};
-pub use clavis_store::{RevokedCounts, StoreError};
+pub use clavis_store::{RevokedCounts, StoreError, TrustedIssuer};
 pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
 pub use consent_sessions::ConsentSessionView;
@@ -40,6 +42,7 @@ pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use hydra_client::ClientMetadataError;
 pub use introspection::Introspector;
+pub use key_sets::KeySet;
 pub use keys::{KeyInfo, Keys};
 pub use lifecycle::{Introspection, Userinfo};
 pub use logout::{LogoutOutcome, LogoutRequestView};
@@ -49,6 +52,7 @@ pub use session_logout::{BACKCHANNEL_LOGOUT_EVENT, DELIVERY_LIFETIME_SECS, RETRY
 
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
 pub use tokens::{AccessClaims, Principal, TokenRejection};
+pub use trusted_issuers::TrustRequest;
 
 use cache::ClientCache;
 use clavis_core::jose::Alg;

@@ -67,6 +67,16 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Stops publishing every verify-only key of the tenant at once.
+    pub async fn retire_verify_keys(&self, tenant: &TenantId) -> Result<()> {
+        let _w = self.write_guard().await;
+        on_pool!(self, pool => sqlx::query("UPDATE signing_keys SET status = 'retired' WHERE tenant_id = $1 AND status = 'verify'")
+            .bind(tenant.as_str()).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+}
+
 /// Inserts a [`StoredKey`] through `$exec` (a pool or a transaction).
 macro_rules! insert_key {
     ($exec:expr, $tenant:expr, $key:expr) => {

@@ -12,6 +12,7 @@ mod keys;
 mod logouts;
 mod secrets;
 mod tenants;
+mod trusted_issuers;
 
 pub use audit::AuditEntry;
 pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
@@ -22,6 +23,7 @@ pub use keys::StoredKey;
 pub use logouts::{LogoutDelivery, SessionClient};
 pub use secrets::{SecretRecord, SecretStatus};
 pub use tenants::TenantSettings;
+pub use trusted_issuers::TrustedIssuer;
 
 use clavis_core::TenantId;
 

@@ -194,7 +194,10 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["authorization_endpoint"], format!("{issuer}/oauth2/auth"));
             assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
             assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
-            assert_eq!(v["grant_types_supported"], json!(["authorization_code", "client_credentials", "refresh_token"]));
+            assert_eq!(
+                v["grant_types_supported"],
+                json!(["authorization_code", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"])
+            );
             assert_eq!(
                 v["token_endpoint_auth_methods_supported"],
                 json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])

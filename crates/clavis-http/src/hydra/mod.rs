@@ -4,8 +4,10 @@
 //! `{"error","error_description"}`.
 
 pub mod clients;
+mod keys;
 mod login_consent;
 mod tokens;
+mod trust;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -42,6 +44,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(clients::lifespans))
         .routes(routes!(tokens::introspect))
         .routes(routes!(tokens::delete_tokens))
+        .routes(routes!(keys::create_set, keys::get_set, keys::set_set, keys::delete_set))
+        .routes(routes!(keys::get_key, keys::set_key, keys::delete_key))
+        .routes(routes!(trust::trust, trust::list))
+        .routes(routes!(trust::get, trust::delete))
 }
 
 /// Paths of Hydra's admin API, which answer in Hydra's error format even where no route
