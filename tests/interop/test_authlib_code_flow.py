@@ -9,6 +9,7 @@ does not follow redirects) and the login & consent app (through the Ory Hydra-st
 API, `/admin/oauth2/auth/requests/*`).
 """
 
+import json
 import time
 import warnings
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -907,6 +908,38 @@ def test_remembered_consents_as_the_hydra_sdk_lists_them(clavis, default):
     assert len(mine) == 1, sessions
     assert mine[0].remember and mine[0].grant_scope == RP_SCOPE.split() and mine[0].consent_request.subject == SUBJECT
     assert mine[0].handled_at is not None and mine[0].session.id_token == {"email": EMAIL}
+
+
+def test_a_verifiable_credential_through_the_hydra_sdk(clavis, default):
+    """createVerifiableCredential: primed with a c_nonce, then a joserfc-signed proof with the
+    holder key in its header gets a credential that verifies against the tenant's JWKS."""
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import ECKey
+    from ory_hydra_client import ApiClient, Configuration, OidcApi
+    from ory_hydra_client.exceptions import ApiException
+    from ory_hydra_client.models import CreateVerifiableCredentialRequestBody, VerifiableCredentialProof
+
+    client = default.create_client(**rp_client_body(name="vc-holder"))
+    _, token = signed_in(clavis, default, client)
+    types = ["VerifiableCredential", "UserInfoCredential"]
+    configuration = Configuration(host=default.metadata["issuer"])
+    with ApiClient(configuration, header_name="Authorization", header_value=f"Bearer {token['access_token']}") as api_client:
+        oidc = OidcApi(api_client)
+        with pytest.raises(ApiException) as raised:
+            oidc.create_verifiable_credential(CreateVerifiableCredentialRequestBody(format="jwt_vc_json", types=types))
+        priming = json.loads(raised.value.body)
+        assert raised.value.status == 400 and priming["error"] == "missing_proof" and priming["c_nonce_expires_in"] > 0
+        holder = ECKey.generate_key("P-256")
+        header = {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": holder.as_dict(private=False)}
+        proof = jose_jwt.encode(header, {"nonce": priming["c_nonce"], "aud": default.metadata["issuer"], "iat": int(time.time())}, holder)
+        answer = oidc.create_verifiable_credential(CreateVerifiableCredentialRequestBody(
+            format="jwt_vc_json", types=types, proof=VerifiableCredentialProof(proof_type="jwt", jwt=proof)))
+    assert answer.format == "jwt_vc_json"
+    claims = jwt.decode(answer.credential_draft_00, fetch_jwks(default.metadata))
+    claims.validate()
+    subject = claims["vc"]["credentialSubject"]
+    assert (subject["sub"], subject["email"]) == (SUBJECT, EMAIL)
+    assert claims["sub"] == subject["id"] and subject["id"].startswith("did:jwk:")
 
 
 def test_no_secret_or_token_in_the_log(clavis, default, acme, web_client):

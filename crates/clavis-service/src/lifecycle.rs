@@ -133,6 +133,19 @@ impl Services {
     /// client's `userinfo_signed_response_alg` if it registered one (§5.3.2: with `iss`
     /// and `aud`).
     pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Userinfo, TokenRejection> {
+        let (c, client, mut claims) = self.user_claims(t, token).await?;
+        let Some(alg) = Alg::parse(&client.extras.hydra.userinfo_signed_response_alg) else {
+            return Ok(Userinfo::Claims(Value::Object(claims)));
+        };
+        claims.insert("iss".into(), json!(c.iss));
+        claims.insert("aud".into(), json!(c.client_id));
+        claims.insert("iat".into(), json!(self.now()));
+        Ok(Userinfo::Signed(self.keys.for_tenant(t).await?.signer(alg).sign_jwt(&claims)))
+    }
+
+    /// The access token `token` of a user (scope `openid`), its client, and the user's
+    /// claims with the `sub` the client's ID tokens carry (OpenID Connect Core §5.3.2).
+    pub(crate) async fn user_claims(&self, t: &TenantId, token: &str) -> Result<(AccessClaims, Client, Map<String, Value>), TokenRejection> {
         let (_, c) = self.check_access_token(token, Some(t)).await?;
         if !c.scope.split(' ').any(|s| s == "openid") {
             return Err(TokenRejection::Invalid("the access token lacks scope openid"));
@@ -140,15 +153,8 @@ impl Services {
         let data = self.store.find_userinfo(t, &c.jti).await?.ok_or(TokenRejection::Invalid("no user behind this token"))?;
         let mut claims: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
         let client = self.clients.load(&self.store, t, &c.client_id).await?.ok_or(TokenRejection::Invalid("the client is gone"))?;
-        // The same `sub` as the client's ID tokens (OpenID Connect Core §5.3.2).
         claims.insert("sub".into(), json!(self.subject_for(t, &client.client, &c.sub).await?));
-        let Some(alg) = Alg::parse(&client.client.extras.hydra.userinfo_signed_response_alg) else {
-            return Ok(Userinfo::Claims(Value::Object(claims)));
-        };
-        claims.insert("iss".into(), json!(c.iss));
-        claims.insert("aud".into(), json!(c.client_id));
-        claims.insert("iat".into(), json!(self.now()));
-        Ok(Userinfo::Signed(self.keys.for_tenant(t).await?.signer(alg).sign_jwt(&claims)))
+        Ok((c, client.client.clone(), claims))
     }
 
     /// RFC 7009: the owning client revokes a refresh token (with its family and their

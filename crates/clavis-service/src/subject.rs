@@ -58,7 +58,7 @@ impl Services {
         Ok(B64.encode(mac.sign().as_ref()))
     }
 
-    async fn pairwise_salt(&self, t: &TenantId) -> Result<Arc<str>, clavis_store::StoreError> {
+    pub(crate) async fn pairwise_salt(&self, t: &TenantId) -> Result<Arc<str>, clavis_store::StoreError> {
         if let Some(salt) = self.pairwise_salts.0.lock().expect("salts").get(t) {
             return Ok(salt.clone());
         }

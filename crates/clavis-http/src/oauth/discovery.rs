@@ -23,6 +23,13 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "require_pushed_authorization_requests": false,
         "revocation_endpoint": format!("{url}/oauth2/revoke"),
         "userinfo_endpoint": format!("{url}/userinfo"),
+        // Hydra's verifiable credentials (OpenID4VCI draft 00), as Hydra advertises them.
+        "credentials_endpoint_draft_00": format!("{url}/credentials"),
+        "credentials_supported_draft_00": [{
+            "format": "jwt_vc_json", "types": ["VerifiableCredential", "UserInfoCredential"],
+            "cryptographic_binding_methods_supported": ["jwk"],
+            "cryptographic_suites_supported": PRIVATE_KEY_ALGS,
+        }],
         "end_session_endpoint": format!("{url}/oauth2/sessions/logout"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

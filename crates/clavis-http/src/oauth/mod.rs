@@ -3,6 +3,7 @@
 
 mod authorize;
 mod cors;
+mod credentials;
 mod discovery;
 mod lifecycle;
 mod limits;
@@ -44,6 +45,7 @@ pub fn issuer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::introspect))
         .routes(routes!(lifecycle::revoke))
         .routes(routes!(userinfo::userinfo, userinfo::userinfo_post))
+        .routes(routes!(credentials::create))
         .routes(routes!(authorize::logout, authorize::logout_form))
         .routes(routes!(register::register))
         .routes(routes!(register::get, register::update, register::delete))
