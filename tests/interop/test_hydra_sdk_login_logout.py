@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from ory_hydra_client import ApiClient, Configuration, OAuth2Api
-from ory_hydra_client.models import AcceptOAuth2ConsentRequest, AcceptOAuth2LoginRequest
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from ory_hydra_client.models import AcceptDeviceUserCodeRequest, AcceptOAuth2ConsentRequest, AcceptOAuth2LoginRequest
 
 from clavis_interop import AdminApi, fetch_token, http, issuer_base
 
@@ -22,7 +23,9 @@ LOGIN_URL = "https://login.example/login"
 CONSENT_URL = "https://login.example/consent"
 LOGOUT_URL = "https://login.example/logout"
 REDIRECT = "https://app.example.com/cb"
-CLAVIS_ENV = {"CLAVIS_LOGOUT_URL": LOGOUT_URL}
+DEVICE_URL = "https://login.example/device"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+CLAVIS_ENV = {"CLAVIS_LOGOUT_URL": LOGOUT_URL, "CLAVIS_DEVICE_VERIFICATION_URL": DEVICE_URL}
 
 
 def param(url, name):
@@ -132,6 +135,48 @@ def test_revoking_login_sessions_signs_the_subject_out(clavis, hydra, client):
     assert hydra.revoke_o_auth2_login_sessions(subject="sdk-user") is None
     to_login = browser.redirect(authorization_url(clavis, client), LOGIN_URL)
     assert not hydra.get_o_auth2_login_request(param(to_login, "login_challenge")).skip, "signed out everywhere"
+
+
+def test_device_flow_with_authlib_as_the_device_and_the_sdk_as_the_login_app(clavis, hydra, admin_token):
+    """RFC 8628: authlib asks and polls as the device; the SDK's acceptUserCodeRequest, login
+    and consent operations play the device page and the login app."""
+    tv = AdminApi(clavis, admin_token).create_client(
+        grant_types=[DEVICE_CODE, "refresh_token"], scopes=["openid", "offline_access"], redirect_uris=[REDIRECT],
+        is_confidential=False, client_auth_methods=["none"],
+    )
+    issuer = issuer_base(clavis)
+    token_endpoint = f"{issuer}/oauth2/token"
+    device = OAuth2Session(tv["client_id"], token_endpoint_auth_method="none", scope="openid offline_access")
+    resp = device.post(f"{issuer}/oauth2/device/auth", data={"client_id": tv["client_id"], "scope": "openid offline_access"}, withhold_token=True, timeout=10)
+    assert resp.status_code == 200, resp.text
+    grant = resp.json()
+    assert grant["verification_uri"] == f"{issuer}/oauth2/device/verify" and grant["interval"] == 5
+    with pytest.raises(OAuthError) as raised:
+        device.fetch_token(token_endpoint, grant_type=DEVICE_CODE, device_code=grant["device_code"])
+    assert raised.value.error == "authorization_pending"
+
+    browser = Browser()
+    to_page = browser.redirect(grant["verification_uri_complete"], DEVICE_URL)
+    assert param(to_page, "user_code") == grant["user_code"]
+    accepted = hydra.accept_user_code_request(
+        param(to_page, "device_challenge"), accept_device_user_code_request=AcceptDeviceUserCodeRequest(user_code=grant["user_code"]))
+    to_login = browser.redirect(accepted.redirect_to, LOGIN_URL)
+    login = hydra.get_o_auth2_login_request(param(to_login, "login_challenge"))
+    assert login.client.client_id == tv["client_id"] and login.requested_scope == ["openid", "offline_access"]
+    accepted = hydra.accept_o_auth2_login_request(login.challenge, accept_o_auth2_login_request=AcceptOAuth2LoginRequest(subject="tv-user"))
+    to_consent = browser.redirect(accepted.redirect_to, CONSENT_URL)
+    consent = hydra.get_o_auth2_consent_request(param(to_consent, "consent_challenge"))
+    accepted = hydra.accept_o_auth2_consent_request(
+        consent.challenge, accept_o_auth2_consent_request=AcceptOAuth2ConsentRequest(grant_scope=consent.requested_scope))
+    browser.redirect(accepted.redirect_to, f"{issuer}/oauth2/device/done")
+
+    token = device.fetch_token(token_endpoint, grant_type=DEVICE_CODE, device_code=grant["device_code"])
+    clavis.sensitive |= {token["access_token"], token["refresh_token"], grant["device_code"]}
+    assert token["scope"] == "openid offline_access" and token["id_token"] and token["refresh_token"]
+    assert hydra.introspect_o_auth2_token(token=token["access_token"]).sub == "tv-user"
+    with pytest.raises(OAuthError) as raised:
+        device.fetch_token(token_endpoint, grant_type=DEVICE_CODE, device_code=grant["device_code"])
+    assert raised.value.error == "invalid_grant", "redeemed once"
 
 
 def test_no_secret_or_token_in_the_log(clavis):

@@ -23,8 +23,9 @@ use crate::response_mode::{deliver, normalize_response_type, Navigation, Respons
 use crate::token::GrantData;
 use crate::{OAuthError, ServiceError, Services};
 
-/// A validated authorization request, kept with its flow.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A validated authorization request, kept with its flow. A device flow's has no
+/// redirect URI (the device polls the token endpoint instead).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct AuthRequest {
     pub client_id: String,
     pub redirect_uri: String,
@@ -115,7 +116,7 @@ pub struct RejectRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ExistingSession {
+pub(crate) struct ExistingSession {
     sid: String,
     subject: String,
     auth_time: i64,
@@ -124,7 +125,7 @@ struct ExistingSession {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LoginDone {
+pub(crate) struct LoginDone {
     subject: String,
     remember: bool,
     remember_for: i64,
@@ -136,33 +137,42 @@ struct LoginDone {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct FlowData {
-    request: AuthRequest,
+pub(crate) struct FlowData {
+    pub request: AuthRequest,
     /// The browser that started the flow (see `browser_binding`); flows stored before
     /// bindings existed have none and cannot be finished.
     #[serde(default)]
-    browser: Option<Binding>,
-    session: Option<ExistingSession>,
-    login_skip: bool,
-    login: Option<LoginDone>,
-    consent_skip: bool,
-    consent: Option<ConsentAccept>,
+    pub browser: Option<Binding>,
+    pub session: Option<ExistingSession>,
+    pub login_skip: bool,
+    pub login: Option<LoginDone>,
+    pub consent_skip: bool,
+    pub consent: Option<ConsentAccept>,
     /// The login session id a new login gets (Hydra shows it in the login request before
     /// the login is accepted); empty in flows stored before it existed.
     #[serde(default)]
-    new_sid: String,
+    pub new_sid: String,
     /// The login challenge, kept once accepted (then it is spent) for the consent
     /// request's `login_challenge`.
     #[serde(default)]
-    login_challenge: String,
+    pub login_challenge: String,
     /// The login or consent app's refusal, delivered to the client when the browser comes
     /// back with the verifier (as Hydra does).
     #[serde(default)]
-    rejection: Option<RejectRequest>,
+    pub rejection: Option<RejectRequest>,
+    /// A device flow (RFC 8628): the device request it verifies, once the user code is
+    /// known; its end approves or denies that request instead of issuing a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Wrong user codes tried in this device flow.
+    #[serde(default)]
+    pub user_code_attempts: u32,
 }
 
-/// Flow states, in order.
-const LOGIN: &str = "login";
+/// Flow states, in order; a device flow starts with the two device states.
+pub(crate) const DEVICE: &str = "device";
+pub(crate) const DEVICE_DONE: &str = "device_done";
+pub(crate) const LOGIN: &str = "login";
 const LOGIN_DONE: &str = "login_done";
 const CONSENT: &str = "consent";
 const CONSENT_DONE: &str = "consent_done";
@@ -581,19 +591,7 @@ impl Services {
         let mode = checked.response_mode;
         let fail = |e: OAuthError| error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode }, issuer, &e);
 
-        let session = match session_cookie {
-            Some(cookie) => self.store.find_session(t, &secret::hash(cookie), now).await?.map(|s| {
-                let data: Value = serde_json::from_str(&s.data).unwrap_or_default();
-                ExistingSession {
-                    sid: s.sid,
-                    subject: s.subject,
-                    auth_time: s.authenticated_at,
-                    acr: data["acr"].as_str().unwrap_or_default().to_owned(),
-                    amr: serde_json::from_value(data["amr"].clone()).unwrap_or_default(),
-                }
-            }),
-            None => None,
-        };
+        let session = self.existing_session(t, session_cookie, now).await?;
         // OIDC Core §3.1.2.1: re-authenticate when more than `max_age` seconds have passed.
         // Times are whole seconds, so `max_age=0` would let a session from this very second
         // through: it means "authenticate now", as `prompt=login`.
@@ -638,6 +636,8 @@ impl Services {
             new_sid: ids::ulid(),
             login_challenge: String::new(),
             rejection: None,
+            device: None,
+            user_code_attempts: 0,
         };
         let (challenge, challenge_hash) = new_handle();
         let row = FlowRow {
@@ -655,6 +655,26 @@ impl Services {
         self.store.insert_flow(t, &row).await?;
         let next = Navigation::Redirect(with_params(&login_url, &[("login_challenge", &challenge)]));
         Ok(AuthorizeStep { next, set_session: None, csrf: Some(csrf) })
+    }
+
+    /// The remembered login session the browser's cookie names, if it is still live.
+    pub(crate) async fn existing_session(
+        &self,
+        t: &TenantId,
+        cookie: Option<&str>,
+        now: i64,
+    ) -> Result<Option<ExistingSession>, clavis_store::StoreError> {
+        let Some(cookie) = cookie else { return Ok(None) };
+        Ok(self.store.find_session(t, &secret::hash(cookie), now).await?.map(|s| {
+            let data: Value = serde_json::from_str(&s.data).unwrap_or_default();
+            ExistingSession {
+                sid: s.sid,
+                subject: s.subject,
+                auth_time: s.authenticated_at,
+                acr: data["acr"].as_str().unwrap_or_default().to_owned(),
+                amr: serde_json::from_value(data["amr"].clone()).unwrap_or_default(),
+            }
+        }))
     }
 
     /// Keeps a pushed authorization request (RFC 9126) of an authenticated client, checked
@@ -692,7 +712,7 @@ impl Services {
         Ok((format!("{PAR_URI_PREFIX}{handle}"), ttl))
     }
 
-    async fn flow(&self, t: &TenantId, by: FlowHandle, handle: &str) -> Result<(FlowRow, FlowData), ServiceError> {
+    pub(crate) async fn flow(&self, t: &TenantId, by: FlowHandle, handle: &str) -> Result<(FlowRow, FlowData), ServiceError> {
         if handle.len() > 128 {
             return Err(ServiceError::NotFound("request"));
         }
@@ -701,7 +721,7 @@ impl Services {
         Ok((row, data))
     }
 
-    async fn advance(&self, t: &TenantId, from: &str, mut row: FlowRow, to: &str, data: &FlowData) -> Result<(), ServiceError> {
+    pub(crate) async fn advance(&self, t: &TenantId, from: &str, mut row: FlowRow, to: &str, data: &FlowData) -> Result<(), ServiceError> {
         row.state = to.to_owned();
         row.data = serde_json::to_string(data).expect("flow serializes");
         if self.store.advance_flow(t, from, &row).await? {
@@ -730,6 +750,10 @@ impl Services {
 
     pub async fn login_request(&self, t: &TenantId, challenge: &str) -> Result<LoginRequestView, ServiceError> {
         let (row, data) = self.flow(t, FlowHandle::LoginChallenge, challenge).await?;
+        // A device challenge is no login challenge.
+        if row.state == DEVICE || row.state == DEVICE_DONE {
+            return Err(ServiceError::NotFound("request"));
+        }
         let client = self.flow_client(t, &row.client_id).await?;
         let session = data.session.as_ref().filter(|_| data.login_skip);
         Ok(LoginRequestView {
@@ -818,6 +842,9 @@ impl Services {
         self.advance(t, REJECTED, row, FINISHED, &data)
             .await
             .map_err(|_| AuthorizeError::Page(OAuthError::InvalidRequest("the verifier is invalid or was used".into())))?;
+        if let Some(device) = &data.device {
+            return self.end_device_flow(t, &data, device, None).await;
+        }
         let code = body.error.filter(|e| is_error_code(e)).unwrap_or_else(|| "access_denied".into());
         let description = body.error_description.filter(|d| d.len() <= 1024).unwrap_or_else(|| "the request was rejected".into());
         match error_response(req.error_target(), &req.issuer, &OAuthError::Custom(code, description)) {
@@ -830,7 +857,7 @@ impl Services {
     }
 
     /// Back from the login app: open the consent step.
-    async fn after_login(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
+    pub(crate) async fn after_login(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the login verifier is invalid or was used".into()));
         let (mut row, mut data) = self.flow(t, FlowHandle::LoginVerifier, verifier).await.map_err(|_| not_found())?;
         if row.state != LOGIN_DONE && row.state != REJECTED {
@@ -943,7 +970,7 @@ impl Services {
     }
 
     /// Back from the consent app: issue the code and send the browser to the client.
-    async fn after_consent(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
+    pub(crate) async fn after_consent(&self, t: &TenantId, verifier: &str, csrf_cookies: &[String]) -> Result<AuthorizeStep, AuthorizeError> {
         let not_found = || AuthorizeError::Page(OAuthError::InvalidRequest("the consent verifier is invalid or was used".into()));
         let (row, data) = self.flow(t, FlowHandle::ConsentVerifier, verifier).await.map_err(|_| not_found())?;
         if row.state != CONSENT_DONE && row.state != REJECTED {
@@ -976,6 +1003,14 @@ impl Services {
             family_id: None,
             family_started_at: None,
         };
+        if let Some(device) = &data.device {
+            if grant.scope.iter().any(|s| s == "openid") {
+                if let Some(entry) = self.clients.load(&self.store, t, &row.client_id).await? {
+                    self.record_session_client(t, &entry.client, &grant.sid, &grant.subject, &req.issuer).await?;
+                }
+            }
+            return self.end_device_flow(t, &data, device, Some(&grant)).await;
+        }
         let code = self.new_code(t, &row.client_id, &grant).await?;
         let scope = consent.grant_scope.join(" ");
         let mut params = vec![("code", code.as_str()), ("scope", &scope), ("state", &req.state), ("iss", &req.issuer)];

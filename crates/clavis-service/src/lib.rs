@@ -9,6 +9,7 @@ mod client_tokens;
 mod consent_sessions;
 mod credentials;
 mod dcr;
+mod device;
 mod error;
 mod fetched;
 mod flows;
@@ -40,6 +41,7 @@ pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
 pub use consent_sessions::ConsentSessionView;
 pub use credentials::{CredentialError, NONCE_LIFETIME_SECS};
 pub use dcr::{registration_from_body, registration_update_from_body};
+pub use device::{DeviceAuthorization, UserCodeError, DEVICE_CODE_TTL_SECS, POLL_INTERVAL_SECS};
 pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use hydra_client::ClientMetadataError;
@@ -77,6 +79,9 @@ pub struct Settings {
     pub login_url: Option<String>,
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
+    /// The device verification page (RFC 8628; the login app's), where
+    /// `/oauth2/device/verify` sends users with a `device_challenge`.
+    pub device_verification_url: Option<String>,
     /// Where browsers are sent with an error that cannot go to a client (Hydra's
     /// `urls.error`); `None`: Clavis's own error page.
     pub error_url: Option<String>,
@@ -112,6 +117,7 @@ impl Default for Settings {
             login_url: None,
             consent_url: None,
             logout_url: None,
+            device_verification_url: None,
             error_url: None,
             auth_code_ttl_secs: 600,
             refresh_token_ttl_secs: 30 * 24 * 3600,

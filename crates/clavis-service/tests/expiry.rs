@@ -330,3 +330,27 @@ fn kid(jwt: &str) -> String {
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
+
+/// RFC 8628 §3.5: polls within the interval are told to slow down (and the interval grows
+/// by 5 s), polls after it are pending; the codes end after 600 s, a pending verification
+/// with them.
+#[tokio::test]
+async fn device_codes_are_polled_at_their_interval_and_expire() {
+    let w = world(|_| {}).await;
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let (id, secret) = w.client(json!({"name": "tv", "redirect_uris": [REDIRECT], "grant_types": [grant], "scopes": ["openid"]})).await;
+    let client = w.authenticate(&w.svc, &id, &secret).await.unwrap();
+    let d = w.svc.device_authorization(&w.t, &w.issuer(), &client, &[]).await.unwrap();
+    let form = [("grant_type", grant), ("device_code", d.device_code.as_str())];
+    let poll = || w.token(&id, &secret, &form);
+    let code = |r: Result<TokenSet, OAuthError>| r.err().map(|e| e.code().to_owned()).unwrap_or_default();
+    assert_eq!(code(poll().await), "authorization_pending");
+    w.clock.advance(4);
+    assert_eq!(code(poll().await), "slow_down", "4 s < 5 s");
+    w.clock.advance(9);
+    assert_eq!(code(poll().await), "slow_down", "9 s < the new interval of 10 s");
+    w.clock.advance(15);
+    assert_eq!(code(poll().await), "authorization_pending", "15 s ≥ 15 s");
+    w.clock.advance(600);
+    assert_eq!(code(poll().await), "expired_token");
+}

@@ -110,10 +110,10 @@ impl Store {
     /// `false` when the flow was not in state `from` any more (a concurrent or replayed step).
     pub async fn advance_flow(&self, tenant: &TenantId, from: &str, f: &FlowRow) -> Result<bool> {
         let sql = "UPDATE auth_flows SET login_verifier = $3, consent_challenge = $4, consent_verifier = $5, state = $6, \
-                   data = $7 WHERE tenant_id = $1 AND id = $2 AND state = $8";
+                   data = $7, login_challenge = $9, client_id = $10 WHERE tenant_id = $1 AND id = $2 AND state = $8";
         let _w = self.write_guard().await;
         let n = on_pool!(self, pool => sqlx::query(sql).bind(tenant.as_str()).bind(&f.id).bind(&f.login_verifier)
-            .bind(&f.consent_challenge).bind(&f.consent_verifier).bind(&f.state).bind(&f.data).bind(from)
+            .bind(&f.consent_challenge).bind(&f.consent_verifier).bind(&f.state).bind(&f.data).bind(from).bind(&f.login_challenge).bind(&f.client_id)
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -430,6 +430,7 @@ const EXPIRING_TABLES: &[&str] = &[
     "logout_requests",
     "session_clients",
     "logout_deliveries",
+    "device_codes",
 ];
 
 impl Store {

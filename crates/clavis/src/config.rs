@@ -58,6 +58,10 @@ pub struct ConfigArgs {
     /// The logout page of the login app.
     #[arg(long, env = "CLAVIS_LOGOUT_URL")]
     pub logout_url: Option<String>,
+    /// The device verification page of the login app (RFC 8628): users arrive with
+    /// `device_challenge` and type their user code.
+    #[arg(long, env = "CLAVIS_DEVICE_VERIFICATION_URL")]
+    pub device_verification_url: Option<String>,
     /// Where browsers go when an authorization or logout request cannot be answered to
     /// the client (Hydra's `urls.error`) [default: a page of Clavis].
     #[arg(long, env = "CLAVIS_ERROR_URL")]
@@ -126,6 +130,7 @@ struct FileConfig {
     login_url: Option<String>,
     consent_url: Option<String>,
     logout_url: Option<String>,
+    device_verification_url: Option<String>,
     error_url: Option<String>,
     refresh_token_ttl: Option<String>,
     refresh_family_ttl: Option<String>,
@@ -158,6 +163,7 @@ pub struct Config {
     pub login_url: Option<String>,
     pub consent_url: Option<String>,
     pub logout_url: Option<String>,
+    pub device_verification_url: Option<String>,
     pub error_url: Option<String>,
     pub refresh_token_ttl_secs: i64,
     pub refresh_family_ttl_secs: i64,
@@ -253,6 +259,7 @@ impl Config {
             login_url: app_url(pick!(login_url), "login_url")?,
             consent_url: app_url(pick!(consent_url), "consent_url")?,
             logout_url: app_url(pick!(logout_url), "logout_url")?,
+            device_verification_url: app_url(pick!(device_verification_url), "device_verification_url")?,
             error_url: app_url(pick!(error_url), "error_url")?,
             refresh_token_ttl_secs: duration(pick!(refresh_token_ttl), 30 * 24 * 3600, "refresh_token_ttl")?,
             refresh_family_ttl_secs: duration(pick!(refresh_family_ttl), 90 * 24 * 3600, "refresh_family_ttl")?,

@@ -55,6 +55,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         login_url: config.login_url.clone(),
         consent_url: config.consent_url.clone(),
         logout_url: config.logout_url.clone(),
+        device_verification_url: config.device_verification_url.clone(),
         error_url: config.error_url.clone(),
         refresh_token_ttl_secs: config.refresh_token_ttl_secs,
         refresh_family_ttl_secs: config.refresh_family_ttl_secs,

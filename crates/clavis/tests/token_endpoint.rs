@@ -194,9 +194,16 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["authorization_endpoint"], format!("{issuer}/oauth2/auth"));
             assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
             assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
+            assert_eq!(v["device_authorization_endpoint"], format!("{issuer}/oauth2/device/auth"));
             assert_eq!(
                 v["grant_types_supported"],
-                json!(["authorization_code", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"])
+                json!([
+                    "authorization_code",
+                    "client_credentials",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                ])
             );
             assert_eq!(
                 v["token_endpoint_auth_methods_supported"],
@@ -210,9 +217,7 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["end_session_endpoint"], format!("{issuer}/oauth2/sessions/logout"));
             assert_eq!(v["pushed_authorization_request_endpoint"], format!("{issuer}/oauth2/par"));
             assert_eq!(v["require_pushed_authorization_requests"], false);
-            for missing in ["device_authorization_endpoint", "registration_endpoint"] {
-                assert!(v.get(missing).is_none(), "{missing} is not implemented yet");
-            }
+            assert!(v.get("registration_endpoint").is_none(), "dynamic registration is off unless enabled");
         }
     }
     let resp = app.http.get(format!("{}/t/nosuchtenant/.well-known/openid-configuration", app.public)).send().await.unwrap();

@@ -156,6 +156,7 @@ pub enum Kind {
     Login,
     Consent,
     Logout,
+    Device,
 }
 
 impl Kind {
@@ -164,6 +165,7 @@ impl Kind {
             Kind::Login => "login",
             Kind::Consent => "consent",
             Kind::Logout => "logout",
+            Kind::Device => "device",
         }
     }
 
@@ -172,6 +174,7 @@ impl Kind {
             Kind::Login => "login_challenge",
             Kind::Consent => "consent_challenge",
             Kind::Logout => "logout_challenge",
+            Kind::Device => "device_challenge",
         }
     }
 }
@@ -212,6 +215,14 @@ impl AdminApi {
     /// `PUT …/{login,consent}/reject`; returns where to send the browser.
     pub async fn reject(&self, kind: Kind, challenge: &str, body: &Value) -> Result<String, AdminError> {
         let r: RedirectTo = self.call(reqwest::Method::PUT, kind, "/reject", challenge, Some(body)).await?;
+        Ok(r.redirect_to)
+    }
+
+    /// `PUT …/device/accept`: the user typed `user_code` on the device page; returns where
+    /// to send the browser (on to login and consent).
+    pub async fn accept_user_code(&self, challenge: &str, user_code: &str) -> Result<String, AdminError> {
+        let body = serde_json::json!({ "user_code": user_code });
+        let r: RedirectTo = self.call(reqwest::Method::PUT, Kind::Device, "/accept", challenge, Some(&body)).await?;
         Ok(r.redirect_to)
     }
 

@@ -149,6 +149,34 @@ pub fn error(title: &str, message: &str) -> String {
     layout(title, &format!("<h1>{}</h1>\n<p>{}</p>", escape(title), escape(message)))
 }
 
+pub struct DeviceForm<'a> {
+    pub challenge: &'a str,
+    pub csrf: &'a str,
+    /// Prefilled from `verification_uri_complete`, or what the user typed last time.
+    pub user_code: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// "Enter the code shown on your device" (RFC 8628 §3.3).
+pub fn device(f: &DeviceForm) -> String {
+    let error = f.error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
+    layout(
+        "Connect a device",
+        &format!(
+            "<h1>Connect a device</h1>\n<p>Enter the code shown on your device.</p>\n{error}\
+             <form method=\"post\" action=\"device\">\n\
+             <input type=\"hidden\" name=\"device_challenge\" value=\"{challenge}\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <label>Code <input type=\"text\" name=\"user_code\" value=\"{code}\" autocomplete=\"one-time-code\" \
+             autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"16\" required autofocus></label>\n\
+             <div class=\"buttons\"><button class=\"primary\" type=\"submit\">Continue</button></div>\n</form>",
+            challenge = escape(f.challenge),
+            csrf = escape(f.csrf),
+            code = escape(f.user_code),
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +192,8 @@ mod tests {
         assert!(!page.contains("<script>"), "{page}");
         assert!(!error(evil, evil).contains("<script>"));
         let page = logout(&LogoutForm { challenge: evil, csrf: evil, subject: evil, client_name: Some(evil) });
+        assert!(!page.contains("<script>"), "{page}");
+        let page = device(&DeviceForm { challenge: evil, csrf: evil, user_code: evil, error: Some(evil) });
         assert!(!page.contains("<script>"), "{page}");
     }
 }

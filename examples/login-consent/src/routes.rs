@@ -1,4 +1,5 @@
-//! The handlers: `GET/POST /login`, `GET/POST /consent`, `GET/POST /logout`, `GET /healthz`.
+//! The handlers: `GET/POST /login`, `GET/POST /consent`, `GET/POST /logout`, `GET/POST /device`
+//! (the device verification page of RFC 8628), `GET /healthz`.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::admin_api::{AdminError, ConsentRequest, Kind};
-use crate::pages::{self, ConsentForm, LoginForm, LogoutForm};
+use crate::pages::{self, ConsentForm, DeviceForm, LoginForm, LogoutForm};
 use crate::{csrf, AppState};
 
 pub fn router(state: AppState) -> Router {
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(show_login).post(submit_login))
         .route("/consent", get(show_consent).post(submit_consent))
         .route("/logout", get(show_logout).post(submit_logout))
+        .route("/device", get(show_device).post(submit_device))
         .route("/healthz", get(|| async { "ok" }))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -121,6 +123,53 @@ fn login_page(st: &AppState, headers: &HeaderMap, challenge: &str, client_name: 
     let (nonce, new_cookie) = csrf_nonce(st, headers);
     let token = st.0.csrf.token("login", challenge, &nonce);
     let html = pages::login(&LoginForm { challenge, csrf: &token, client_name, username, error });
+    with_cookie(Html(html).into_response(), new_cookie)
+}
+
+// ---- device ----
+
+#[derive(Deserialize)]
+struct DeviceQuery {
+    #[serde(default)]
+    device_challenge: String,
+    #[serde(default)]
+    user_code: String,
+}
+
+async fn show_device(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<DeviceQuery>) -> Response {
+    if q.device_challenge.is_empty() {
+        return missing_challenge();
+    }
+    let code: String = q.user_code.chars().take(16).collect();
+    device_page(&st, &headers, &q.device_challenge, &code, None)
+}
+
+async fn submit_device(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = FormData::parse(&body);
+    let challenge = form.get("device_challenge").unwrap_or_default();
+    if challenge.is_empty() {
+        return missing_challenge();
+    }
+    if !csrf_ok(&st, &headers, "device", challenge, &form) {
+        return csrf_failure();
+    }
+    let code = form.get("user_code").unwrap_or_default().trim().to_owned();
+    match st.admin().accept_user_code(challenge, &code).await {
+        Ok(to) => redirect(&to),
+        Err(AdminError::Api { status: 400, .. }) => {
+            device_page(&st, &headers, challenge, &code, Some("That code is not valid. Check the code on your device and try again."))
+        }
+        Err(AdminError::Api { status: 429, .. }) => {
+            device_page(&st, &headers, challenge, &code, Some("Too many attempts. Wait a moment and try again."))
+        }
+        Err(e) => admin_failure(e),
+    }
+}
+
+fn device_page(st: &AppState, headers: &HeaderMap, challenge: &str, user_code: &str, error: Option<&str>) -> Response {
+    let (nonce, new_cookie) = csrf_nonce(st, headers);
+    let token = st.0.csrf.token("device", challenge, &nonce);
+    let html = pages::device(&DeviceForm { challenge, csrf: &token, user_code, error });
     with_cookie(Html(html).into_response(), new_cookie)
 }
 

@@ -28,6 +28,7 @@ const BAD_LOGIN: &str = "The username or password is incorrect.";
 
 struct Env {
     public: String,
+    admin: String,
     app: String,
     server: Option<clavis::Server>,
     app_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -67,6 +68,7 @@ impl Env {
             login_url: Some(format!("{app}/login")),
             consent_url: Some(format!("{app}/consent")),
             logout_url: Some(format!("{app}/logout")),
+            device_verification_url: Some(format!("{app}/device")),
             ..Default::default()
         })
         .unwrap();
@@ -117,7 +119,7 @@ impl Env {
         let client: Value = resp.json().await.unwrap();
         let client_id = client["data"]["client_id"].as_str().unwrap().to_owned();
         let client_secret = client["data"]["client_secret"].as_str().unwrap().to_owned();
-        Env { public, app, server: Some(server), app_task, client_id, client_secret, _dir: TempDir(dir) }
+        Env { public, admin, app, server: Some(server), app_task, client_id, client_secret, _dir: TempDir(dir) }
     }
 
     /// An authorization URL with PKCE; returns it and the code verifier.
@@ -520,5 +522,83 @@ async fn logout_asks_first_and_ends_the_session() {
     // Nothing left to sign out of: Clavis sends the browser to the app without a challenge.
     let page = browser.open(&logout).await;
     assert!(page.html.contains("You are signed out."), "{}", page.html);
+    env.stop().await;
+}
+
+/// A TV app: a public client of the device grant, created through the admin API.
+async fn device_client(env: &Env) -> String {
+    let http = reqwest::Client::new();
+    let form = [("grant_type", "client_credentials")];
+    let token: Value = http
+        .post(format!("{}/oauth2/token", env.public))
+        .basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = json!({"name": "tv", "redirect_uris": ["https://tv.example/cb"], "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
+                      "scopes": ["openid", "email"], "is_confidential": false, "client_auth_methods": ["none"]});
+    let resp = http
+        .post(format!("{}/admin/oauth/clients", env.admin))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json::<Value>().await.unwrap()["data"]["client_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_device_is_approved_through_the_code_page_login_and_consent() {
+    let env = Env::start().await;
+    let tv = device_client(&env).await;
+    let http = reqwest::Client::new();
+    let d: Value = http
+        .post(format!("{}/oauth2/device/auth", env.public))
+        .form(&[("client_id", tv.as_str()), ("scope", "openid email")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = d["user_code"].as_str().unwrap();
+
+    let mut browser = Browser::new();
+    let page = browser.open(d["verification_uri_complete"].as_str().unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.url.starts_with(&format!("{}/device?device_challenge=", env.app)), "{}", page.url);
+    assert_eq!(page.field("user_code"), user_code, "prefilled from verification_uri_complete");
+    let wrong = browser.submit(&page, &[("user_code", "BCDF-GHJK")]).await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert!(wrong.html.contains("That code is not valid"), "{}", wrong.html);
+    let login = browser.submit_and_follow(&wrong, &[("user_code", &user_code.to_lowercase())]).await;
+    assert!(login.url.starts_with(&format!("{}/login?login_challenge=", env.app)), "{}", login.url);
+    assert!(login.html.contains("<strong>tv</strong>"), "{}", login.html);
+    let consent = browser.submit_and_follow(&login, &[("username", "alice"), ("password", "wonderland"), ("action", "login")]).await;
+    let scopes = consent.fields("grant_scope");
+    let mut fields: Vec<(&str, &str)> = scopes.iter().map(|s| ("grant_scope", s.as_str())).collect();
+    fields.push(("action", "allow"));
+    let done = browser.submit_and_follow(&consent, &fields).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.url.starts_with(&format!("{}/oauth2/device/done", env.public)), "{}", done.url);
+
+    let resp = http
+        .post(format!("{}/oauth2/token", env.public))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", d["device_code"].as_str().unwrap()),
+            ("client_id", &tv),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = resp.json().await.unwrap();
+    let id = claims(tokens["id_token"].as_str().expect("an ID token"));
+    assert_eq!((id["sub"].as_str(), id["email"].as_str()), (Some("alice"), Some("alice@example.com")), "{tokens}");
     env.stop().await;
 }

@@ -92,6 +92,11 @@ pub(crate) fn ok<T: Serialize>(data: T) -> Response {
     envelope(StatusCode::OK, "success", data)
 }
 
+/// The seeds' `SimpleResponse`: the envelope without `data`.
+pub(crate) fn simple(status: StatusCode, message: &str) -> Response {
+    (status, Json(ErrorEnvelope { code: status.as_u16(), message: message.to_owned(), timestamp: timestamp() })).into_response()
+}
+
 pub(crate) fn created<T: Serialize>(data: T) -> Response {
     envelope(StatusCode::CREATED, "created", data)
 }

@@ -187,3 +187,38 @@ pub async fn list_consent_sessions(State(st): State<AppState>, HydraAdmin(p): Hy
     }
     Ok(resp)
 }
+
+/// Hydra's `AcceptDeviceUserCodeRequest`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct AcceptUserCode {
+    user_code: String,
+}
+
+/// The device verification page took a user code for its `device_challenge`; the browser
+/// continues at `redirect_to` (login, consent). A wrong, expired or used code is 400 (five
+/// per challenge, then the challenge is spent), too many wrong codes lately 429.
+#[utoipa::path(put, path = "/admin/oauth2/auth/requests/device/accept", operation_id = "acceptUserCodeRequest", tag = "hydra", security(("admin_token" = [])),
+    params(("device_challenge" = String, Query)), request_body = AcceptUserCode,
+    responses((status = 200, body = RedirectTo), (status = "4XX", body = HydraErrorBody)))]
+pub async fn accept_user_code(
+    State(st): State<AppState>,
+    HydraAdmin(p): HydraAdmin,
+    RawQuery(q): RawQuery,
+    HydraJson(body): HydraJson<AcceptUserCode>,
+) -> Result<Response, HydraError> {
+    use clavis_service::UserCodeError;
+    let c = challenge(q.as_deref(), "device_challenge")?;
+    match st.services.accept_user_code(&p.tenant, &c, &body.user_code).await {
+        Ok(url) => Ok(redirect_to(url)),
+        Err(UserCodeError::Unknown | UserCodeError::Expired | UserCodeError::Used) => {
+            Err(HydraError::bad_request("The 'user_code' session could not be found or has expired or is otherwise malformed."))
+        }
+        Err(UserCodeError::Challenge) => {
+            Err(HydraError::new(StatusCode::NOT_FOUND, "not_found", "the device challenge is unknown, spent, or tried too many codes"))
+        }
+        Err(UserCodeError::TooMany(wait)) => {
+            Err(HydraError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", format!("too many wrong user codes; retry in {wait} s")))
+        }
+        Err(UserCodeError::Service(e)) => Err(e.into()),
+    }
+}

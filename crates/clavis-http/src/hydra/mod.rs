@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login_consent::accept_logout))
         .routes(routes!(login_consent::reject_logout))
         .routes(routes!(login_consent::revoke_login_sessions))
+        .routes(routes!(login_consent::accept_user_code))
         .routes(routes!(login_consent::list_consent_sessions, login_consent::revoke_consent_sessions))
         .routes(routes!(clients::create, clients::list))
         .routes(routes!(clients::get, clients::replace, clients::patch, clients::delete))

@@ -145,27 +145,50 @@ pub async fn authorize(
         Ok(p) => p,
         Err(resp) => return *resp,
     };
-    let public = st.services.settings.public_url.as_str();
     let request_url = request_url(&st, &uri, &params);
     let name = cookie_name(&issuer.tenant);
     let cookie = read_cookie(&headers, &name);
     let bindings = csrf_cookies(&headers);
-    match st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie, &bindings).await {
+    let step = st.services.authorize(&issuer.tenant, &issuer.url, &params, &request_url, cookie, &bindings).await;
+    step_response(&st, &issuer, uri.path(), &headers, step)
+}
+
+/// Where a step of the browser flow goes next, with the cookies it sets or clears.
+fn step_response(st: &AppState, issuer: &Issuer, path: &str, headers: &HeaderMap, step: Result<AuthorizeStep, AuthorizeError>) -> Response {
+    match step {
         Ok(AuthorizeStep { next, set_session, csrf }) => {
             let mut resp = navigate(&next);
-            if let Some(v) = csrf.and_then(|c| csrf_set_cookie(&st, uri.path(), &c)) {
+            if let Some(v) = csrf.and_then(|c| csrf_set_cookie(st, path, &c)) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
             if let Some((value, max_age)) = set_session {
-                if let Some(v) = set_cookie(&name, &value, "/", max_age, public.starts_with("https://")) {
+                let secure = st.services.settings.public_url.starts_with("https://");
+                if let Some(v) = set_cookie(&cookie_name(&issuer.tenant), &value, "/", max_age, secure) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
             resp
         }
         Err(AuthorizeError::Client(next)) => navigate(&next),
-        Err(AuthorizeError::Page(e)) => super::error_page(&st.services.settings, &headers, &e),
+        Err(AuthorizeError::Page(e)) => super::error_page(&st.services.settings, headers, &e),
     }
+}
+
+/// The device flow's browser side (RFC 8628 §3.3, as Hydra): without parameters (or with
+/// `user_code`), a device challenge for the device verification page; with a
+/// `device_verifier`, `login_verifier` or `consent_verifier`, the next step of the flow.
+#[utoipa::path(get, path = "/oauth2/device/verify", operation_id = "performOAuth2DeviceVerificationFlow", tag = "oauth2",
+    params(("user_code" = Option<String>, Query), ("device_verifier" = Option<String>, Query), ("login_verifier" = Option<String>, Query), ("consent_verifier" = Option<String>, Query)),
+    responses((status = 303, description = "Redirect (`Location`)"), (status = 400, description = "A spent or unknown verifier", body = OAuthErrorBody)))]
+pub async fn device_verify(State(st): State<AppState>, issuer: Issuer, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+    let params = match request_params(&Method::GET, &uri, &[]) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
+    };
+    let name = cookie_name(&issuer.tenant);
+    let cookie = read_cookie(&headers, &name);
+    let step = st.services.device_verify(&issuer.tenant, &issuer.url, &params, cookie, &csrf_cookies(&headers)).await;
+    step_response(&st, &issuer, uri.path(), &headers, step)
 }
 
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0); also POST with a form body.

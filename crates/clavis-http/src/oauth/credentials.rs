@@ -41,14 +41,23 @@ pub struct CredentialResponse {
     format: &'static str,
 }
 
-/// Hydra's `VerifiableCredentialPrimingResponse` (status 400).
+/// Hydra's `VerifiableCredentialPrimingResponse` (status 400): `missing_proof` with a
+/// `c_nonce`, or `invalid_request` without one.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CredentialPriming {
     error: &'static str,
     error_description: &'static str,
-    c_nonce: String,
-    c_nonce_expires_in: i64,
-    format: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_nonce_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<&'static str>,
+}
+
+fn invalid(why: &'static str) -> Response {
+    let body = CredentialPriming { error: "invalid_request", error_description: why, c_nonce: None, c_nonce_expires_in: None, format: None };
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// A signed `jwt_vc_json` credential about the access token's user (scope `openid`),
@@ -68,7 +77,7 @@ async fn answer(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]
         return unauthorized("a bearer access token is required");
     };
     let Ok(request) = serde_json::from_slice::<CredentialRequest>(body) else {
-        return (StatusCode::BAD_REQUEST, OAuthErrorBody::json("invalid_request", "the body must be a JSON credential request")).into_response();
+        return invalid("the body must be a JSON credential request");
     };
     let proof = request.proof.as_ref().map(|p| (p.proof_type.as_str(), p.jwt.as_str()));
     match st.services.create_credential(&issuer.tenant, token, &request.format, proof).await {
@@ -78,13 +87,13 @@ async fn answer(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]
             let body = CredentialPriming {
                 error: "missing_proof",
                 error_description: description,
-                c_nonce,
-                c_nonce_expires_in: expires_in,
-                format: "jwt_vc",
+                c_nonce: Some(c_nonce),
+                c_nonce_expires_in: Some(expires_in),
+                format: Some("jwt_vc"),
             };
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-        Err(CredentialError::Invalid(why)) => (StatusCode::BAD_REQUEST, OAuthErrorBody::json("invalid_request", why)).into_response(),
+        Err(CredentialError::Invalid(why)) => invalid(why),
         Err(CredentialError::Token(TokenRejection::Invalid(why))) => unauthorized(why),
         Err(CredentialError::Token(TokenRejection::Store(e))) => OAuthResponseError(e.into()).into_response(),
     }

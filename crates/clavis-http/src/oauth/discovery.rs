@@ -67,6 +67,8 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "require_request_uri_registration": true,
         "require_signed_request_object": false,
     });
+    // Outside the literal above, which is at json!'s recursion limit.
+    v["device_authorization_endpoint"] = json!(format!("{url}/oauth2/device/auth"));
     if dcr {
         v["registration_endpoint"] = json!(format!("{url}/oauth2/register"));
     }

@@ -4,6 +4,7 @@
 mod authorize;
 mod cors;
 mod credentials;
+mod device;
 mod discovery;
 mod lifecycle;
 mod limits;
@@ -46,6 +47,10 @@ pub fn issuer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::revoke))
         .routes(routes!(userinfo::userinfo, userinfo::userinfo_post))
         .routes(routes!(credentials::create))
+        .routes(routes!(device::authorize_device))
+        .routes(routes!(authorize::device_verify))
+        .routes(routes!(device::done))
+        .routes(routes!(device::verify))
         .routes(routes!(authorize::logout, authorize::logout_form))
         .routes(routes!(register::register))
         .routes(routes!(register::get, register::update, register::delete))

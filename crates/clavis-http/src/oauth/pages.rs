@@ -136,6 +136,17 @@ pub(crate) fn frontchannel_page(frames: &[String], next: Option<&str>) -> Respon
     locked(StatusCode::OK, html, &csp)
 }
 
+/// The page a device flow ends on in the browser (RFC 8628 §3.3): back to the device.
+pub(crate) fn device_done_page(approved: bool) -> Response {
+    let (title, text) = if approved {
+        ("Device connected", "You have approved the device. You may close this window and return to it.")
+    } else {
+        ("Device not connected", "The request was refused. You may close this window.")
+    };
+    let html = format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>");
+    locked(StatusCode::OK, html, "default-src 'none'; frame-ancestors 'none'")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,7 @@ fn id_token(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IssuedBy {
     AuthorizationCode,
+    DeviceCode,
     RefreshToken,
 }
 
@@ -92,18 +93,22 @@ impl Services {
         let now = self.now();
         let l = &client.extras.lifespans;
         let s = &self.settings;
-        let (ttl, id_ttl, refresh_ttl) = if from_code {
-            (
+        let (ttl, id_ttl, refresh_ttl) = match by {
+            IssuedBy::AuthorizationCode => (
                 l.authorization_code_grant_access_token.unwrap_or(s.access_token_ttl_secs),
                 l.authorization_code_grant_id_token.unwrap_or(s.id_token_ttl_secs),
                 l.authorization_code_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
-            )
-        } else {
-            (
+            ),
+            IssuedBy::DeviceCode => (
+                l.device_authorization_grant_access_token.unwrap_or(s.access_token_ttl_secs),
+                l.device_authorization_grant_id_token.unwrap_or(s.id_token_ttl_secs),
+                l.device_authorization_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
+            ),
+            IssuedBy::RefreshToken => (
                 l.refresh_token_grant_access_token.unwrap_or(s.access_token_ttl_secs),
                 l.refresh_token_grant_id_token.unwrap_or(s.id_token_ttl_secs),
                 l.refresh_token_grant_refresh_token.unwrap_or(s.refresh_token_ttl_secs),
-            )
+            ),
         };
         let with_nonce = from_code;
         let scope = grant.scope.join(" ");

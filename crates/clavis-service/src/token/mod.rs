@@ -16,6 +16,7 @@
 mod authorization_code;
 pub(crate) mod binding;
 mod client_credentials;
+mod device_code;
 mod grant_data;
 pub(crate) mod issue;
 pub(crate) mod jwt_bearer;
@@ -33,8 +34,13 @@ use crate::{OAuthError, Services};
 use binding::Binding;
 
 /// Every grant type the token endpoint serves, by its `grant_type` value.
-static GRANTS: &[&dyn Grant] =
-    &[&authorization_code::AuthorizationCode, &client_credentials::ClientCredentials, &refresh_token::RefreshToken, &jwt_bearer::JwtBearer];
+static GRANTS: &[&dyn Grant] = &[
+    &authorization_code::AuthorizationCode,
+    &client_credentials::ClientCredentials,
+    &refresh_token::RefreshToken,
+    &device_code::DeviceCode,
+    &jwt_bearer::JwtBearer,
+];
 
 /// A token request: the form parameters (each at most once) and the issuer it came
 /// through. Its client authenticates separately, with the same parameters.
