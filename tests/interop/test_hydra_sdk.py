@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from authlib.integrations.requests_client import AssertionSession
+from authlib.integrations.requests_client import AssertionSession, OAuth2Session, OAuthError
 from authlib.oauth2 import OAuth2Error
 from joserfc.jwk import ECKey
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -1006,6 +1006,27 @@ def test_trusted_issuers_and_the_jwt_bearer_grant_with_authlib(clavis, hydra, ro
     with pytest.raises(ApiException) as raised:
         hydra.get_trusted_o_auth2_jwt_grant_issuer(trusted.id)
     assert api_error(raised)[0] == 404
+
+
+def test_token_exchange_with_authlib(clavis, hydra, root):
+    """RFC 8693 through authlib's OAuth2Session: a resource server (its client made with the
+    SDK) exchanges the token it was called with; the SDK's introspection sees whose it is."""
+    access = "urn:ietf:params:oauth:token-type:access_token"
+    api = create(clavis, hydra, machine_client(grant_types=["client_credentials", TOKEN_EXCHANGE], scope="read"))
+    caller = create(clavis, hydra, machine_client(scope="read write", audience=[api.client_id]))
+    endpoint = root["token_endpoint"]
+    caller_session = OAuth2Session(caller.client_id, caller.client_secret, token_endpoint_auth_method="client_secret_basic")
+    subject = caller_session.fetch_token(endpoint, grant_type="client_credentials", scope="read write", audience=api.client_id)["access_token"]
+    session = OAuth2Session(api.client_id, api.client_secret, token_endpoint_auth_method="client_secret_basic")
+    token = session.fetch_token(endpoint, grant_type=TOKEN_EXCHANGE, subject_token=subject, subject_token_type=access)
+    clavis.sensitive |= {subject, token["access_token"], basic_credentials(api.client_id, api.client_secret),
+                         basic_credentials(caller.client_id, caller.client_secret)}
+    assert token["issued_token_type"] == access and token["scope"] == "read" and "refresh_token" not in token
+    got = hydra.introspect_o_auth2_token(token=token["access_token"])
+    assert (got.active, got.sub, got.client_id) == (True, caller.client_id, api.client_id)
+    with pytest.raises(OAuthError) as raised:
+        session.fetch_token(endpoint, grant_type=TOKEN_EXCHANGE, subject_token=subject, subject_token_type=access, scope="write")
+    assert raised.value.error == "invalid_scope"
 
 
 def test_no_secret_or_token_in_the_log(clavis, hydra, tokens):

@@ -119,8 +119,8 @@ pub struct ClientInput {
     pub fapi_profile: Option<String>,
     /// Any of `authorization_code`, `client_credentials`, `refresh_token`,
     /// `urn:ietf:params:oauth:grant-type:device_code`,
-    /// `urn:ietf:params:oauth:grant-type:token-exchange`,
-    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (confidential clients) [default:
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` and
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (both for confidential clients) [default:
     /// `authorization_code`, `refresh_token`].
     pub grant_types: Option<Vec<String>>,
     /// Confidential clients get a secret [default: true].
@@ -368,6 +368,9 @@ impl Client {
             }
             if has_grant(GrantType::JwtBearer) {
                 return Err(ValidationError::new("grant_types", "the jwt-bearer grant needs a confidential client"));
+            }
+            if has_grant(GrantType::TokenExchange) {
+                return Err(ValidationError::new("grant_types", "token exchange needs a confidential client"));
             }
             if self.extras.introspector {
                 return Err(ValidationError::new("introspector", "public clients cannot introspect"));

@@ -40,6 +40,10 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub ext: Option<Value>,
+    /// The acting party of a delegated (exchanged) token, RFC 8693 §4.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub act: Option<Value>,
 }
 
 /// A UserInfo response: JSON claims, or a signed JWT (`application/jwt`).
@@ -101,6 +105,7 @@ impl Services {
                 token_type: Some("Bearer"),
                 token_use: Some("access_token"),
                 ext: c.ext,
+                act: c.act,
             });
         }
         if token.len() <= 128 {

@@ -26,6 +26,9 @@ pub struct AccessClaims {
     /// Confirmation of a bound token (RFC 7800); absent for bearer tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Value>,
+    /// The acting party of a delegated token (RFC 8693 §4.1), prior actors nested in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
 }
 
 /// Who an accepted access token speaks for.

@@ -202,6 +202,7 @@ async fn discovery_lists_what_is_implemented() {
                     "client_credentials",
                     "refresh_token",
                     "urn:ietf:params:oauth:grant-type:device_code",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
                     "urn:ietf:params:oauth:grant-type:jwt-bearer"
                 ])
             );

@@ -63,11 +63,25 @@ pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &Heade
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the form that `Form` reads
 pub(crate) struct TokenRequest {
-    /// `client_credentials`, `authorization_code` or `refresh_token`.
+    /// `client_credentials`, `authorization_code`, `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`, `…:token-exchange` or `…:jwt-bearer`.
     grant_type: String,
     scope: Option<String>,
-    /// client_credentials: space-separated audiences, each registered for the client.
+    /// Space-separated audiences, each registered for the client.
     audience: Option<String>,
+    /// Token exchange: one more audience, an absolute URI (RFC 8707).
+    resource: Option<String>,
+    /// Device code grant.
+    device_code: Option<String>,
+    /// JWT bearer grant: the trusted issuer's JWT.
+    assertion: Option<String>,
+    /// Token exchange (RFC 8693 §2.1): `subject_token`, `subject_token_type`, `actor_token`,
+    /// `actor_token_type`, `requested_token_type`.
+    subject_token: Option<String>,
+    subject_token_type: Option<String>,
+    actor_token: Option<String>,
+    actor_token_type: Option<String>,
+    requested_token_type: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     /// PKCE (RFC 7636), S256.
@@ -90,6 +104,9 @@ pub(crate) struct TokenResponse<'a> {
     id_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    /// Token exchange only (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
 }
 
 /// Issues tokens. Also served at `/oauth/token`, and under `/t/{tenant}` for every tenant.
@@ -127,6 +144,7 @@ async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8])
         scope: &tokens.scope,
         id_token: tokens.id_token.as_deref(),
         refresh_token: tokens.refresh_token.as_deref(),
+        issued_token_type: tokens.issued_token_type,
     };
     let mut resp = axum::Json(body).into_response();
     let h = resp.headers_mut();

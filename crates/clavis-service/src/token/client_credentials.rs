@@ -58,8 +58,17 @@ impl Services {
             jti: clavis_core::ids::random_token(16),
             ext: None,
             cnf: ctx.binding.confirmation(),
+            act: None,
         };
         let access_token = self.mint_access_token(ctx.tenant(), client, &claims).await?;
-        Ok(TokenSet { access_token, token_type: ctx.binding.token_type(), expires_in: ttl, scope, id_token: None, refresh_token: None })
+        Ok(TokenSet {
+            access_token,
+            token_type: ctx.binding.token_type(),
+            expires_in: ttl,
+            scope,
+            id_token: None,
+            refresh_token: None,
+            issued_token_type: None,
+        })
     }
 }

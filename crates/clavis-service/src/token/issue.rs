@@ -22,6 +22,8 @@ pub struct TokenSet {
     pub scope: String,
     pub id_token: Option<String>,
     pub refresh_token: Option<String>,
+    /// RFC 8693 §2.2.1: what the token exchange issued (other grants: none).
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Claims a consent app may not set on an ID token: the server decides these.
@@ -126,6 +128,7 @@ impl Services {
             jti: jti.clone(),
             ext,
             cnf: binding.confirmation(),
+            act: None,
         };
         let access_token = self.mint_access_token(t, client, &claims).await?;
 
@@ -173,7 +176,8 @@ impl Services {
         } else {
             None
         };
-        let tokens = TokenSet { access_token, token_type: binding.token_type(), expires_in: ttl, scope, id_token, refresh_token };
+        let tokens =
+            TokenSet { access_token, token_type: binding.token_type(), expires_in: ttl, scope, id_token, refresh_token, issued_token_type: None };
         Ok((tokens, (jti, now + ttl), family_out))
     }
 

@@ -21,6 +21,7 @@ mod grant_data;
 pub(crate) mod issue;
 pub(crate) mod jwt_bearer;
 mod refresh_token;
+mod token_exchange;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +40,7 @@ static GRANTS: &[&dyn Grant] = &[
     &client_credentials::ClientCredentials,
     &refresh_token::RefreshToken,
     &device_code::DeviceCode,
+    &token_exchange::TokenExchange,
     &jwt_bearer::JwtBearer,
 ];
 
