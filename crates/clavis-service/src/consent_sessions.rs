@@ -51,3 +51,45 @@ impl Services {
         Ok(out)
     }
 }
+
+/// A remembered consent as the authms API shows it to its user. `id` is the client's id:
+/// a user has at most one remembered consent per client.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserConsent {
+    pub id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// RFC 3339.
+    pub granted_at: String,
+}
+
+impl Services {
+    /// The user behind `token`: a live access token of the tenant with scope `openid`
+    /// that is not a client's own (client_credentials) token.
+    pub async fn user_of_token(&self, t: &TenantId, token: &str) -> Result<String, crate::TokenRejection> {
+        let (_, c) = self.check_access_token(token, Some(t)).await?;
+        if c.sub == c.client_id || !c.scope.split(' ').any(|s| s == "openid") {
+            return Err(crate::TokenRejection::Invalid("a user's access token with scope openid is required"));
+        }
+        Ok(c.sub)
+    }
+
+    /// authms `GET /oauth/consents`: `subject`'s remembered consents (at most 500).
+    pub async fn user_consents(&self, t: &TenantId, subject: &str) -> Result<Vec<UserConsent>, ServiceError> {
+        let mut out = Vec::new();
+        for (client_id, data, created_at) in self.store.list_consents(t, subject, self.now(), "", 500).await? {
+            let scopes = serde_json::from_str::<ConsentAccept>(&data).map(|c| c.grant_scope).unwrap_or_default();
+            out.push(UserConsent { id: client_id.clone(), client_id, scopes, granted_at: clavis_core::time::rfc3339(created_at) });
+        }
+        Ok(out)
+    }
+
+    /// authms `DELETE /oauth/consents/{id}`: forgets `subject`'s consent to client `id` and
+    /// revokes what it granted, as Hydra's revokeOAuth2ConsentSessions does.
+    pub async fn revoke_user_consent(&self, t: &TenantId, subject: &str, id: &str) -> Result<(), ServiceError> {
+        if id.len() > 256 || self.store.find_consent(t, subject, id, self.now()).await?.is_none() {
+            return Err(ServiceError::NotFound("consent"));
+        }
+        self.revoke_consent_sessions(t, subject, Some(id)).await
+    }
+}

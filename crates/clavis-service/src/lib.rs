@@ -38,7 +38,7 @@ pub use clavis_store::{AuditEntry, ClientFilter, SecretRecord, SecretStatus, Sto
 pub use clavis_store::{RevokedCounts, StoreError, TrustedIssuer};
 pub use client_auth::{parse_basic, ClientAuthRequest};
 pub use client_tokens::{ClientToken, MAX_REVOCATION_GRACE_SECS};
-pub use consent_sessions::ConsentSessionView;
+pub use consent_sessions::{ConsentSessionView, UserConsent};
 pub use credentials::{CredentialError, NONCE_LIFETIME_SECS};
 pub use dcr::{registration_from_body, registration_update_from_body};
 pub use device::{DeviceAuthorization, UserCodeError, DEVICE_CODE_TTL_SECS, POLL_INTERVAL_SECS};

@@ -148,6 +148,11 @@ impl Services {
         Ok(Userinfo::Signed(self.keys.for_tenant(t).await?.signer(alg).sign_jwt(&claims)))
     }
 
+    /// The user's claims for `token` as JSON, never signed (the authms `GET /oauth/userinfo`).
+    pub async fn userinfo_claims(&self, t: &TenantId, token: &str) -> Result<Value, TokenRejection> {
+        Ok(Value::Object(self.user_claims(t, token).await?.2))
+    }
+
     /// The access token `token` of a user (scope `openid`), its client, and the user's
     /// claims with the `sub` the client's ID tokens carry (OpenID Connect Core §5.3.2).
     pub(crate) async fn user_claims(&self, t: &TenantId, token: &str) -> Result<(AccessClaims, Client, Map<String, Value>), TokenRejection> {

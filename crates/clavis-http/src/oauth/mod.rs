@@ -1,6 +1,7 @@
 //! The public OAuth endpoints of every issuer: the default tenant at the root, every
 //! tenant at `/t/{tenant}`. Errors are RFC 6749 §5.2 bodies.
 
+mod authms_oauth;
 mod authorize;
 mod cors;
 mod credentials;
@@ -51,6 +52,10 @@ pub fn issuer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(authorize::device_verify))
         .routes(routes!(device::done))
         .routes(routes!(device::verify))
+        .routes(routes!(authms_oauth::push))
+        .routes(routes!(authms_oauth::userinfo))
+        .routes(routes!(authms_oauth::list_consents))
+        .routes(routes!(authms_oauth::revoke_consent))
         .routes(routes!(authorize::logout, authorize::logout_form))
         .routes(routes!(register::register))
         .routes(routes!(register::get, register::update, register::delete))

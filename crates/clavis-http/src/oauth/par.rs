@@ -19,8 +19,8 @@ use crate::AppState;
 #[derive(Serialize, ToSchema)]
 pub struct PushedRequest {
     /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth2/auth?client_id=…&request_uri=…`; usable once.
-    request_uri: String,
-    expires_in: i64,
+    pub(crate) request_uri: String,
+    pub(crate) expires_in: i64,
 }
 
 /// Pushes an authorization request; the client authenticates as at the token endpoint.
