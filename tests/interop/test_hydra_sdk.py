@@ -908,6 +908,27 @@ def test_admin_introspection_and_token_deletion(clavis, hydra, tokens):
     assert not hydra.introspect_o_auth2_token(token=token).active, "deleteOAuth2Token ends the client's tokens"
 
 
+def test_discovery_and_a_device_request_through_the_sdk(clavis, hydra):
+    """discoverOidcConfiguration (whose model requires Hydra's own fields), discoverJsonWebKeys,
+    and oAuth2DeviceFlow, which sends no body: the client authenticates by Basic alone."""
+    from ory_hydra_client import OidcApi, WellknownApi
+
+    with ApiClient(Configuration(host=clavis.public_url)) as api_client:
+        conf = OidcApi(api_client).discover_oidc_configuration()
+        assert conf.device_authorization_endpoint == f"{clavis.public_url}/oauth2/device/auth"
+        assert conf.id_token_signed_response_alg[0] == "RS256" and conf.userinfo_signed_response_alg
+        assert {k.alg for k in WellknownApi(api_client).discover_json_web_keys().keys} >= {"RS256", "ES256"}
+    tv = create(clavis, hydra, machine_client(grant_types=[DEVICE_CODE], scope="openid"))
+    clavis.sensitive.add(basic_credentials(tv.client_id, tv.client_secret))
+    # The operation declares no authentication and no body: the caller adds its Basic header.
+    basic = {"Authorization": f"Basic {basic_credentials(tv.client_id, tv.client_secret)}"}
+    with ApiClient(Configuration(host=clavis.public_url)) as api_client:
+        device = OAuth2Api(api_client).o_auth2_device_flow(_headers=basic)
+    clavis.sensitive.add(device.device_code)
+    assert device.verification_uri_complete == f"{device.verification_uri}?user_code={device.user_code}"
+    assert device.expires_in == 600 and device.interval == 5
+
+
 def test_get_version_on_both_listeners(clavis):
     for host in (clavis.admin_url, clavis.public_url):
         with ApiClient(Configuration(host=host)) as api_client:

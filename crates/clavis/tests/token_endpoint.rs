@@ -195,6 +195,9 @@ async fn discovery_lists_what_is_implemented() {
             assert_eq!(v["introspection_endpoint"], format!("{issuer}/oauth2/introspect"));
             assert_eq!(v["revocation_endpoint"], format!("{issuer}/oauth2/revoke"));
             assert_eq!(v["device_authorization_endpoint"], format!("{issuer}/oauth2/device/auth"));
+            // Hydra's own names, required by its SDK's model.
+            assert_eq!(v["id_token_signed_response_alg"], json!(["RS256", "PS256", "ES256", "EdDSA"]));
+            assert_eq!(v["userinfo_signed_response_alg"], v["id_token_signed_response_alg"]);
             assert_eq!(
                 v["grant_types_supported"],
                 json!([

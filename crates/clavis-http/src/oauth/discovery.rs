@@ -69,6 +69,9 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     });
     // Outside the literal above, which is at json!'s recursion limit.
     v["device_authorization_endpoint"] = json!(format!("{url}/oauth2/device/auth"));
+    // Hydra's own names, which its SDK's `OidcConfiguration` requires.
+    v["id_token_signed_response_alg"] = json!(Alg::NAMES);
+    v["userinfo_signed_response_alg"] = json!(Alg::NAMES);
     if dcr {
         v["registration_endpoint"] = json!(format!("{url}/oauth2/register"));
     }

@@ -17,6 +17,11 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+        // No body at all has no parameters, whatever its type: the Hydra SDK sends its
+        // device authorization request so (the client authenticated by Basic).
+        if body.is_empty() && !headers.contains_key(header::CONTENT_TYPE) {
+            return Ok(Self(Vec::new()));
+        }
         if !Self::is_form(headers) {
             return Err(OAuthError::InvalidRequest("Content-Type must be application/x-www-form-urlencoded".into()));
         }
