@@ -675,7 +675,7 @@ pub fn check_jwks(text: &str) -> Result<(), ValidationError> {
         let obj = key.as_object().ok_or_else(|| ValidationError::new(&field, "must be an object"))?;
         let s = |name: &str| obj.get(name).and_then(|v| v.as_str());
         let b64 = |name: &str| s(name).is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        for &private in crate::jose::PRIVATE_MEMBERS {
             if obj.contains_key(private) {
                 return Err(ValidationError::new(&field, format!("must be a public key (has \"{private}\")")));
             }

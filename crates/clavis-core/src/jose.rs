@@ -242,6 +242,10 @@ impl Material {
     }
 }
 
+/// The JWK members that only private keys have (RFC 7518 §6.2.2, §6.3.2, §6.4.1): a JWK
+/// with any of them is refused wherever a public key is expected.
+pub const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 /// The public half of a signing key as it is published and stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicJwk {

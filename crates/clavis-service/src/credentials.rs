@@ -130,6 +130,6 @@ fn nonce_input(jti: &str, expires_at: i64) -> Vec<u8> {
 fn proof_jwk(jwt: &str) -> Option<Value> {
     let header: Value = serde_json::from_slice(&B64.decode(jwt.split('.').next()?).ok()?).ok()?;
     let jwk = header.get("jwk")?.as_object()?;
-    let private = ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| jwk.contains_key(*m));
+    let private = clavis_core::jose::PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m));
     (!private && jwk.get("kty").is_some_and(Value::is_string)).then(|| Value::Object(jwk.clone()))
 }

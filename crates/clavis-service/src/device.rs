@@ -327,21 +327,24 @@ impl Services {
         device: &str,
         grant: Option<&GrantData>,
     ) -> Result<AuthorizeStep, AuthorizeError> {
-        let now = self.now();
-        let changed = match grant {
-            Some(g) => {
-                self.store
-                    .set_device_status(t, device, "claimed", "approved", Some(&serde_json::to_string(g).expect("grant serializes")), now)
-                    .await?
-            }
-            None => self.store.set_device_status(t, device, "claimed", "denied", None, now).await?,
-        };
-        if !changed {
+        if !self.settle_device_request(t, device, grant).await? {
             return Err(AuthorizeError::Page(OAuthError::InvalidRequest("the device request has expired".into())));
         }
         let done = format!("{}/oauth2/device/done", data.request.issuer);
         let next = Navigation::Redirect(if grant.is_some() { done } else { with_params(&done, &[("error", "access_denied")]) });
         Ok(AuthorizeStep { next, set_session: None, csrf: data.browser.as_ref().map(Binding::clear) })
+    }
+
+    /// Approves a claimed device request with `grant`, or denies it without one; `false`
+    /// if it was not claimed any more, or has expired.
+    async fn settle_device_request(&self, t: &TenantId, device: &str, grant: Option<&GrantData>) -> Result<bool, StoreError> {
+        let now = self.now();
+        match grant {
+            Some(g) => {
+                self.store.set_device_status(t, device, "claimed", "approved", Some(&serde_json::to_string(g).expect("grant serializes")), now).await
+            }
+            None => self.store.set_device_status(t, device, "claimed", "denied", None, now).await,
+        }
     }
 
     /// authms `POST /oauth/device/verify`: the user of `token` (an access token of a user,
@@ -356,7 +359,6 @@ impl Services {
             return Err(UserCodeError::Service(ServiceError::Refused("a user's access token is required, not a client's".into())));
         }
         let (device, request) = self.claim_user_code(t, user_code).await?;
-        let now = self.now();
         let grant = approve.then(|| GrantData {
             issuer: request.issuer,
             subject: user.sub,
@@ -375,15 +377,7 @@ impl Services {
             family_id: None,
             family_started_at: None,
         });
-        let changed = match &grant {
-            Some(g) => {
-                self.store
-                    .set_device_status(t, &device.id, "claimed", "approved", Some(&serde_json::to_string(g).expect("grant serializes")), now)
-                    .await?
-            }
-            None => self.store.set_device_status(t, &device.id, "claimed", "denied", None, now).await?,
-        };
-        if changed {
+        if self.settle_device_request(t, &device.id, grant.as_ref()).await? {
             Ok(())
         } else {
             Err(UserCodeError::Expired)

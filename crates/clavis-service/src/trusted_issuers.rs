@@ -42,7 +42,7 @@ impl Services {
         if r.scope.len() > MAX_SCOPES || !r.scope.iter().all(|s| is_valid_scope_token(s)) {
             return Err(invalid("scope", "at most 100 scopes, each 1 to 128 characters without spaces or quotes"));
         }
-        let private = ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| r.jwk.get(*m).is_some());
+        let private = clavis_core::jose::PRIVATE_MEMBERS.iter().any(|m| r.jwk.get(*m).is_some());
         if private {
             return Err(invalid("jwk", "must be the issuer's public key only"));
         }

@@ -134,15 +134,7 @@ pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuer
     let params = super::query_params(q.as_deref())?;
     let get = |k: &str| super::param(&params, k);
     // Present but empty is not a number either.
-    let page_size = match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .map(|n| n.min(MAX_PAGE_SIZE))
-            .ok_or_else(|| HydraError::bad_request("page_size must be a positive integer"))?,
-    };
+    let page_size = super::page_size(&params)?;
     let token = get("page_token");
     if token.is_some_and(|t| t.len() != 26 || !t.bytes().all(|b| b.is_ascii_alphanumeric())) {
         return Err(HydraError::bad_request("page_token is malformed"));

@@ -142,6 +142,20 @@ impl FromRequestParts<AppState> for HydraAdmin {
     }
 }
 
+/// `page_size` of a Hydra list: 1 to [`clients::MAX_PAGE_SIZE`] (larger is capped),
+/// [`clients::DEFAULT_PAGE_SIZE`] when absent; present but not a positive integer is 400.
+pub(crate) fn page_size(params: &[(String, String)]) -> Result<i64, HydraError> {
+    match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {
+        None => Ok(clients::DEFAULT_PAGE_SIZE),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(clients::MAX_PAGE_SIZE))
+            .ok_or_else(|| HydraError::bad_request("page_size must be a positive integer")),
+    }
+}
+
 /// The pairs of a query string (see [`crate::params`] for the limits).
 pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, HydraError> {
     crate::params::parse(query.unwrap_or("").as_bytes(), false).map_err(|e| HydraError::bad_request(e.to_string()))

@@ -11,7 +11,6 @@ use clavis_service::{TrustRequest, TrustedIssuer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::clients::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::{param, query_params, HydraAdmin, HydraError, HydraErrorBody, HydraJson};
 use crate::AppState;
 
@@ -104,15 +103,7 @@ pub async fn delete(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, Path(
               (status = "4XX", body = HydraErrorBody)))]
 pub async fn list(State(st): State<AppState>, HydraAdmin(p): HydraAdmin, RawQuery(q): RawQuery) -> Result<Response, HydraError> {
     let params = query_params(q.as_deref())?;
-    let page_size = match params.iter().find(|(n, _)| n == "page_size").map(|(_, v)| v.as_str()) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .map(|n| n.min(MAX_PAGE_SIZE))
-            .ok_or_else(|| HydraError::bad_request("page_size must be a positive integer"))?,
-    };
+    let page_size = super::page_size(&params)?;
     let after = param(&params, "page_token").unwrap_or("");
     if after.len() > 26 || !after.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(HydraError::bad_request("page_token is malformed"));

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use clavis_service::{OAuthError, TokenRejection, UserConsent};
 
 use super::par::PushedRequest;
-use super::token::{authenticate, Form};
 use super::Issuer;
 use crate::authms::{created, ok, simple, ApiError, Envelope, ErrorEnvelope};
 use crate::AppState;
@@ -50,13 +49,7 @@ async fn user(st: &AppState, issuer: &Issuer, headers: &HeaderMap) -> Result<Str
     request_body(content = super::authorize::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 201, body = Envelope<PushedRequest>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&st, &issuer, &headers, &form).await?;
-        st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs()).await
-    }
-    .await;
-    match result {
+    match super::par::pushed(&st, &issuer, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = created(PushedRequest { request_uri, expires_in });
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -23,6 +23,14 @@ pub struct PushedRequest {
     pub(crate) expires_in: i64,
 }
 
+/// The request_uri and lifetime of the request in `body`, pushed by the client that
+/// authenticates with it (also the authms `POST /oauth/pushed-authorization`).
+pub(crate) async fn pushed(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<(String, i64), clavis_service::OAuthError> {
+    let form = Form::parse(headers, body)?;
+    let client = authenticate(st, issuer, headers, &form).await?;
+    st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs()).await
+}
+
 /// Pushes an authorization request; the client authenticates as at the token endpoint.
 #[utoipa::path(post, path = "/oauth2/par", operation_id = "pushAuthorizationRequest", tag = "oauth2",
     security((), ("client_basic" = [])),
@@ -30,13 +38,7 @@ pub struct PushedRequest {
                  description = "The authorization request's parameters, plus client authentication"),
     responses((status = 201, body = PushedRequest), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&st, &issuer, &headers, &form).await?;
-        st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs()).await
-    }
-    .await;
-    match result {
+    match pushed(&st, &issuer, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = (StatusCode::CREATED, Json(PushedRequest { request_uri, expires_in })).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
