@@ -1,5 +1,6 @@
-//! Client assertions (private_key_jwt / client_secret_jwt) and request objects (RFC 9101,
-//! unsigned ones allowed) against a fixed key set.
+//! Client assertions (private_key_jwt / client_secret_jwt), request objects (RFC 9101,
+//! unsigned ones allowed) against a fixed key set, and DPoP proofs (RFC 9449, with the key
+//! of their own header) — all JWSs a client signs.
 #![no_main]
 use clavis_core::assertion::{ClientAssertion, ClientJws};
 use libfuzzer_sys::fuzz_target;
@@ -20,4 +21,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = jws.claims::<serde_json::Map<String, serde_json::Value>>();
         let _ = jws.verify_with_jwks(&serde_json::json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}));
     }
+    let target = clavis_core::dpop::ProofTarget { method: "POST", url: "https://as.example/token", access_token: Some("tok") };
+    let _ = clavis_core::dpop::check_proof(token, &target);
 });

@@ -50,6 +50,7 @@ pub struct ClientJws<'a> {
     signature: Vec<u8>,
     pub alg: String,
     pub kid: Option<String>,
+    header: Value,
     payload: Vec<u8>,
 }
 
@@ -99,7 +100,12 @@ impl<'a> ClientJws<'a> {
         let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
         let payload = B64.decode(payload).map_err(|_| "the payload is not base64url")?;
         let signature = B64.decode(sig).map_err(|_| "the signature is malformed")?;
-        Ok(Self { signing_input, signature, alg, kid, payload })
+        Ok(Self { signing_input, signature, alg, kid, header, payload })
+    }
+
+    /// The JOSE header, not yet trusted.
+    pub fn header(&self) -> &Value {
+        &self.header
     }
 
     /// Whether it is unsigned (`alg: none`, allowed by [`Self::parse`]).
@@ -129,7 +135,8 @@ impl<'a> ClientJws<'a> {
             .any(|k| self.verify_with_jwk(k))
     }
 
-    fn verify_with_jwk(&self, jwk: &Value) -> bool {
+    /// Verifies against one JWK (its `alg`, if any, must allow the JWS's).
+    pub fn verify_with_jwk(&self, jwk: &Value) -> bool {
         let s = |name: &str| jwk.get(name).and_then(Value::as_str);
         let b = |name: &str| s(name).and_then(|v| B64.decode(v).ok());
         let msg = self.signing_input.as_bytes();

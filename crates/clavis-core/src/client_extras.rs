@@ -149,6 +149,9 @@ pub struct HydraMetadata {
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
     pub backchannel_logout_session_required: bool,
+    /// RFC 9449 §5.2: every access token of the client is DPoP-bound (a token request
+    /// without a proof is refused).
+    pub dpop_bound_access_tokens: bool,
     /// SHA-256 of the RFC 7592 registration access token of a dynamically registered client.
     pub registration_token_hash: Option<String>,
 }

@@ -192,6 +192,12 @@ impl SigningKey {
         self.sign(&format!("{}.", B64.encode(header)), claims)
     }
 
+    /// Signs `claims` under a JOSE header of the caller's (its `alg` must be this key's):
+    /// for proofs a client makes, e.g. in tests.
+    pub fn sign_with_header<C: Serialize>(&self, header: &Value, claims: &C) -> String {
+        self.sign(&format!("{}.", B64.encode(header.to_string())), claims)
+    }
+
     fn sign<C: Serialize>(&self, prefix: &str, claims: &C) -> String {
         let payload = serde_json::to_vec(claims).expect("claims serialize");
         let mut out = String::with_capacity(prefix.len() + payload.len() * 4 / 3 + 350);

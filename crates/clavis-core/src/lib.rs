@@ -4,6 +4,7 @@
 pub mod assertion;
 pub mod client;
 pub mod client_extras;
+pub mod dpop;
 pub mod duration;
 pub mod form;
 pub mod ids;

@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use clavis_core::TenantId;
-use clavis_service::{Principal, ServiceError, TokenRejection};
+use clavis_service::{PresentedToken, Principal, ServiceError, TokenRejection};
 use subtle::ConstantTimeEq;
 
 use crate::authms::ApiError;
@@ -41,15 +41,42 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(|(_, t)| t.trim())
 }
 
-/// Checks `Authorization: Bearer` for an access token with scope `admin`.
+/// The access token of the `Authorization` header as a resource endpoint takes it:
+/// `Bearer <token>`, or `DPoP <token>` with the request's one `DPoP` proof (RFC 9449
+/// §7.1). `Ok(None)`: no token in a scheme either names.
+pub(crate) fn presented_token(
+    st: &AppState,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<PresentedToken>, TokenRejection> {
+    if let Some(token) = bearer_token(headers) {
+        return Ok(Some(PresentedToken::bearer(token)));
+    }
+    let dpop_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
+        .map(|(_, t)| t.trim());
+    let Some(token) = dpop_token else { return Ok(None) };
+    let dpop = crate::oauth::dpop::dpop_input(st, method, uri, headers)
+        .map_err(|e| TokenRejection::Dpop(e.description().to_owned()))?
+        .ok_or_else(|| TokenRejection::Dpop("the DPoP scheme needs the request's DPoP proof header".into()))?;
+    Ok(Some(PresentedToken { token: token.to_owned(), dpop: Some(dpop) }))
+}
+
+/// Checks `Authorization: Bearer` for an access token with scope `admin`. The admin
+/// listener takes bearer tokens only (a DPoP-bound token is refused): its URL as clients
+/// reach it, which a proof's `htu` names, is not configured.
 pub async fn admin_principal(parts: &Parts, state: &AppState) -> Result<Principal, AdminAuthError> {
     let token = bearer_token(&parts.headers).ok_or_else(|| {
         let present = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some();
         AdminAuthError::Unauthorized(if present { "the Authorization header must be \"Bearer <token>\"" } else { "missing bearer token" }.into())
     })?;
-    let principal = state.services.verify_access_token(token).await.map_err(|e| match e {
-        TokenRejection::Invalid(why) => AdminAuthError::Unauthorized(format!("invalid access token: {why}")),
+    let principal = state.services.verify_access_token(&PresentedToken::bearer(token)).await.map_err(|e| match e {
         TokenRejection::Store(e) => AdminAuthError::Failed(e.into()),
+        other => AdminAuthError::Unauthorized(format!("invalid access token: {other}")),
     })?;
     // The token is valid: its tenant and client are the request's (span fields).
     let span = tracing::Span::current();

@@ -66,8 +66,8 @@ pub struct UserConsent {
 impl Services {
     /// The user behind `token`: a live access token of the tenant with scope `openid`
     /// that is not a client's own (client_credentials) token.
-    pub async fn user_of_token(&self, t: &TenantId, token: &str) -> Result<String, crate::TokenRejection> {
-        let (_, c) = self.check_access_token(token, Some(t)).await?;
+    pub async fn user_of_token(&self, t: &TenantId, token: &crate::PresentedToken) -> Result<String, crate::TokenRejection> {
+        let (_, c) = self.accept_access_token(token, Some(t)).await?;
         if c.sub == c.client_id || !c.scope.split(' ').any(|s| s == "openid") {
             return Err(crate::TokenRejection::Invalid("a user's access token with scope openid is required"));
         }

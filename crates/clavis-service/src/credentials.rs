@@ -16,7 +16,7 @@ use clavis_core::TenantId;
 use ring::hmac;
 use serde_json::{json, Value};
 
-use crate::tokens::TokenRejection;
+use crate::tokens::{PresentedToken, TokenRejection};
 use crate::Services;
 
 /// How long a `c_nonce` is good for (Hydra's default).
@@ -52,7 +52,13 @@ impl From<clavis_store::StoreError> for CredentialError {
 impl Services {
     /// A signed credential for the token's user, in `format` (only `jwt_vc_json`), bound to
     /// the key of `proof` (`proof_type` `jwt` and the JWT).
-    pub async fn create_credential(&self, t: &TenantId, token: &str, format: &str, proof: Option<(&str, &str)>) -> Result<String, CredentialError> {
+    pub async fn create_credential(
+        &self,
+        t: &TenantId,
+        token: &PresentedToken,
+        format: &str,
+        proof: Option<(&str, &str)>,
+    ) -> Result<String, CredentialError> {
         let (access, client, claims) = self.user_claims(t, token).await?;
         if format != "jwt_vc_json" {
             return Err(CredentialError::Invalid("format must be jwt_vc_json"));
@@ -114,11 +120,8 @@ impl Services {
         Ok(hmac::verify(&self.nonce_key(t).await?, &nonce_input(jti, expires_at), &mac).is_ok())
     }
 
-    /// The tenant's secret, kept apart from its pairwise use by a label.
     async fn nonce_key(&self, t: &TenantId) -> Result<hmac::Key, clavis_store::StoreError> {
-        let salt = self.pairwise_salt(t).await?;
-        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, salt.as_bytes()), b"clavis credential nonce");
-        Ok(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+        self.tenant_key(t, b"clavis credential nonce").await
     }
 }
 

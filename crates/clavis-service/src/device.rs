@@ -350,9 +350,9 @@ impl Services {
     /// authms `POST /oauth/device/verify`: the user of `token` (an access token of a user,
     /// not a client's own) approves or denies `user_code` at once, for every scope the
     /// device asked.
-    pub async fn verify_user_code(&self, t: &TenantId, token: &str, user_code: &str, approve: bool) -> Result<(), UserCodeError> {
+    pub async fn verify_user_code(&self, t: &TenantId, token: &crate::PresentedToken, user_code: &str, approve: bool) -> Result<(), UserCodeError> {
         let (_, user) = self
-            .check_access_token(token, Some(t))
+            .accept_access_token(token, Some(t))
             .await
             .map_err(|_| UserCodeError::Service(ServiceError::Refused("a user's access token is required".into())))?;
         if user.sub == user.client_id {
@@ -376,6 +376,7 @@ impl Services {
             issued_jti: None,
             family_id: None,
             family_started_at: None,
+            dpop_jkt: None,
         });
         if self.settle_device_request(t, &device.id, grant.as_ref()).await? {
             Ok(())

@@ -106,6 +106,12 @@ pub enum OAuthError {
     ConsentRequired(String),
     #[error("unsupported_token_type: {0}")]
     UnsupportedTokenType(String),
+    /// RFC 9449 §5: the DPoP proof is missing where required, or fails a check.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: prove again with this server nonce (sent as `DPoP-Nonce`).
+    #[error("use_dpop_nonce")]
+    UseDpopNonce { nonce: String },
     /// Too many attempts, or no capacity now: 429 with `Retry-After` (seconds).
     #[error("temporarily_unavailable: retry after {0}s")]
     RateLimited(u64),
@@ -138,6 +144,8 @@ impl OAuthError {
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired(_) => "consent_required",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::RateLimited(_) => "temporarily_unavailable",
             Self::Custom(code, _) => code,
             Self::ServerError { .. } => "server_error",
@@ -153,6 +161,7 @@ impl OAuthError {
             // nor whether the client exists.
             Self::InvalidClient(_) => "client authentication failed",
             Self::RateLimited(_) => "too many attempts; retry later",
+            Self::UseDpopNonce { .. } => "a DPoP proof with the server's nonce (DPoP-Nonce) is required",
             Self::InvalidRequest(m)
             | Self::InvalidGrant(m)
             | Self::UnauthorizedClient(m)
@@ -163,6 +172,7 @@ impl OAuthError {
             | Self::LoginRequired(m)
             | Self::ConsentRequired(m)
             | Self::UnsupportedTokenType(m)
+            | Self::InvalidDpopProof(m)
             | Self::Custom(_, m) => m,
         }
     }

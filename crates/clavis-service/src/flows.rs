@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
+use crate::dpop::DpopInput;
 use crate::response_mode::{deliver, normalize_response_type, Navigation, ResponseMode};
 use crate::token::GrantData;
 use crate::{OAuthError, ServiceError, Services};
@@ -51,6 +52,9 @@ pub(crate) struct AuthRequest {
     /// `code id_token`: an ID token goes with the code (OpenID Connect Core §3.3).
     #[serde(default)]
     pub hybrid: bool,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     pub request_url: String,
     pub issuer: String,
 }
@@ -320,6 +324,7 @@ struct Checked {
     claims: Option<Value>,
     response_mode: ResponseMode,
     hybrid: bool,
+    dpop_jkt: Option<String>,
 }
 
 /// Whether a `response_type` is the hybrid `code id_token`.
@@ -445,6 +450,10 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     if hybrid && !scope.iter().any(|s| s == "openid") {
         return Err(fail(OAuthError::InvalidScope("response_type code id_token needs the openid scope".into())));
     }
+    let dpop_jkt = get("dpop_jkt").map(str::to_owned);
+    if dpop_jkt.as_deref().is_some_and(|j| !clavis_core::dpop::is_thumbprint(j)) {
+        return Err(fail(OAuthError::InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint".into())));
+    }
     Ok(Checked {
         redirect_uri_given: get("redirect_uri").is_some(),
         redirect_uri: redirect_uri.clone(),
@@ -462,6 +471,7 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         claims: get("claims").map(check_claims_request).transpose().map_err(|m| fail(OAuthError::InvalidRequest(m.into())))?,
         response_mode,
         hybrid,
+        dpop_jkt,
     })
 }
 
@@ -621,6 +631,7 @@ impl Services {
             claims: checked.claims,
             response_mode: mode,
             hybrid: checked.hybrid,
+            dpop_jkt: checked.dpop_jkt,
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
@@ -687,6 +698,7 @@ impl Services {
         issuer: &str,
         client: &Client,
         params: &[(String, String)],
+        dpop: Option<&DpopInput>,
     ) -> Result<(String, i64), OAuthError> {
         let get = |k: &str| clavis_core::form::param(params, k);
         if get("client_id").is_some_and(|id| id != client.client_id) {
@@ -703,8 +715,17 @@ impl Services {
             None => None,
         };
         let params = from_object.as_deref().unwrap_or(params);
-        check_request(client, params).map_err(Refusal::into_error)?;
-        let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).collect();
+        let checked = check_request(client, params).map_err(Refusal::into_error)?;
+        let mut kept: Vec<(String, String)> = params.iter().filter(|(k, _)| !CLIENT_AUTH_PARAMS.contains(&k.as_str())).cloned().collect();
+        // RFC 9449 §10.1: a proof at PAR binds the code to its key, as dpop_jkt would.
+        if let Some(input) = dpop {
+            let jkt = self.prove_dpop(t, input, None).await?.jkt;
+            match &checked.dpop_jkt {
+                Some(asked) if *asked != jkt => return Err(OAuthError::InvalidDpopProof("dpop_jkt differs from the DPoP proof's key".into())),
+                Some(_) => {}
+                None => kept.push(("dpop_jkt".into(), jkt)),
+            }
+        }
         let (handle, hash) = new_handle();
         let ttl = self.settings.par_ttl_secs;
         let data = serde_json::to_string(&kept).expect("pairs serialize");
@@ -1002,6 +1023,7 @@ impl Services {
             issued_jti: None,
             family_id: None,
             family_started_at: None,
+            dpop_jkt: req.dpop_jkt.clone(),
         };
         if let Some(device) = &data.device {
             if grant.scope.iter().any(|s| s == "openid") {

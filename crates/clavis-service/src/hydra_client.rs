@@ -118,6 +118,9 @@ pub struct HydraClient {
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
     pub backchannel_logout_session_required: bool,
+    /// RFC 9449 §5.2: only DPoP-bound access tokens (not in Hydra's model, so shown only when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// Free-form JSON, kept as given.
     #[schema(value_type = Value)]
     pub metadata: Value,
@@ -225,6 +228,7 @@ pub fn view(c: &Client) -> HydraClient {
         frontchannel_logout_session_required: h.frontchannel_logout_session_required,
         backchannel_logout_uri: h.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: h.backchannel_logout_session_required,
+        dpop_bound_access_tokens: h.dpop_bound_access_tokens,
         metadata: if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
         skip_consent: h.skip_consent,
         skip_logout_consent: h.skip_logout_consent,
@@ -293,6 +297,8 @@ pub struct HydraClientRequest {
     frontchannel_logout_session_required: Option<bool>,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: Option<bool>,
+    /// RFC 9449 §5.2: every access token DPoP-bound; a token request without a proof is refused [default: false].
+    dpop_bound_access_tokens: Option<bool>,
     /// Free-form JSON, kept as given.
     #[schema(value_type = Value)]
     metadata: Option<Value>,
@@ -433,6 +439,7 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.frontchannel_logout_session_required = r.frontchannel_logout_session_required.unwrap_or(false);
     h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();
     h.backchannel_logout_session_required = r.backchannel_logout_session_required.unwrap_or(false);
+    h.dpop_bound_access_tokens = r.dpop_bound_access_tokens.unwrap_or(false);
 
     let secret = r.client_secret.filter(|s| !s.is_empty());
     if let Some(s) = &secret {

@@ -10,6 +10,7 @@ mod consent_sessions;
 mod credentials;
 mod dcr;
 mod device;
+pub mod dpop;
 mod error;
 mod fetched;
 mod flows;
@@ -55,7 +56,7 @@ pub use response_mode::{normalize_response_type, Navigation, ResponseMode, RESPO
 pub use session_logout::{BACKCHANNEL_LOGOUT_EVENT, DELIVERY_LIFETIME_SECS, RETRY_DELAYS};
 
 pub use token::{supported_grant_types, TokenRequest, TokenSet};
-pub use tokens::{AccessClaims, Principal, TokenRejection};
+pub use tokens::{AccessClaims, PresentedToken, Principal, TokenRejection};
 pub use trusted_issuers::TrustRequest;
 
 use cache::ClientCache;
@@ -105,6 +106,8 @@ pub struct Settings {
     /// Special-purpose destinations (loopback, private, …) that fetches made for clients
     /// (`jwks_uri`, …) may reach nonetheless (`CLAVIS_OUTBOUND_ALLOW`).
     pub outbound_allow: outbound::Allowlist,
+    /// Every DPoP proof must carry a server nonce (RFC 9449 §8), `CLAVIS_DPOP_REQUIRE_NONCE`.
+    pub dpop_require_nonce: bool,
 }
 
 impl Default for Settings {
@@ -129,6 +132,7 @@ impl Default for Settings {
             dcr_enabled: false,
             dcr_initial_access_token: None,
             outbound_allow: outbound::Allowlist::default(),
+            dpop_require_nonce: false,
         }
     }
 }

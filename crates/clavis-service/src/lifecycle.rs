@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::token::GrantData;
-use crate::tokens::{AccessClaims, TokenRejection};
+use crate::tokens::{AccessClaims, PresentedToken, TokenRejection};
 use crate::{OAuthError, Services};
 
 /// RFC 7662 response.
@@ -44,6 +44,10 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub act: Option<Value>,
+    /// The key a sender-constrained token is bound to (RFC 9449 §6.2: `{"jkt": …}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub cnf: Option<Value>,
 }
 
 /// A UserInfo response: JSON claims, or a signed JWT (`application/jwt`).
@@ -59,8 +63,8 @@ impl Services {
     async fn live_access_token(&self, token: &str, t: &TenantId) -> Result<Option<(TenantId, AccessClaims)>, OAuthError> {
         match self.check_access_token(token, Some(t)).await {
             Ok(found) => Ok(Some(found)),
-            Err(TokenRejection::Invalid(_)) => Ok(None),
             Err(TokenRejection::Store(e)) => Err(e.into()),
+            Err(_) => Ok(None),
         }
     }
 
@@ -92,6 +96,7 @@ impl Services {
     /// RFC 7662: what a token of tenant `t` is, if it is active.
     pub async fn introspect(&self, t: &TenantId, token: &str) -> Result<Introspection, OAuthError> {
         if let Some((_, c)) = self.live_access_token(token, t).await? {
+            let token_type = if c.jkt().is_some() { "DPoP" } else { "Bearer" };
             return Ok(Introspection {
                 active: true,
                 scope: Some(c.scope),
@@ -102,10 +107,11 @@ impl Services {
                 iss: Some(c.iss),
                 aud: Some(c.aud),
                 jti: Some(c.jti),
-                token_type: Some("Bearer"),
+                token_type: Some(token_type),
                 token_use: Some("access_token"),
                 ext: c.ext,
                 act: c.act,
+                cnf: c.cnf,
             });
         }
         if token.len() <= 128 {
@@ -137,8 +143,8 @@ impl Services {
     /// session, for an active access token with scope `openid`; a JWT signed with the
     /// client's `userinfo_signed_response_alg` if it registered one (§5.3.2: with `iss`
     /// and `aud`).
-    pub async fn userinfo(&self, t: &TenantId, token: &str) -> Result<Userinfo, TokenRejection> {
-        let (c, client, mut claims) = self.user_claims(t, token).await?;
+    pub async fn userinfo(&self, t: &TenantId, presented: &PresentedToken) -> Result<Userinfo, TokenRejection> {
+        let (c, client, mut claims) = self.user_claims(t, presented).await?;
         let Some(alg) = Alg::parse(&client.extras.hydra.userinfo_signed_response_alg) else {
             return Ok(Userinfo::Claims(Value::Object(claims)));
         };
@@ -149,14 +155,18 @@ impl Services {
     }
 
     /// The user's claims for `token` as JSON, never signed (the authms `GET /oauth/userinfo`).
-    pub async fn userinfo_claims(&self, t: &TenantId, token: &str) -> Result<Value, TokenRejection> {
-        Ok(Value::Object(self.user_claims(t, token).await?.2))
+    pub async fn userinfo_claims(&self, t: &TenantId, presented: &PresentedToken) -> Result<Value, TokenRejection> {
+        Ok(Value::Object(self.user_claims(t, presented).await?.2))
     }
 
     /// The access token `token` of a user (scope `openid`), its client, and the user's
     /// claims with the `sub` the client's ID tokens carry (OpenID Connect Core §5.3.2).
-    pub(crate) async fn user_claims(&self, t: &TenantId, token: &str) -> Result<(AccessClaims, Client, Map<String, Value>), TokenRejection> {
-        let (_, c) = self.check_access_token(token, Some(t)).await?;
+    pub(crate) async fn user_claims(
+        &self,
+        t: &TenantId,
+        presented: &PresentedToken,
+    ) -> Result<(AccessClaims, Client, Map<String, Value>), TokenRejection> {
+        let (_, c) = self.accept_access_token(presented, Some(t)).await?;
         if !c.scope.split(' ').any(|s| s == "openid") {
             return Err(TokenRejection::Invalid("the access token lacks scope openid"));
         }

@@ -68,6 +68,15 @@ impl Services {
         Ok(salt)
     }
 
+    /// A key for `label`'s use, derived from the tenant's secret (its pairwise salt): the
+    /// same on every node, and apart from every other use by its label.
+    pub(crate) async fn tenant_key(&self, t: &TenantId, label: &[u8]) -> Result<ring::hmac::Key, clavis_store::StoreError> {
+        use ring::hmac;
+        let salt = self.pairwise_salt(t).await?;
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, salt.as_bytes()), label);
+        Ok(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+    }
+
     /// A pairwise client with a `sector_identifier_uri`: the document there must be a JSON
     /// array listing every one of its redirect URIs (OpenID Connect Core §8.1).
     pub(crate) async fn check_sector_identifier(&self, client: &Client) -> Result<(), ServiceError> {

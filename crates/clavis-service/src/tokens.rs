@@ -6,6 +6,7 @@ use clavis_core::{secret, ClientStatus, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::dpop::DpopInput;
 use crate::Services;
 
 /// RFC 9068 access token claims.
@@ -31,6 +32,13 @@ pub struct AccessClaims {
     pub act: Option<Value>,
 }
 
+impl AccessClaims {
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6).
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().and_then(|c| c.get("jkt")).and_then(Value::as_str)
+    }
+}
+
 /// Who an accepted access token speaks for.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -51,6 +59,12 @@ pub enum TokenRejection {
     /// Not a live token of this server; the reason suits the log and `error_description`.
     #[error("{0}")]
     Invalid(&'static str),
+    /// The DPoP proof presented with the token fails a check (`invalid_dpop_proof`).
+    #[error("{0}")]
+    Dpop(String),
+    /// Prove again with this server nonce (`use_dpop_nonce`, RFC 9449 §9).
+    #[error("a DPoP proof with the server's nonce is required")]
+    UseDpopNonce(String),
     /// The check could not be made: the database failed (an outage is 503, never a
     /// refusal of the token).
     #[error("the token could not be checked")]
@@ -66,12 +80,50 @@ impl From<&'static str> for TokenRejection {
 /// Leeway for clocks of other nodes when checking `iat`.
 const CLOCK_SKEW_SECS: i64 = 60;
 
+/// An access token as a resource endpoint received it: `Authorization: Bearer`, or
+/// `Authorization: DPoP` with the request's proof (RFC 9449 §7.1).
+#[derive(Debug, Clone)]
+pub struct PresentedToken {
+    pub token: String,
+    pub dpop: Option<DpopInput>,
+}
+
+impl PresentedToken {
+    pub fn bearer(token: &str) -> Self {
+        Self { token: token.to_owned(), dpop: None }
+    }
+}
+
 impl Services {
-    /// Accepts a bearer access token for the admin API: see [`Services::check_access_token`].
-    pub async fn verify_access_token(&self, token: &str) -> Result<Principal, TokenRejection> {
-        let (tenant, claims) = self.check_access_token(token, None).await?;
+    /// Accepts an access token for the admin API: see [`Services::accept_access_token`].
+    pub async fn verify_access_token(&self, presented: &PresentedToken) -> Result<Principal, TokenRejection> {
+        let (tenant, claims) = self.accept_access_token(presented, None).await?;
         let scopes = claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         Ok(Principal { tenant, client_id: claims.client_id, scopes })
+    }
+
+    /// Accepts a presented access token ([`Services::check_access_token`]) as its binding
+    /// wants: a bearer token as Bearer; a DPoP-bound one only with the DPoP scheme and a
+    /// proof by its key over this request and this token (RFC 9449 §7). The proof's `jti`
+    /// is spent only once the token is known good.
+    pub async fn accept_access_token(
+        &self,
+        presented: &PresentedToken,
+        expected: Option<&TenantId>,
+    ) -> Result<(TenantId, AccessClaims), TokenRejection> {
+        let (tenant, claims) = self.check_access_token(&presented.token, expected).await?;
+        match (claims.jkt(), &presented.dpop) {
+            (None, None) => {}
+            (Some(jkt), Some(input)) => {
+                let proof = self.prove_dpop(&tenant, input, Some(&presented.token)).await?;
+                if proof.jkt != jkt {
+                    return Err(TokenRejection::Dpop("the DPoP proof is not signed by the key the access token is bound to".into()));
+                }
+            }
+            (Some(_), None) => return Err("the access token is DPoP-bound: present it with the DPoP scheme and a proof".into()),
+            (None, Some(_)) => return Err("the access token is not DPoP-bound: present it as a Bearer token".into()),
+        }
+        Ok((tenant, claims))
     }
 
     /// Checks an access token issued by this server: signature by a key of the tenant its

@@ -203,8 +203,8 @@ async fn a_pushed_request_can_be_used_until_it_expires() {
     let w = world(|s| s.par_ttl_secs = 90).await;
     let (id, secret) = w.web_client().await;
     let client = w.authenticate(&w.svc, &id, &secret).await.unwrap();
-    let (early, ttl) = w.svc.push_authorization_request(&w.t, "http://127.0.0.1:4444", &client, &w.request(&id, "openid")).await.unwrap();
-    let (late, _) = w.svc.push_authorization_request(&w.t, "http://127.0.0.1:4444", &client, &w.request(&id, "openid")).await.unwrap();
+    let (early, ttl) = w.svc.push_authorization_request(&w.t, "http://127.0.0.1:4444", &client, &w.request(&id, "openid"), None).await.unwrap();
+    let (late, _) = w.svc.push_authorization_request(&w.t, "http://127.0.0.1:4444", &client, &w.request(&id, "openid"), None).await.unwrap();
     assert_eq!(ttl, 90);
     w.clock.advance(89);
     w.authorize(&[("client_id", &id), ("request_uri", &early)], &[]).await.expect("in time");

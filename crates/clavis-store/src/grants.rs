@@ -422,6 +422,7 @@ const EXPIRING_TABLES: &[&str] = &[
     "refresh_tokens",
     "revoked_tokens",
     "used_jtis",
+    "dpop_proofs",
     "opaque_tokens",
     "userinfo_claims",
     "login_sessions",

@@ -211,6 +211,17 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records a DPoP proof's `jti` for its key; `false` if the key used it before (a
+    /// replayed proof, RFC 9449 §11.1).
+    pub async fn use_dpop_jti(&self, tenant: &TenantId, jkt: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let sql = "INSERT INTO dpop_proofs (tenant_id, jkt, jti, expires_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (tenant_id, jkt, jti) DO NOTHING";
+        let _w = self.write_guard().await;
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(tenant.as_str()).bind(jkt).bind(jti).bind(expires_at)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
     /// Records that a secret authenticated a request (callers coalesce these writes).
     pub async fn touch_secret(&self, tenant: &TenantId, secret_id: &str, at: i64) -> Result<()> {
         let sql = "UPDATE client_secrets SET last_used_at = $3 WHERE tenant_id = $1 AND secret_id = $2";

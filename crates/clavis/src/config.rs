@@ -93,6 +93,9 @@ pub struct ConfigArgs {
     /// Enable dynamic client registration at /oauth2/register [default: false].
     #[arg(long, env = "CLAVIS_DCR_ENABLED")]
     pub dcr_enabled: Option<bool>,
+    /// Require a server nonce in every DPoP proof (RFC 9449 §8) [default: false].
+    #[arg(long, env = "CLAVIS_DPOP_REQUIRE_NONCE")]
+    pub dpop_require_nonce: Option<bool>,
     /// If set, registering a client needs this bearer token (RFC 7591 initial access token).
     #[arg(long, env = "CLAVIS_DCR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub dcr_initial_access_token: Option<String>,
@@ -136,6 +139,7 @@ struct FileConfig {
     refresh_family_ttl: Option<String>,
     secret_encryption_key: Option<String>,
     dcr_enabled: Option<bool>,
+    dpop_require_nonce: Option<bool>,
     dcr_initial_access_token: Option<String>,
     cleanup_interval: Option<String>,
     header_read_timeout: Option<String>,
@@ -169,6 +173,7 @@ pub struct Config {
     pub refresh_family_ttl_secs: i64,
     pub secret_encryption_key: Option<[u8; 32]>,
     pub dcr_enabled: bool,
+    pub dpop_require_nonce: bool,
     pub dcr_initial_access_token: Option<String>,
     pub cleanup_interval_secs: u64,
     pub header_read_timeout_secs: u64,
@@ -268,6 +273,7 @@ impl Config {
                 Some(s) => Some(decode_key(&s)?),
             },
             dcr_enabled: pick!(dcr_enabled).unwrap_or(false),
+            dpop_require_nonce: pick!(dpop_require_nonce).unwrap_or(false),
             dcr_initial_access_token: pick!(dcr_initial_access_token).filter(|s| !s.is_empty()),
             cleanup_interval_secs: duration(pick!(cleanup_interval), 600, "cleanup_interval")?.max(1) as u64,
             header_read_timeout_secs: duration(pick!(header_read_timeout), 10, "header_read_timeout")?.max(1) as u64,

@@ -61,6 +61,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         refresh_family_ttl_secs: config.refresh_family_ttl_secs,
         secret_sealing_key: config.secret_encryption_key,
         dcr_enabled: config.dcr_enabled,
+        dpop_require_nonce: config.dpop_require_nonce,
         dcr_initial_access_token: config.dcr_initial_access_token.clone(),
         outbound_allow: config.outbound_allow.clone(),
         ..Settings::default()

@@ -4,10 +4,10 @@
 //! bearer user's remembered consents, `GET /oauth/consents`, `DELETE /oauth/consents/{id}`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use clavis_service::{OAuthError, TokenRejection, UserConsent};
+use clavis_service::{OAuthError, PresentedToken, TokenRejection, UserConsent};
 
 use super::par::PushedRequest;
 use super::Issuer;
@@ -32,15 +32,15 @@ fn oauth_error(e: OAuthError) -> Response {
 
 fn token_error(e: TokenRejection) -> ApiError {
     match e {
-        TokenRejection::Invalid(why) => ApiError::Unauthorized(why.into()),
         TokenRejection::Store(e) => clavis_service::ServiceError::from(e).into(),
+        other => ApiError::Unauthorized(other.to_string()),
     }
 }
 
 /// The bearer user of the request, or the 401 to answer.
 async fn user(st: &AppState, issuer: &Issuer, headers: &HeaderMap) -> Result<String, ApiError> {
     let token = crate::auth::bearer_token(headers).ok_or_else(|| ApiError::Unauthorized("a bearer access token is required".into()))?;
-    st.services.user_of_token(&issuer.tenant, token).await.map_err(token_error)
+    st.services.user_of_token(&issuer.tenant, &PresentedToken::bearer(token)).await.map_err(token_error)
 }
 
 /// Pushes an authorization request as `/oauth2/par` does (the client authenticates as at
@@ -48,8 +48,8 @@ async fn user(st: &AppState, issuer: &Issuer, headers: &HeaderMap) -> Result<Str
 #[utoipa::path(post, path = "/oauth/pushed-authorization", operation_id = "authmsPushAuthorizationRequest", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = super::authorize::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 201, body = Envelope<PushedRequest>), (status = "4XX", body = ErrorEnvelope)))]
-pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    match super::par::pushed(&st, &issuer, &headers, &body).await {
+pub async fn push(State(st): State<AppState>, issuer: Issuer, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+    match super::par::pushed(&st, &issuer, &uri, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = created(PushedRequest { request_uri, expires_in });
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -64,7 +64,7 @@ pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap
     responses((status = 200, body = Envelope<Object>), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = crate::auth::bearer_token(&headers).ok_or_else(|| ApiError::Unauthorized("a bearer access token is required".into()))?;
-    let claims = st.services.userinfo_claims(&issuer.tenant, token).await.map_err(token_error)?;
+    let claims = st.services.userinfo_claims(&issuer.tenant, &PresentedToken::bearer(token)).await.map_err(token_error)?;
     let mut resp = ok(claims);
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)

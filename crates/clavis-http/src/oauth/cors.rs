@@ -72,7 +72,12 @@ fn cors_layer(st: &AppState) -> CorsLayer {
         .allow_origin(allowed)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("dpop")])
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("dpop-nonce"),
+        ])
         .max_age(MAX_AGE)
 }
 

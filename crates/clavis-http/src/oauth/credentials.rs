@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{CredentialError, TokenRejection};
+use clavis_service::{CredentialError, PresentedToken, TokenRejection};
 use serde::{Deserialize, Serialize};
 
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -80,7 +80,7 @@ async fn answer(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]
         return invalid("the body must be a JSON credential request");
     };
     let proof = request.proof.as_ref().map(|p| (p.proof_type.as_str(), p.jwt.as_str()));
-    match st.services.create_credential(&issuer.tenant, token, &request.format, proof).await {
+    match st.services.create_credential(&issuer.tenant, &PresentedToken::bearer(token), &request.format, proof).await {
         Ok(credential) => Json(CredentialResponse { credential_draft_00: credential, format: "jwt_vc_json" }).into_response(),
         Err(CredentialError::MissingProof { c_nonce, expires_in }) => {
             let description = "prove the holder key: send proof.jwt with this c_nonce as its nonce";
@@ -94,8 +94,8 @@ async fn answer(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
         Err(CredentialError::Invalid(why)) => invalid(why),
-        Err(CredentialError::Token(TokenRejection::Invalid(why))) => unauthorized(why),
         Err(CredentialError::Token(TokenRejection::Store(e))) => OAuthResponseError(e.into()).into_response(),
+        Err(CredentialError::Token(other)) => unauthorized(&other.to_string()),
     }
 }
 

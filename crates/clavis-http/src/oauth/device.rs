@@ -74,7 +74,7 @@ pub async fn verify(State(st): State<AppState>, issuer: Issuer, headers: HeaderM
     let Some(token) = crate::auth::bearer_token(&headers) else {
         return ApiError::Unauthorized("a bearer access token is required".into()).into_response();
     };
-    match st.services.verify_user_code(&issuer.tenant, token, &body.user_code, body.approve).await {
+    match st.services.verify_user_code(&issuer.tenant, &clavis_service::PresentedToken::bearer(token), &body.user_code, body.approve).await {
         Ok(()) => simple(StatusCode::OK, if body.approve { "approved" } else { "denied" }),
         Err(UserCodeError::Unknown) => ApiError::NotFound("no such user_code".into()).into_response(),
         Err(UserCodeError::Expired) => ApiError::BadRequest("the user_code has expired".into()).into_response(),

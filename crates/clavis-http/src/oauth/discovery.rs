@@ -72,6 +72,8 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     // Hydra's own names, which its SDK's `OidcConfiguration` requires.
     v["id_token_signed_response_alg"] = json!(Alg::NAMES);
     v["userinfo_signed_response_alg"] = json!(Alg::NAMES);
+    // RFC 9449 §5.1: DPoP at the token endpoint, PAR and userinfo.
+    v["dpop_signing_alg_values_supported"] = json!(clavis_core::dpop::DPOP_ALGS);
     if dcr {
         v["registration_endpoint"] = json!(format!("{url}/oauth2/register"));
     }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{Introspector, OAuthError, TokenRejection};
+use clavis_service::{Introspector, OAuthError, PresentedToken, TokenRejection};
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 /// it may see is the service's decision.
 async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Introspector, OAuthError> {
     if let Some(token) = crate::auth::bearer_token(headers) {
-        let p = st.services.verify_access_token(token).await.map_err(|e| match e {
-            TokenRejection::Invalid(_) => OAuthError::InvalidClient("invalid bearer token".into()),
+        let p = st.services.verify_access_token(&PresentedToken::bearer(token)).await.map_err(|e| match e {
             TokenRejection::Store(e) => e.into(),
+            _ => OAuthError::InvalidClient("invalid bearer token".into()),
         })?;
         return Ok(Introspector::Bearer(p));
     }

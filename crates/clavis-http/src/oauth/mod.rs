@@ -7,6 +7,7 @@ mod cors;
 mod credentials;
 mod device;
 mod discovery;
+pub(crate) mod dpop;
 mod lifecycle;
 mod limits;
 mod pages;
@@ -126,6 +127,9 @@ impl FromRequestParts<AppState> for Issuer {
     }
 }
 
+/// RFC 9449 §8: the header that carries a server's DPoP nonce.
+pub(crate) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+
 /// An [`OAuthError`] as an HTTP response: 400, or 401 with `WWW-Authenticate` for
 /// `invalid_client`; never cached.
 pub struct OAuthResponseError(pub OAuthError);
@@ -150,8 +154,16 @@ impl IntoResponse for OAuthResponseError {
         if status == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"clavis\""));
         }
-        if let OAuthError::RateLimited(secs) = self.0 {
-            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        match &self.0 {
+            OAuthError::RateLimited(secs) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+            }
+            OAuthError::UseDpopNonce { nonce } => {
+                if let Ok(v) = HeaderValue::from_str(nonce) {
+                    h.insert(DPOP_NONCE, v);
+                }
+            }
+            _ => {}
         }
         resp
     }

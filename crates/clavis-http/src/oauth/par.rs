@@ -3,8 +3,8 @@
 //! `request_uri` to send the browser to `/oauth2/auth` with.
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -25,10 +25,18 @@ pub struct PushedRequest {
 
 /// The request_uri and lifetime of the request in `body`, pushed by the client that
 /// authenticates with it (also the authms `POST /oauth/pushed-authorization`).
-pub(crate) async fn pushed(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<(String, i64), clavis_service::OAuthError> {
+/// A `DPoP` proof binds the code to be issued to its key (RFC 9449 §10.1).
+pub(crate) async fn pushed(
+    st: &AppState,
+    issuer: &Issuer,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, i64), clavis_service::OAuthError> {
+    let dpop = super::dpop::dpop_input(st, &Method::POST, uri, headers)?;
     let form = Form::parse(headers, body)?;
     let client = authenticate(st, issuer, headers, &form).await?;
-    st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs()).await
+    st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs(), dpop.as_ref()).await
 }
 
 /// Pushes an authorization request; the client authenticates as at the token endpoint.
@@ -37,11 +45,14 @@ pub(crate) async fn pushed(st: &AppState, issuer: &Issuer, headers: &HeaderMap, 
     request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded",
                  description = "The authorization request's parameters, plus client authentication"),
     responses((status = 201, body = PushedRequest), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn push(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
-    match pushed(&st, &issuer, &headers, &body).await {
+pub async fn push(State(st): State<AppState>, issuer: Issuer, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+    match pushed(&st, &issuer, &uri, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = (StatusCode::CREATED, Json(PushedRequest { request_uri, expires_in })).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if headers.contains_key("dpop") {
+                return super::dpop::with_nonce(&st, &issuer.tenant, resp).await;
+            }
             resp
         }
         Err(e) => OAuthResponseError(e).into_response(),

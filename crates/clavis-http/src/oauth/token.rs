@@ -1,9 +1,10 @@
 //! `POST /oauth2/token` (also `/oauth/token`).
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use clavis_service::dpop::DpopInput;
 use clavis_service::{ClientAuthRequest, ClientRef, OAuthError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -118,24 +119,41 @@ pub(crate) struct TokenResponse<'a> {
 #[utoipa::path(post, path = "/oauth2/token", operation_id = "oauth2TokenExchange", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 429, description = "Rate limited; see `Retry-After`", body = OAuthErrorBody), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn token(State(st): State<AppState>, issuer: Issuer, ClientIp(ip): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    ClientIp(ip): ClientIp,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(wait) = st.limits.per_ip.check(&ip) {
         return too_many_requests(wait);
     }
-    match issue(&st, &issuer, &headers, &body).await {
+    let dpop = match super::dpop::dpop_input(&st, &method, &uri, &headers) {
+        Ok(dpop) => dpop,
+        Err(e) => return OAuthResponseError(e).into_response(),
+    };
+    let proven = dpop.is_some();
+    let resp = match issue(&st, &issuer, &headers, &body, dpop).await {
         Ok(resp) => resp,
         Err(e) => e,
+    };
+    if proven && resp.status().is_success() {
+        return super::dpop::with_nonce(&st, &issuer.tenant, resp).await;
     }
+    resp
 }
 
 fn too_many_requests(wait: u64) -> Response {
     OAuthResponseError(OAuthError::RateLimited(wait)).into_response()
 }
 
-async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8], dpop: Option<DpopInput>) -> Result<Response, Response> {
     let oauth = |e: OAuthError| OAuthResponseError(e).into_response();
     let form = Form::parse(headers, body).map_err(oauth)?;
-    let request = clavis_service::TokenRequest::new(&issuer.tenant, &issuer.url, form.pairs()).map_err(oauth)?;
+    let request = clavis_service::TokenRequest::new(&issuer.tenant, &issuer.url, form.pairs()).map_err(oauth)?.with_dpop(dpop);
     let client = authenticate(st, issuer, headers, &form).await.map_err(oauth)?;
     if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
         return Err(too_many_requests(wait));

@@ -1,14 +1,15 @@
 //! `GET|POST /userinfo` (OpenID Connect Core §5.3). The access token comes in
-//! `Authorization: Bearer` (RFC 6750 §2.1) or, on POST, as the form parameter
-//! `access_token` (§2.2); a request that uses both is refused (§2).
+//! `Authorization: Bearer` (RFC 6750 §2.1), in `Authorization: DPoP` with a `DPoP` proof
+//! (RFC 9449 §7.1; a DPoP-bound token only so) or, on POST, as the form parameter
+//! `access_token` (RFC 6750 §2.2); a request that uses two is refused (§2).
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use clavis_service::{TokenRejection, Userinfo};
+use clavis_service::{PresentedToken, TokenRejection, Userinfo};
 
 use super::token::Form;
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -17,27 +18,44 @@ use crate::AppState;
 /// OpenID Connect Core §5.3: the claims of the access token's subject.
 #[utoipa::path(get, path = "/userinfo", operation_id = "getOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
     responses((status = 200, description = "Claims: JSON, or a signed JWT (`application/jwt`) for clients with `userinfo_signed_response_alg`", body = Object), (status = 401, body = OAuthErrorBody)))]
-pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap) -> Response {
-    claims(&st, &issuer, crate::auth::bearer_token(&headers)).await
+pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+    match crate::auth::presented_token(&st, &method, &uri, &headers) {
+        Ok(presented) => claims(&st, &issuer, presented).await,
+        Err(e) => token_error(&st, &issuer, e, true).await,
+    }
 }
 
-/// The same as [`userinfo`] (OpenID Connect allows POST); the token may be in the form.
+/// The same as [`userinfo`] (OpenID Connect allows POST); a bearer token may be in the form.
 #[utoipa::path(post, path = "/userinfo", operation_id = "postOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
     request_body(content = Option<UserinfoForm>, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Claims: JSON, or a signed JWT (`application/jwt`) for clients with `userinfo_signed_response_alg`", body = Object), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
-pub async fn userinfo_post(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn userinfo_post(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = if Form::is_form(&headers) {
         match Form::parse_body(&body) {
             Ok(form) => Some(form),
-            Err(e) => return bearer_error(StatusCode::BAD_REQUEST, "invalid_request", e.description()),
+            Err(e) => return challenge(StatusCode::BAD_REQUEST, "invalid_request", e.description(), false),
         }
     } else {
         None
     };
     let in_body = form.as_ref().and_then(|f| f.get("access_token"));
-    match (crate::auth::bearer_token(&headers), in_body) {
-        (Some(_), Some(_)) => bearer_error(StatusCode::BAD_REQUEST, "invalid_request", "send the access token once: in the header or in the body"),
-        (header_token, body_token) => claims(&st, &issuer, header_token.or(body_token)).await,
+    let in_header = match crate::auth::presented_token(&st, &method, &uri, &headers) {
+        Ok(presented) => presented,
+        Err(e) => return token_error(&st, &issuer, e, true).await,
+    };
+    match (in_header, in_body) {
+        (Some(_), Some(_)) => {
+            challenge(StatusCode::BAD_REQUEST, "invalid_request", "send the access token once: in the header or in the body", false)
+        }
+        (Some(presented), None) => claims(&st, &issuer, Some(presented)).await,
+        (None, body_token) => claims(&st, &issuer, body_token.map(PresentedToken::bearer)).await,
     }
 }
 
@@ -49,30 +67,56 @@ pub(crate) struct UserinfoForm {
     access_token: Option<String>,
 }
 
-/// An RFC 6750 §3 error: its status, body and `WWW-Authenticate` challenge.
-fn bearer_error(status: StatusCode, code: &'static str, why: &str) -> Response {
+/// An RFC 6750 §3 / RFC 9449 §7.1 error: its status, body and `WWW-Authenticate`
+/// challenge, in the DPoP scheme when the error is about DPoP (with the proof algorithms
+/// accepted), else in the Bearer scheme.
+fn challenge(status: StatusCode, code: &'static str, why: &str, dpop: bool) -> Response {
     let mut resp = (status, OAuthErrorBody::json(code, why)).into_response();
-    let challenge = format!("Bearer error=\"{code}\"");
+    let challenge = match dpop {
+        true => format!("DPoP error=\"{code}\", algs=\"{}\"", clavis_core::dpop::DPOP_ALGS.join(" ")),
+        false => format!("Bearer error=\"{code}\""),
+    };
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("an ASCII challenge"));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
-async fn claims(st: &AppState, issuer: &Issuer, token: Option<&str>) -> Response {
-    let result = match token {
-        Some(t) => st.services.userinfo(&issuer.tenant, t).await,
-        None => Err(TokenRejection::Invalid("a bearer access token is required")),
+/// A refused access token (or its proof) as the resource's answer.
+pub(crate) async fn token_error(st: &AppState, issuer: &Issuer, e: TokenRejection, dpop_scheme: bool) -> Response {
+    match e {
+        TokenRejection::Store(e) => OAuthResponseError(e.into()).into_response(),
+        TokenRejection::Invalid(why) => challenge(StatusCode::UNAUTHORIZED, "invalid_token", why, dpop_scheme),
+        TokenRejection::Dpop(why) => {
+            super::dpop::with_nonce(st, &issuer.tenant, challenge(StatusCode::UNAUTHORIZED, "invalid_dpop_proof", &why, true)).await
+        }
+        TokenRejection::UseDpopNonce(nonce) => {
+            let mut resp =
+                challenge(StatusCode::UNAUTHORIZED, "use_dpop_nonce", "a DPoP proof with the server's nonce (DPoP-Nonce) is required", true);
+            if let Ok(v) = HeaderValue::from_str(&nonce) {
+                resp.headers_mut().insert(super::DPOP_NONCE, v);
+            }
+            resp
+        }
+    }
+}
+
+async fn claims(st: &AppState, issuer: &Issuer, presented: Option<PresentedToken>) -> Response {
+    let Some(presented) = presented else {
+        return challenge(StatusCode::UNAUTHORIZED, "invalid_token", "an access token is required (Bearer or DPoP)", false);
     };
-    match result {
+    let dpop = presented.dpop.is_some();
+    match st.services.userinfo(&issuer.tenant, &presented).await {
         Ok(answer) => {
             let mut resp = match answer {
                 Userinfo::Claims(claims) => Json(claims).into_response(),
                 Userinfo::Signed(jwt) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"))], jwt).into_response(),
             };
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if dpop {
+                return super::dpop::with_nonce(st, &issuer.tenant, resp).await;
+            }
             resp
         }
-        Err(TokenRejection::Store(e)) => OAuthResponseError(e.into()).into_response(),
-        Err(TokenRejection::Invalid(why)) => bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", why),
+        Err(e) => token_error(st, issuer, e, dpop).await,
     }
 }

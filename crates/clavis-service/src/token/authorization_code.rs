@@ -85,6 +85,7 @@ impl Services {
                 (None, Some(_)) => return Err(invalid_grant("code_verifier given, but the authorization request had no code_challenge")),
                 (None, None) => {}
             }
+            ctx.binding.require_key(grant.dpop_jkt.as_deref(), "authorization code")?;
         }
         match self.store.spend_code(t, &code_hash, now).await? {
             Spend::Fresh(_) => {}

@@ -30,4 +30,8 @@ pub(crate) struct GrantData {
     /// family past `refresh_family_ttl_secs` from here. Absent in grants stored before.
     #[serde(default)]
     pub family_started_at: Option<i64>,
+    /// The DPoP key the grant is bound to (RFC 9449): a code's `dpop_jkt` (§10), a public
+    /// client's refresh token's key (§5). The token request must prove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }

@@ -159,6 +159,9 @@ impl Services {
             data.nonce = None;
             data.issued_jti = Some((jti.clone(), now + ttl));
             data.family_id = Some(family_id.clone());
+            // RFC 9449 §5: a public client's refresh token is bound to the DPoP key it was
+            // issued under (a confidential client's is bound by its authentication).
+            data.dpop_jkt = if client.is_confidential { None } else { binding.jkt().map(str::to_owned) };
             let row = RefreshRow {
                 token_hash: secret::hash(&token),
                 family_id: family_id.clone(),

@@ -5,8 +5,8 @@
 //! - **grant**: one file per grant type, each implementing [`Grant`]; [`GRANTS`] lists
 //!   them. A grant reads its own parameters, checks and spends what it redeems, and says
 //!   what the tokens stand for.
-//! - **bind**: [`binding`] says how the access token is tied to its holder (Bearer today;
-//!   DPoP and mTLS plug in there) and what `cnf` it carries.
+//! - **bind**: [`binding`] says how the access token is tied to its holder (Bearer or
+//!   DPoP; mTLS plugs in there) and what `cnf` it carries.
 //! - **sign**: [`issue`] mints the access token (JWT or opaque), the ID token and the
 //!   refresh token.
 //!
@@ -31,8 +31,8 @@ use clavis_core::{Client, GrantType, TenantId};
 pub(crate) use grant_data::GrantData;
 pub use issue::TokenSet;
 
+use crate::dpop::DpopInput;
 use crate::{OAuthError, Services};
-use binding::Binding;
 
 /// Every grant type the token endpoint serves, by its `grant_type` value.
 static GRANTS: &[&dyn Grant] = &[
@@ -52,6 +52,8 @@ pub struct TokenRequest<'a> {
     pub issuer: &'a str,
     pub grant_type: &'a str,
     pub params: &'a [(String, String)],
+    /// The request's `DPoP` proof (RFC 9449), if it has one.
+    pub dpop: Option<DpopInput>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -59,7 +61,12 @@ impl<'a> TokenRequest<'a> {
     /// malformed whoever sends it.
     pub fn new(tenant: &'a TenantId, issuer: &'a str, params: &'a [(String, String)]) -> Result<Self, OAuthError> {
         let grant_type = clavis_core::form::param(params, "grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
-        Ok(Self { tenant, issuer, grant_type, params })
+        Ok(Self { tenant, issuer, grant_type, params, dpop: None })
+    }
+
+    /// The request with its `DPoP` proof.
+    pub fn with_dpop(self, dpop: Option<DpopInput>) -> Self {
+        Self { dpop, ..self }
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
@@ -73,7 +80,7 @@ impl<'a> TokenRequest<'a> {
 pub(crate) struct GrantContext<'a> {
     pub request: &'a TokenRequest<'a>,
     pub client: &'a Client,
-    pub binding: &'a Binding,
+    pub binding: &'a binding::Binding,
 }
 
 impl GrantContext<'_> {
@@ -115,7 +122,7 @@ impl Services {
         if !client.grant_types.contains(&grant.registered_as()) {
             return Err(OAuthError::UnauthorizedClient(format!("the client is not registered for {grant_type}")));
         }
-        let binding = Binding::for_request(req)?;
+        let binding = self.binding_for(req, client).await?;
         grant.exchange(self, &GrantContext { request: req, client, binding: &binding }).await
     }
 }

@@ -52,6 +52,7 @@ impl Services {
             return Err(invalid_grant("the refresh token has expired"));
         }
         let mut grant: GrantData = serde_json::from_str(&row.data).map_err(|e| OAuthError::server_caused("refresh data", e))?;
+        ctx.binding.require_key(grant.dpop_jkt.as_deref(), "refresh token")?;
         // What the admin has since removed from the registration is not issued again.
         grant.scope.retain(|s| client.scopes.contains(s));
         grant.audience.retain(|a| client.extras.hydra.audience.contains(a));

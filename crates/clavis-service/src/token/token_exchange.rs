@@ -15,7 +15,7 @@
 //!   must be in the client's registered audiences; the new token never outlives the
 //!   subject token.
 
-use clavis_core::{scope, AccessTokenStrategy, GrantType, TenantId};
+use clavis_core::{scope, AccessTokenStrategy, GrantType};
 use serde_json::{json, Value};
 
 use super::{Grant, GrantContext, GrantFuture, TokenSet};
@@ -55,11 +55,15 @@ fn check_type(what: &str, token_type: &str) -> Result<(), OAuthError> {
 
 impl Services {
     /// `token` as a live access token of the tenant that `client_id` may exchange.
-    async fn exchangeable(&self, t: &TenantId, client_id: &str, what: &str, token: &str) -> Result<AccessClaims, OAuthError> {
+    /// A sender-constrained token is exchanged only by its holder: the request's DPoP
+    /// proof must be by the token's key.
+    async fn exchangeable(&self, ctx: &GrantContext<'_>, what: &str, token: &str) -> Result<AccessClaims, OAuthError> {
+        let (t, client_id) = (ctx.tenant(), ctx.client.client_id.as_str());
         let (_, c) = self.check_access_token(token, Some(t)).await.map_err(|e| match e {
             TokenRejection::Store(e) => e.into(),
-            TokenRejection::Invalid(_) => invalid(format!("the {what} is not an active access token of this issuer")),
+            _ => invalid(format!("the {what} is not an active access token of this issuer")),
         })?;
+        ctx.binding.require_key(c.jkt(), what)?;
         let audience_names_client = match &c.aud {
             Value::String(a) => a == client_id,
             Value::Array(a) => a.iter().any(|v| v.as_str() == Some(client_id)),
@@ -80,12 +84,12 @@ impl Services {
             Some(JWT_TOKEN_TYPE) if client.extras.access_token_strategy == AccessTokenStrategy::Jwt => JWT_TOKEN_TYPE,
             Some(other) => return Err(invalid(format!("requested_token_type {other:?} cannot be issued to this client"))),
         };
-        let subject = self.exchangeable(t, &client.client_id, "subject_token", subject_token).await?;
+        let subject = self.exchangeable(ctx, "subject_token", subject_token).await?;
         let actor = match (ctx.param("actor_token"), ctx.param("actor_token_type")) {
             (None, None) => None,
             (Some(token), Some(token_type)) => {
                 check_type("actor_token", token_type)?;
-                Some(self.exchangeable(t, &client.client_id, "actor_token", token).await?)
+                Some(self.exchangeable(ctx, "actor_token", token).await?)
             }
             _ => return Err(invalid("actor_token and actor_token_type go together")),
         };

@@ -15,6 +15,7 @@ use clavis::config::{Config, ConfigArgs};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+pub mod dpop;
 pub mod flow;
 pub mod receiver;
 
