@@ -149,6 +149,10 @@ pub struct HydraMetadata {
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
     pub backchannel_logout_session_required: bool,
+    /// JARM §3: the algorithm of its JWT-secured authorization responses (`""`: RS256).
+    pub authorization_signed_response_alg: String,
+    /// RFC 9701 §6: the algorithm of its signed introspection responses (`""`: RS256).
+    pub introspection_signed_response_alg: String,
     /// RFC 9449 §5.2: every access token of the client is DPoP-bound (a token request
     /// without a proof is refused).
     pub dpop_bound_access_tokens: bool,
@@ -185,6 +189,8 @@ impl HydraMetadata {
         server_alg("id_token_signed_response_alg", &self.id_token_signed_response_alg, false)?;
         server_alg("access_token_signed_response_alg", &self.access_token_signed_response_alg, false)?;
         server_alg("userinfo_signed_response_alg", &self.userinfo_signed_response_alg, true)?;
+        server_alg("authorization_signed_response_alg", &self.authorization_signed_response_alg, false)?;
+        server_alg("introspection_signed_response_alg", &self.introspection_signed_response_alg, false)?;
         let ro = self.request_object_signing_alg.as_str();
         if !(ro.is_empty() || ro == "none" || CLIENT_KEY_ALGS.contains(&ro)) {
             return Err(ValidationError::new("request_object_signing_alg", format!("must be none or one of {}", CLIENT_KEY_ALGS.join(", "))));

@@ -12,6 +12,7 @@
 //! Each step is a compare-and-set on the flow's state, so a challenge or verifier works
 //! once. Handles are random 256-bit values stored as hashes.
 
+use clavis_core::jose::Alg;
 use clavis_core::{ids, scope, secret, Client, ClientStatus, FapiProfile, GrantType, TenantId, ValidationError};
 use clavis_store::{FlowHandle, FlowRow, SessionRow};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ use url::Url;
 
 use crate::browser_binding::{Binding, CsrfCookie, NOT_THIS_BROWSER};
 use crate::dpop::DpopInput;
-use crate::response_mode::{deliver, normalize_response_type, Navigation, ResponseMode};
+use crate::response_mode::{deliver, normalize_response_type, Navigation, ResponseMode, ResponseSigner};
 use crate::token::GrantData;
 use crate::{OAuthError, ServiceError, Services};
 
@@ -263,11 +264,13 @@ pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     }
 }
 
-/// Where an error response goes: the request's redirect URI, state and response mode.
+/// Where an error response goes: the request's redirect URI, state and response mode,
+/// and what signs it in a JWT mode.
 struct ErrorTarget<'a> {
     redirect_uri: &'a str,
     state: &'a str,
     mode: ResponseMode,
+    signer: &'a ResponseSigner,
 }
 
 fn error_response(to: ErrorTarget<'_>, issuer: &str, e: &OAuthError) -> AuthorizeError {
@@ -276,16 +279,25 @@ fn error_response(to: ErrorTarget<'_>, issuer: &str, e: &OAuthError) -> Authoriz
         params.push(("state", to.state));
     }
     params.push(("iss", issuer));
-    AuthorizeError::Client(deliver(to.redirect_uri, to.mode, &params))
+    AuthorizeError::Client(deliver(to.redirect_uri, to.mode, &params, to.signer))
 }
 
 impl AuthRequest {
-    fn error_target(&self) -> ErrorTarget<'_> {
-        ErrorTarget { redirect_uri: &self.redirect_uri, state: &self.state, mode: self.response_mode }
+    fn error_target<'a>(&'a self, signer: &'a ResponseSigner) -> ErrorTarget<'a> {
+        ErrorTarget { redirect_uri: &self.redirect_uri, state: &self.state, mode: self.response_mode, signer }
     }
 }
 
 impl Services {
+    /// What signs the client's JWT-secured authorization responses (JARM).
+    pub(crate) async fn response_signer(&self, t: &TenantId, client_id: &str) -> Result<ResponseSigner, clavis_store::StoreError> {
+        let alg = match self.clients.load(&self.store, t, client_id).await? {
+            Some(entry) => Alg::parse(&entry.client.extras.hydra.authorization_signed_response_alg),
+            None => None,
+        };
+        Ok(ResponseSigner { keys: self.keys.for_tenant(t).await?, alg: alg.unwrap_or(Alg::Rs256), client_id: client_id.to_owned(), now: self.now() })
+    }
+
     /// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
     /// (which never holds a secret).
     pub(crate) async fn client_view(&self, t: &TenantId, c: &Client) -> Result<Value, clavis_store::StoreError> {
@@ -551,11 +563,12 @@ impl Services {
             Some(e) if e.client.status == ClientStatus::Active => e.client.clone(),
             _ => return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into()))),
         };
+        let signer = self.response_signer(t, &client.client_id).await?;
         // A pushed request (RFC 9126) replaces every parameter but client_id, and so does a
         // request object (RFC 9101). Errors about them go to the client when the URL's own
         // redirect_uri is a registered one (OpenID Connect Core §3.1.2.6).
         let early = |e: OAuthError| match redirect_target(&client, params) {
-            Some((uri, state, mode)) => error_response(ErrorTarget { redirect_uri: &uri, state: &state, mode }, issuer, &e),
+            Some((uri, state, mode)) => error_response(ErrorTarget { redirect_uri: &uri, state: &state, mode, signer: &signer }, issuer, &e),
             None => AuthorizeError::Page(e),
         };
         let invalid_uri = |why: &str| early(OAuthError::Custom("invalid_request_uri".into(), why.into()));
@@ -594,12 +607,12 @@ impl Services {
         let checked = check_request(&client, params).map_err(|r| match r {
             Refusal::Page(e) => AuthorizeError::Page(e),
             Refusal::Redirect { redirect_uri, state, mode, error } => {
-                error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode }, issuer, &error)
+                error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode, signer: &signer }, issuer, &error)
             }
         })?;
         let Checked { redirect_uri, redirect_uri_given, state, scope: requested, code_challenge, prompt, max_age, nonce, audience, .. } = checked;
         let mode = checked.response_mode;
-        let fail = |e: OAuthError| error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode }, issuer, &e);
+        let fail = |e: OAuthError| error_response(ErrorTarget { redirect_uri: &redirect_uri, state: &state, mode, signer: &signer }, issuer, &e);
 
         let session = self.existing_session(t, session_cookie, now).await?;
         // OIDC Core §3.1.2.1: re-authenticate when more than `max_age` seconds have passed.
@@ -868,7 +881,8 @@ impl Services {
         }
         let code = body.error.filter(|e| is_error_code(e)).unwrap_or_else(|| "access_denied".into());
         let description = body.error_description.filter(|d| d.len() <= 1024).unwrap_or_else(|| "the request was rejected".into());
-        match error_response(req.error_target(), &req.issuer, &OAuthError::Custom(code, description)) {
+        let signer = self.response_signer(t, &req.client_id).await?;
+        match error_response(req.error_target(&signer), &req.issuer, &OAuthError::Custom(code, description)) {
             AuthorizeError::Client(next) => {
                 let csrf = data.browser.as_ref().map(Binding::clear);
                 Ok(AuthorizeStep { next, set_session: None, csrf })
@@ -892,7 +906,8 @@ impl Services {
             return self.after_rejection(t, row, data).await;
         }
         let req = data.request.clone();
-        let fail = |e: OAuthError| error_response(req.error_target(), &req.issuer, &e);
+        let signer = self.response_signer(t, &req.client_id).await?;
+        let fail = |e: OAuthError| error_response(req.error_target(&signer), &req.issuer, &e);
         let login = data.login.clone().ok_or_else(not_found)?;
         let now = self.now();
         let mut set_session = None;
@@ -1050,7 +1065,8 @@ impl Services {
         if let Some(id_token) = &id_token {
             params.push(("id_token", id_token));
         }
-        let next = deliver(&req.redirect_uri, req.response_mode, &params);
+        let signer = self.response_signer(t, &row.client_id).await?;
+        let next = deliver(&req.redirect_uri, req.response_mode, &params, &signer);
         Ok(AuthorizeStep { next, set_session: None, csrf: Some(binding.clear()) })
     }
 }

@@ -118,6 +118,12 @@ pub struct HydraClient {
     pub frontchannel_logout_session_required: bool,
     pub backchannel_logout_uri: String,
     pub backchannel_logout_session_required: bool,
+    /// JARM §3 and RFC 9701 §6: the algorithms of its JWT-secured authorization responses and
+    /// signed introspection responses (not in Hydra's model, so shown only when set; RS256 if not).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub authorization_signed_response_alg: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub introspection_signed_response_alg: String,
     /// RFC 9449 §5.2: only DPoP-bound access tokens (not in Hydra's model, so shown only when set).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
@@ -228,6 +234,8 @@ pub fn view(c: &Client) -> HydraClient {
         frontchannel_logout_session_required: h.frontchannel_logout_session_required,
         backchannel_logout_uri: h.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: h.backchannel_logout_session_required,
+        authorization_signed_response_alg: h.authorization_signed_response_alg.clone(),
+        introspection_signed_response_alg: h.introspection_signed_response_alg.clone(),
         dpop_bound_access_tokens: h.dpop_bound_access_tokens,
         metadata: if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
         skip_consent: h.skip_consent,
@@ -297,6 +305,10 @@ pub struct HydraClientRequest {
     frontchannel_logout_session_required: Option<bool>,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: Option<bool>,
+    /// JARM: `RS256`, `PS256`, `ES256` or `EdDSA` for `response_mode=jwt` responses [default: RS256].
+    authorization_signed_response_alg: Option<String>,
+    /// RFC 9701: the algorithm of signed introspection responses to it [default: RS256].
+    introspection_signed_response_alg: Option<String>,
     /// RFC 9449 §5.2: every access token DPoP-bound; a token request without a proof is refused [default: false].
     dpop_bound_access_tokens: Option<bool>,
     /// Free-form JSON, kept as given.
@@ -440,6 +452,8 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();
     h.backchannel_logout_session_required = r.backchannel_logout_session_required.unwrap_or(false);
     h.dpop_bound_access_tokens = r.dpop_bound_access_tokens.unwrap_or(false);
+    h.authorization_signed_response_alg = r.authorization_signed_response_alg.unwrap_or_default();
+    h.introspection_signed_response_alg = r.introspection_signed_response_alg.unwrap_or_default();
 
     let secret = r.client_secret.filter(|s| !s.is_empty());
     if let Some(s) = &secret {

@@ -5,9 +5,14 @@
 //! client, or any unmarked client under `marked_only` — only the tokens issued to itself.
 //! A token it may not see answers `{"active": false}`, exactly like an unknown one.
 
+use clavis_core::jose::Alg;
 use clavis_core::{Client, IntrospectionPolicy, TenantId};
+use serde_json::json;
 
 use crate::{ClientRef, Introspection, OAuthError, Principal, Services};
+
+/// RFC 9701 §4: the media type a caller accepts to get the answer as a signed JWT.
+pub const SIGNED_INTROSPECTION_TYPE: &str = "application/token-introspection+jwt";
 
 /// The authenticated caller of the introspection endpoint.
 pub enum Introspector {
@@ -40,6 +45,26 @@ impl Services {
             Reach::OwnTokens if found.client_id.as_deref() != Some(caller_id) => Ok(Introspection::default()),
             _ => Ok(found),
         }
+    }
+
+    /// RFC 9701 §5: the answer as a JWT signed by the issuer for the caller: `iss`, `aud`
+    /// (the caller's client id), `iat`, and the answer under `token_introspection`. The
+    /// algorithm is the calling client's `introspection_signed_response_alg` (RS256 if none).
+    pub async fn sign_introspection(&self, t: &TenantId, issuer: &str, caller: &Introspector, answer: &Introspection) -> Result<String, OAuthError> {
+        let client_id = match caller {
+            Introspector::Bearer(p) => p.client_id.as_str(),
+            Introspector::Client(c) => c.client_id.as_str(),
+        };
+        let alg = match caller {
+            Introspector::Client(c) => Alg::parse(&c.extras.hydra.introspection_signed_response_alg),
+            Introspector::Bearer(p) => self
+                .clients
+                .load(&self.store, t, &p.client_id)
+                .await?
+                .and_then(|e| Alg::parse(&e.client.extras.hydra.introspection_signed_response_alg)),
+        };
+        let claims = json!({"iss": issuer, "aud": client_id, "iat": self.now(), "token_introspection": answer});
+        Ok(self.keys.for_tenant(t).await?.signer(alg.unwrap_or(Alg::Rs256)).sign_typed("token-introspection+jwt", &claims))
     }
 
     async fn client_reach(&self, t: &TenantId, c: &Client) -> Result<Reach, OAuthError> {

@@ -17,7 +17,7 @@ mod flows;
 pub mod hydra_client;
 mod introspection;
 mod key_sets;
-mod keys;
+pub(crate) mod keys;
 mod lifecycle;
 mod logout;
 pub mod outbound;
@@ -46,7 +46,7 @@ pub use device::{DeviceAuthorization, UserCodeError, DEVICE_CODE_TTL_SECS, POLL_
 pub use error::{error_chain, OAuthError, ServiceError};
 pub use flows::{AuthorizeError, AuthorizeStep, ConsentAccept, ConsentRequestView, LoginAccept, LoginRequestView, RejectRequest};
 pub use hydra_client::ClientMetadataError;
-pub use introspection::Introspector;
+pub use introspection::{Introspector, SIGNED_INTROSPECTION_TYPE};
 pub use key_sets::KeySet;
 pub use keys::{KeyInfo, Keys};
 pub use lifecycle::{Introspection, Userinfo};

@@ -1162,7 +1162,7 @@ async fn the_claims_parameter_reaches_the_apps_and_odd_modes_are_refused() {
         (("claims", "[1]"), "claims"),
         (("claims", r#"{"userinfo": {"email": 1}}"#), "requested claim"),
         (("claims", r#"{"id_token": []}"#), "claims.userinfo"),
-        (("response_mode", "form_post.jwt"), "response_mode"),
+        (("response_mode", "jwt.form_post"), "response_mode"),
         (("response_mode", "web_message"), "response_mode"),
     ] {
         let (s, to, _) = Browser::new().get(&auth_url(&app, &id, &[extra])).await;

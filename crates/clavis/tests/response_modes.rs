@@ -124,8 +124,8 @@ async fn rejections_and_errors_arrive_in_the_requested_mode() {
     assert_eq!(field(&fields, "error"), Some("access_denied"));
     assert_eq!(field(&fields, "state"), Some("state-1234567890"));
 
-    // An unknown mode is refused, in the default mode (the query); JARM is not served yet.
-    for mode in ["jwt", "query.jwt", "Form_Post"] {
+    // An unknown mode is refused, in the default mode (the query).
+    for mode in ["jwt.query", "query.JWT", "Form_Post"] {
         let (s, to, _) = Browser::new().get(&auth_url(&app, &id, &[pk[0], pk[1], ("response_mode", mode)])).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{mode}");
         assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"), "{mode}: {to}");
@@ -161,7 +161,7 @@ async fn a_pushed_request_keeps_its_mode_and_discovery_lists_the_modes() {
     redeem(&app, &id, &secret, field(&fields, "code").unwrap(), &verifier).await;
 
     let d: Value = app.http.get(format!("{}/.well-known/openid-configuration", app.public)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(d["response_modes_supported"], json!(["query", "fragment", "form_post"]));
+    assert_eq!(d["response_modes_supported"], json!(["query", "fragment", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"]));
 }
 
 /// A `code id_token` request with scope openid (unless `extra` has another) and `extra`.

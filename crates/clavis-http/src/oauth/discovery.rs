@@ -38,7 +38,7 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "jwks_uri": format!("{url}/.well-known/jwks.json"),
         "grant_types_supported": clavis_service::supported_grant_types().collect::<Vec<_>>(),
         "response_types_supported": ["code", "code id_token"],
-        "response_modes_supported": ["query", "fragment", "form_post"],
+        "response_modes_supported": clavis_service::ResponseMode::NAMES,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, HMAC_ALGS].concat()),
@@ -72,6 +72,9 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     // Hydra's own names, which its SDK's `OidcConfiguration` requires.
     v["id_token_signed_response_alg"] = json!(Alg::NAMES);
     v["userinfo_signed_response_alg"] = json!(Alg::NAMES);
+    // JARM §4, RFC 9701 §7: what signs JWT-secured authorization and introspection responses.
+    v["authorization_signing_alg_values_supported"] = json!(Alg::NAMES);
+    v["introspection_signing_alg_values_supported"] = json!(Alg::NAMES);
     // RFC 9449 §5.1: DPoP at the token endpoint, PAR and userinfo.
     v["dpop_signing_alg_values_supported"] = json!(clavis_core::dpop::DPOP_ALGS);
     if dcr {

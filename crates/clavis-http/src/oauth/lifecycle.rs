@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clavis_service::{Introspector, OAuthError, PresentedToken, TokenRejection};
+use clavis_service::{Introspector, OAuthError, PresentedToken, TokenRejection, SIGNED_INTROSPECTION_TYPE};
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
@@ -28,22 +28,34 @@ async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMa
 /// RFC 7662. The caller is a confidential client of the tenant, or holds an admin token of it.
 /// Self-registered clients, and unmarked clients when the tenant's `introspection` is
 /// `marked_only`, see only their own tokens (others answer `{"active": false}`).
-/// Also served at `/oauth/introspect`.
+/// Also served at `/oauth/introspect`. With `Accept: application/token-introspection+jwt`
+/// the answer is a JWT the issuer signs for the caller (RFC 9701).
 #[utoipa::path(post, path = "/oauth2/introspect", operation_id = "introspectOAuth2Token", tag = "oauth2", security(("client_basic" = []), ("admin_token" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = clavis_service::Introspection), (status = "4XX", body = OAuthErrorBody)))]
+    responses((status = 200, content((clavis_service::Introspection = "application/json"), (String = "application/token-introspection+jwt"))), (status = "4XX", body = OAuthErrorBody)))]
 pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+    let signed = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(accepts_signed);
     let result = async {
         let form = Form::parse(&headers, &body)?;
         let caller = introspection_caller(&st, &issuer, &headers, &form).await?;
         let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        st.services.introspect_as(&issuer.tenant, &caller, token).await
+        let answer = st.services.introspect_as(&issuer.tenant, &caller, token).await?;
+        if !signed {
+            return Ok(Json(answer).into_response());
+        }
+        let jwt = st.services.sign_introspection(&issuer.tenant, &issuer.url, &caller, &answer).await?;
+        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SIGNED_INTROSPECTION_TYPE))], jwt).into_response())
     }
     .await;
     match result {
-        Ok(i) => no_store(Json(i).into_response()),
+        Ok(resp) => no_store(resp),
         Err(e) => OAuthResponseError(e).into_response(),
     }
+}
+
+/// Whether an `Accept` value names RFC 9701's signed answer (parameters ignored).
+fn accepts_signed(accept: &str) -> bool {
+    accept.split(',').any(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(SIGNED_INTROSPECTION_TYPE))
 }
 
 /// RFC 7009: revokes a refresh token (and what it issued) or an opaque access token of
