@@ -46,6 +46,7 @@ string_enum!(
         ClientSecretJwt = "client_secret_jwt",
         PrivateKeyJwt = "private_key_jwt",
         TlsClientAuth = "tls_client_auth",
+        SelfSignedTlsClientAuth = "self_signed_tls_client_auth",
         None = "none",
     }
 );
@@ -153,6 +154,10 @@ pub struct ClientInput {
     /// Clavis extension: may introspect every token of the tenant, whatever the tenant's
     /// `introspection` policy (a resource server) [default: false]. Confidential clients only.
     pub introspector: Option<bool>,
+    /// Clavis extension: mutual TLS (RFC 8705) metadata — the certificate `tls_client_auth`
+    /// expects (exactly one of `tls_client_auth_subject_dn`, `…_san_dns`, `…_san_uri`,
+    /// `…_san_ip`, `…_san_email`) and `tls_client_certificate_bound_access_tokens`.
+    pub mtls: Option<crate::MtlsMetadata>,
 }
 
 impl ClientInput {
@@ -180,7 +185,8 @@ impl ClientInput {
             post_logout_redirect_uris,
             access_token_strategy,
             token_lifespans,
-            introspector
+            introspector,
+            mtls
         );
         out
     }
@@ -323,6 +329,9 @@ impl Client {
         if let Some(v) = input.introspector {
             self.extras.introspector = v;
         }
+        if let Some(v) = &input.mtls {
+            self.extras.mtls = v.clone();
+        }
         self.validate()?;
         self.derive_cors_origins();
         Ok(self.changed_fields(&before))
@@ -406,14 +415,19 @@ impl Client {
                 return Err(ValidationError::new("require_signed_request_object", "needs the client's keys (jwks or jwks_uri)"));
             }
         }
+        self.extras.mtls.check(&self.auth_methods, !self.jwks.is_empty() || !self.jwks_uri.is_empty())?;
         if fapi {
             if !self.is_confidential {
                 return Err(ValidationError::new("fapi_profile", "FAPI clients must be confidential"));
             }
-            if let Some(m) = self.auth_methods.iter().find(|m| !matches!(m, AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth)) {
+            let allowed = |m: &AuthMethod| matches!(m, AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth);
+            if let Some(m) = self.auth_methods.iter().find(|m| !allowed(m)) {
                 return Err(ValidationError::new(
                     "client_auth_methods",
-                    format!("{} is not allowed with a FAPI profile (private_key_jwt or tls_client_auth only)", m.as_str()),
+                    format!(
+                        "{} is not allowed with a FAPI profile (private_key_jwt, tls_client_auth or self_signed_tls_client_auth only)",
+                        m.as_str()
+                    ),
                 ));
             }
         }
@@ -456,6 +470,9 @@ impl Client {
         }
         if self.extras.lifespans != before.extras.lifespans {
             out.push("token_lifespans");
+        }
+        if self.extras.mtls != before.extras.mtls {
+            out.push("mtls");
         }
         if self.extras.introspector != before.extras.introspector {
             out.push("introspector");

@@ -112,6 +112,73 @@ pub struct ClientExtras {
     /// An admin marked it as a resource server that may introspect every token of the
     /// tenant, whatever the tenant's introspection policy. Never set through registration.
     pub introspector: bool,
+    /// Mutual TLS (RFC 8705 §2.1.2, §3.4).
+    pub mtls: MtlsMetadata,
+}
+
+/// A client's mutual-TLS metadata (RFC 8705 §2.1.2 and §3.4), with RFC 7591 names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MtlsMetadata {
+    /// The subject DN (RFC 4514) of the certificate `tls_client_auth` expects.
+    pub tls_client_auth_subject_dn: String,
+    /// A dNSName SAN it must carry.
+    pub tls_client_auth_san_dns: String,
+    /// A uniformResourceIdentifier SAN.
+    pub tls_client_auth_san_uri: String,
+    /// An iPAddress SAN (IPv4 or IPv6).
+    pub tls_client_auth_san_ip: String,
+    /// An rfc822Name SAN.
+    pub tls_client_auth_san_email: String,
+    /// Access tokens bound to the client's certificate (`cnf.x5t#S256`).
+    pub tls_client_certificate_bound_access_tokens: bool,
+}
+
+impl MtlsMetadata {
+    /// The certificate names set, by field name.
+    pub fn names(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("tls_client_auth_subject_dn", self.tls_client_auth_subject_dn.as_str()),
+            ("tls_client_auth_san_dns", self.tls_client_auth_san_dns.as_str()),
+            ("tls_client_auth_san_uri", self.tls_client_auth_san_uri.as_str()),
+            ("tls_client_auth_san_ip", self.tls_client_auth_san_ip.as_str()),
+            ("tls_client_auth_san_email", self.tls_client_auth_san_email.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+    }
+
+    /// RFC 8705 §2.1.2: `tls_client_auth` names exactly one expected name, and names are
+    /// only for it; `self_signed_tls_client_auth` needs the client's keys (their `x5c`).
+    pub fn check(&self, methods: &[crate::AuthMethod], has_keys: bool) -> Result<(), ValidationError> {
+        let names: Vec<(&str, &str)> = self.names().collect();
+        let tls = methods.contains(&crate::AuthMethod::TlsClientAuth);
+        match (tls, names.as_slice()) {
+            (true, [(field, value)]) => {
+                if value.len() > 1024 {
+                    return Err(ValidationError::new(*field, "must be at most 1024 characters"));
+                }
+                if *field == "tls_client_auth_subject_dn" && crate::certificate::parse_dn(value).is_none_or(|dn| dn.is_empty()) {
+                    return Err(ValidationError::new(*field, "must be an RFC 4514 distinguished name, e.g. CN=client,O=Example"));
+                }
+                if *field == "tls_client_auth_san_ip" && value.parse::<std::net::IpAddr>().is_err() {
+                    return Err(ValidationError::new(*field, "must be an IPv4 or IPv6 address"));
+                }
+            }
+            (true, _) => {
+                return Err(ValidationError::new(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email",
+                ))
+            }
+            (false, [(field, _), ..]) => return Err(ValidationError::new(*field, "is only for clients that use tls_client_auth")),
+            (false, []) => {}
+        }
+        if methods.contains(&crate::AuthMethod::SelfSignedTlsClientAuth) && !has_keys {
+            return Err(ValidationError::new("jwks", "self_signed_tls_client_auth needs jwks or jwks_uri with the certificate (x5c)"));
+        }
+        Ok(())
+    }
 }
 
 /// Hydra client fields without an authms counterpart.

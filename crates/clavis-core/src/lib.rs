@@ -2,6 +2,7 @@
 //! cryptography of secrets and tokens. Nothing here does I/O.
 
 pub mod assertion;
+pub mod certificate;
 pub mod client;
 pub mod client_extras;
 pub mod dpop;
@@ -18,7 +19,7 @@ pub mod tenant_policy;
 pub mod time;
 
 pub use client::{AuthMethod, Client, ClientInput, ClientStatus, FapiProfile, GrantType};
-pub use client_extras::{AccessTokenStrategy, ClientExtras, HydraMetadata, Lifespans};
+pub use client_extras::{AccessTokenStrategy, ClientExtras, HydraMetadata, Lifespans, MtlsMetadata};
 pub use tenant::TenantId;
 pub use tenant_policy::{DcrPolicy, IntrospectionPolicy, SigningDefaults};
 

@@ -48,10 +48,12 @@ pub(crate) fn presented_token(
     st: &AppState,
     method: &axum::http::Method,
     uri: &axum::http::Uri,
+    transport: &crate::client_cert::Transport,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<PresentedToken>, TokenRejection> {
+    let certificate = transport.certificate.clone();
     if let Some(token) = bearer_token(headers) {
-        return Ok(Some(PresentedToken::bearer(token)));
+        return Ok(Some(PresentedToken { certificate, ..PresentedToken::bearer(token) }));
     }
     let dpop_token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -60,10 +62,10 @@ pub(crate) fn presented_token(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
         .map(|(_, t)| t.trim());
     let Some(token) = dpop_token else { return Ok(None) };
-    let dpop = crate::oauth::dpop::dpop_input(st, method, uri, headers)
+    let dpop = crate::oauth::dpop::dpop_input(st, method, uri, headers, transport.listener.as_ref())
         .map_err(|e| TokenRejection::Dpop(e.description().to_owned()))?
         .ok_or_else(|| TokenRejection::Dpop("the DPoP scheme needs the request's DPoP proof header".into()))?;
-    Ok(Some(PresentedToken { token: token.to_owned(), dpop: Some(dpop) }))
+    Ok(Some(PresentedToken { token: token.to_owned(), dpop: Some(dpop), certificate }))
 }
 
 /// Checks `Authorization: Bearer` for an access token with scope `admin`. The admin

@@ -10,6 +10,7 @@
 
 mod auth;
 pub mod authms;
+pub mod client_cert;
 pub mod client_ip;
 pub mod hydra;
 pub mod oauth;
@@ -20,6 +21,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use clavis_service::Services;
+
+pub use client_cert::ListenerUrl;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -127,6 +127,9 @@ pub struct HydraClient {
     /// RFC 9449 §5.2: only DPoP-bound access tokens (not in Hydra's model, so shown only when set).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2 and §3.4 (not in Hydra's model, so shown only when set).
+    #[serde(flatten)]
+    pub mtls: MtlsView,
     /// Free-form JSON, kept as given.
     #[schema(value_type = Value)]
     pub metadata: Value,
@@ -237,6 +240,7 @@ pub fn view(c: &Client) -> HydraClient {
         authorization_signed_response_alg: h.authorization_signed_response_alg.clone(),
         introspection_signed_response_alg: h.introspection_signed_response_alg.clone(),
         dpop_bound_access_tokens: h.dpop_bound_access_tokens,
+        mtls: MtlsView::from(&c.extras.mtls),
         metadata: if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
         skip_consent: h.skip_consent,
         skip_logout_consent: h.skip_logout_consent,
@@ -311,6 +315,14 @@ pub struct HydraClientRequest {
     introspection_signed_response_alg: Option<String>,
     /// RFC 9449 §5.2: every access token DPoP-bound; a token request without a proof is refused [default: false].
     dpop_bound_access_tokens: Option<bool>,
+    /// RFC 8705 §2.1.2: for `tls_client_auth`, exactly one of the certificate's expected subject DN or SANs.
+    tls_client_auth_subject_dn: Option<String>,
+    tls_client_auth_san_dns: Option<String>,
+    tls_client_auth_san_uri: Option<String>,
+    tls_client_auth_san_ip: Option<String>,
+    tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3.4: access tokens bound to the client's certificate [default: false].
+    tls_client_certificate_bound_access_tokens: Option<bool>,
     /// Free-form JSON, kept as given.
     #[schema(value_type = Value)]
     metadata: Option<Value>,
@@ -452,6 +464,14 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();
     h.backchannel_logout_session_required = r.backchannel_logout_session_required.unwrap_or(false);
     h.dpop_bound_access_tokens = r.dpop_bound_access_tokens.unwrap_or(false);
+    c.extras.mtls = clavis_core::MtlsMetadata {
+        tls_client_auth_subject_dn: r.tls_client_auth_subject_dn.unwrap_or_default(),
+        tls_client_auth_san_dns: r.tls_client_auth_san_dns.unwrap_or_default(),
+        tls_client_auth_san_uri: r.tls_client_auth_san_uri.unwrap_or_default(),
+        tls_client_auth_san_ip: r.tls_client_auth_san_ip.unwrap_or_default(),
+        tls_client_auth_san_email: r.tls_client_auth_san_email.unwrap_or_default(),
+        tls_client_certificate_bound_access_tokens: r.tls_client_certificate_bound_access_tokens.unwrap_or(false),
+    };
     h.authorization_signed_response_alg = r.authorization_signed_response_alg.unwrap_or_default();
     h.introspection_signed_response_alg = r.introspection_signed_response_alg.unwrap_or_default();
 
@@ -610,5 +630,35 @@ pub(crate) mod tests {
         assert_eq!(l.to_json()["client_credentials_grant_access_token_lifespan"], "1h0m0s");
         assert_eq!(lifespans(&body(json!({"scope": "x"}))).unwrap_err(), ClientMetadataError::field("scope", "is not a lifespan"));
         assert!(matches!(lifespans(&body(json!({"implicit_grant_id_token_lifespan": "soon"}))), Err(ClientMetadataError::Field { .. })));
+    }
+}
+
+/// The mutual-TLS fields of a Hydra client, each shown only when set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MtlsView {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_client_auth_subject_dn: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_client_auth_san_dns: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_client_auth_san_uri: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_client_auth_san_ip: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tls_client_auth_san_email: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
+}
+
+impl From<&clavis_core::MtlsMetadata> for MtlsView {
+    fn from(m: &clavis_core::MtlsMetadata) -> Self {
+        Self {
+            tls_client_auth_subject_dn: m.tls_client_auth_subject_dn.clone(),
+            tls_client_auth_san_dns: m.tls_client_auth_san_dns.clone(),
+            tls_client_auth_san_uri: m.tls_client_auth_san_uri.clone(),
+            tls_client_auth_san_ip: m.tls_client_auth_san_ip.clone(),
+            tls_client_auth_san_email: m.tls_client_auth_san_email.clone(),
+            tls_client_certificate_bound_access_tokens: m.tls_client_certificate_bound_access_tokens,
+        }
     }
 }

@@ -108,6 +108,10 @@ pub struct Settings {
     pub outbound_allow: outbound::Allowlist,
     /// Every DPoP proof must carry a server nonce (RFC 9449 §8), `CLAVIS_DPOP_REQUIRE_NONCE`.
     pub dpop_require_nonce: bool,
+    /// The mutual-TLS listener's URL (`mtls_endpoint_aliases`), if there is one.
+    pub mtls_url: Option<String>,
+    /// DER certificates of the CAs trusted for `tls_client_auth` (`CLAVIS_MTLS_CLIENT_CA`).
+    pub mtls_client_cas: Vec<Vec<u8>>,
 }
 
 impl Default for Settings {
@@ -133,6 +137,8 @@ impl Default for Settings {
             dcr_initial_access_token: None,
             outbound_allow: outbound::Allowlist::default(),
             dpop_require_nonce: false,
+            mtls_url: None,
+            mtls_client_cas: Vec::new(),
         }
     }
 }

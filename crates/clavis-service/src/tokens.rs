@@ -6,6 +6,8 @@ use clavis_core::{secret, ClientStatus, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use clavis_core::certificate::ClientCertificate;
+
 use crate::dpop::DpopInput;
 use crate::Services;
 
@@ -36,6 +38,22 @@ impl AccessClaims {
     /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6).
     pub fn jkt(&self) -> Option<&str> {
         self.cnf.as_ref().and_then(|c| c.get("jkt")).and_then(Value::as_str)
+    }
+
+    /// The thumbprint of the client certificate the token is bound to (`cnf.x5t#S256`,
+    /// RFC 8705 §3.1).
+    pub fn x5t(&self) -> Option<&str> {
+        self.cnf.as_ref().and_then(|c| c.get("x5t#S256")).and_then(Value::as_str)
+    }
+
+    /// Refuses unless `certificate` is the one a certificate-bound token is bound to.
+    pub(crate) fn check_certificate(&self, certificate: Option<&ClientCertificate>) -> Result<(), &'static str> {
+        match self.x5t() {
+            Some(x5t) if certificate.map(ClientCertificate::thumbprint).as_deref() != Some(x5t) => {
+                Err("the access token is bound to a client certificate: present it over mutual TLS with that certificate")
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -86,11 +104,13 @@ const CLOCK_SKEW_SECS: i64 = 60;
 pub struct PresentedToken {
     pub token: String,
     pub dpop: Option<DpopInput>,
+    /// The client certificate of the connection (RFC 8705 §3), if any.
+    pub certificate: Option<ClientCertificate>,
 }
 
 impl PresentedToken {
     pub fn bearer(token: &str) -> Self {
-        Self { token: token.to_owned(), dpop: None }
+        Self { token: token.to_owned(), dpop: None, certificate: None }
     }
 }
 
@@ -123,6 +143,7 @@ impl Services {
             (Some(_), None) => return Err("the access token is DPoP-bound: present it with the DPoP scheme and a proof".into()),
             (None, Some(_)) => return Err("the access token is not DPoP-bound: present it as a Bearer token".into()),
         }
+        claims.check_certificate(presented.certificate.as_ref())?;
         Ok((tenant, claims))
     }
 

@@ -68,7 +68,7 @@ impl World {
 
     async fn authenticate(&self, svc: &Services, id: &str, secret: &str) -> Result<ClientRef, OAuthError> {
         let basic = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
-        svc.authenticate_request(&self.t, &self.issuer(), ClientAuthRequest { authorization: Some(&basic), params: &[] }).await
+        svc.authenticate_request(&self.t, &self.issuer(), ClientAuthRequest { authorization: Some(&basic), params: &[], certificate: None }).await
     }
 
     async fn token_on(&self, svc: &Services, id: &str, secret: &str, params: &[(&str, &str)]) -> Result<TokenSet, OAuthError> {
@@ -281,7 +281,7 @@ async fn an_assertion_is_accepted_only_within_its_time_claims() {
             ("client_assertion_type".to_string(), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string()),
             ("client_assertion".to_string(), assertion),
         ];
-        let result = w.svc.authenticate_request(&w.t, &issuer, ClientAuthRequest { authorization: None, params: &params }).await;
+        let result = w.svc.authenticate_request(&w.t, &issuer, ClientAuthRequest { authorization: None, params: &params, certificate: None }).await;
         match refusal {
             None => assert!(result.is_ok(), "{case}: {:?}", result.err()),
             Some(why) => assert!(refused_client(result).contains(why), "{case}"),

@@ -112,6 +112,28 @@ pub struct ConfigArgs {
     /// [default: x-forwarded-for].
     #[arg(long, env = "CLAVIS_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// PEM certificate chain: the public and admin listeners serve HTTPS (with CLAVIS_TLS_KEY).
+    #[arg(long, env = "CLAVIS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of CLAVIS_TLS_CERT. Both files are read again when they change.
+    #[arg(long, env = "CLAVIS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// A third public listener, HTTPS, that asks clients for certificates (RFC 8705 mTLS).
+    #[arg(long, env = "CLAVIS_MTLS_ADDR")]
+    pub mtls_addr: Option<String>,
+    /// Its URL as clients reach it, for `mtls_endpoint_aliases` [default: https://{mtls addr}].
+    #[arg(long, env = "CLAVIS_MTLS_URL")]
+    pub mtls_url: Option<String>,
+    /// Its certificate chain [default: CLAVIS_TLS_CERT].
+    #[arg(long, env = "CLAVIS_MTLS_CERT")]
+    pub mtls_cert: Option<PathBuf>,
+    /// Its private key [default: CLAVIS_TLS_KEY].
+    #[arg(long, env = "CLAVIS_MTLS_KEY")]
+    pub mtls_key: Option<PathBuf>,
+    /// PEM bundle of the CAs trusted for `tls_client_auth` [default: none: only
+    /// `self_signed_tls_client_auth` can succeed].
+    #[arg(long, env = "CLAVIS_MTLS_CLIENT_CA")]
+    pub mtls_client_ca: Option<PathBuf>,
 }
 
 /// The same settings in `clavis.toml` (snake_case keys); unknown keys are an error.
@@ -148,6 +170,13 @@ struct FileConfig {
     outbound_allow: Option<String>,
     trusted_proxies: Option<String>,
     client_ip_header: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    mtls_addr: Option<String>,
+    mtls_url: Option<String>,
+    mtls_cert: Option<PathBuf>,
+    mtls_key: Option<PathBuf>,
+    mtls_client_ca: Option<PathBuf>,
 }
 
 /// Resolved configuration. Its `Debug` shows no secrets.
@@ -181,6 +210,19 @@ pub struct Config {
     pub token_rate_per_ip: u32,
     pub outbound_allow: clavis_service::outbound::Allowlist,
     pub trusted_proxies: clavis_http::client_ip::TrustedProxies,
+    /// HTTPS for the public and admin listeners.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// The mutual-TLS listener.
+    pub mtls: Option<MtlsListener>,
+}
+
+/// The mutual-TLS listener (RFC 8705): its address, URL, certificate, trusted client CAs.
+#[derive(Debug, Clone)]
+pub struct MtlsListener {
+    pub addr: SocketAddr,
+    pub url: Option<String>,
+    pub files: crate::tls::TlsFiles,
+    pub client_cas: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -286,6 +328,28 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("client_ip_header (CLAVIS_CLIENT_IP_HEADER): {e}"))?;
                 clavis_http::client_ip::TrustedProxies::parse(&pick!(trusted_proxies).unwrap_or_default(), header)
                     .map_err(|e| anyhow::anyhow!("trusted_proxies (CLAVIS_TRUSTED_PROXIES): {e}"))?
+            },
+            tls: match (pick!(tls_cert), pick!(tls_key)) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+                _ => bail!("tls_cert and tls_key (CLAVIS_TLS_CERT, CLAVIS_TLS_KEY) go together"),
+            },
+            mtls: match pick!(mtls_addr).filter(|a| !a.is_empty()) {
+                None => None,
+                Some(a) => {
+                    let files = match (pick!(mtls_cert).or(pick!(tls_cert)), pick!(mtls_key).or(pick!(tls_key))) {
+                        (Some(cert), Some(key)) => crate::tls::TlsFiles { cert, key },
+                        _ => bail!(
+                            "mtls_addr needs a certificate and key: CLAVIS_MTLS_CERT and CLAVIS_MTLS_KEY, or CLAVIS_TLS_CERT and CLAVIS_TLS_KEY"
+                        ),
+                    };
+                    let client_cas = match pick!(mtls_client_ca) {
+                        Some(path) => crate::tls::read_certificates(&path).context("mtls_client_ca (CLAVIS_MTLS_CLIENT_CA)")?,
+                        None => Vec::new(),
+                    };
+                    let url = pick!(mtls_url).filter(|u| !u.is_empty()).map(|u| u.trim_end_matches('/').to_owned());
+                    Some(MtlsListener { addr: addr(Some(a), "", "mtls_addr")?, url, files, client_cas })
+                }
             },
         })
     }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod logging;
 mod serve;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub use config::Config;
 pub struct Server {
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The mutual-TLS listener's address, if it is configured.
+    pub mtls_addr: Option<SocketAddr>,
     pub public_url: String,
     pub services: Services,
     stop: watch::Sender<bool>,
@@ -47,7 +50,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let admin = tokio::net::TcpListener::bind(config.admin_addr).await.with_context(|| format!("binding admin listener {}", config.admin_addr))?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{public_addr}"));
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{public_addr}"));
+    let tls = config.tls.as_ref().map(|files| tls::server_config(files, false)).transpose().context("CLAVIS_TLS_CERT / CLAVIS_TLS_KEY")?;
+    let mtls = match &config.mtls {
+        None => None,
+        Some(m) => {
+            let listener = tokio::net::TcpListener::bind(m.addr).await.with_context(|| format!("binding mTLS listener {}", m.addr))?;
+            let url = m.url.clone().unwrap_or_else(|| format!("https://{}", listener.local_addr().expect("bound")));
+            Some((listener, url, tls::server_config(&m.files, true).context("CLAVIS_MTLS_CERT / CLAVIS_MTLS_KEY")?))
+        }
+    };
     let settings = Settings {
         public_url: public_url.trim_end_matches('/').to_owned(),
         access_token_ttl_secs: config.access_token_ttl_secs,
@@ -64,6 +77,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         dpop_require_nonce: config.dpop_require_nonce,
         dcr_initial_access_token: config.dcr_initial_access_token.clone(),
         outbound_allow: config.outbound_allow.clone(),
+        mtls_url: mtls.as_ref().map(|(_, url, _)| url.clone()),
+        mtls_client_cas: config.mtls.as_ref().map(|m| m.client_cas.clone()).unwrap_or_default(),
         ..Settings::default()
     };
     let services = Services::new(settings, store);
@@ -84,12 +99,21 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     });
     let (stop, stopped) = watch::channel(false);
     let header_read_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs);
-    let serve =
-        |listener: tokio::net::TcpListener, router: axum::Router| tokio::spawn(serve::serve(listener, router, header_read_timeout, stopped.clone()));
-    let mut tasks = vec![serve(public, clavis_http::public_router(state.clone())), serve(admin, clavis_http::admin_router(state))];
+    let serve = |listener: tokio::net::TcpListener, router: axum::Router, tls: Option<Arc<rustls::ServerConfig>>| {
+        tokio::spawn(serve::serve(listener, router, header_read_timeout, tls, stopped.clone()))
+    };
+    let mut tasks =
+        vec![serve(public, clavis_http::public_router(state.clone()), tls.clone()), serve(admin, clavis_http::admin_router(state.clone()), tls)];
+    let mut mtls_addr = None;
+    if let Some((listener, url, config)) = mtls {
+        mtls_addr = Some(listener.local_addr()?);
+        // The same endpoints; a DPoP proof there names this listener's URL.
+        let router = clavis_http::public_router(state).layer(axum::Extension(clavis_http::ListenerUrl(url)));
+        tasks.push(serve(listener, router, Some(config)));
+    }
     tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
-    tracing::info!(%public_addr, %admin_addr, %public_url, backend = services.backend(), "clavis listening");
-    Ok(Server { public_addr, admin_addr, public_url, services, stop, tasks })
+    tracing::info!(%public_addr, %admin_addr, ?mtls_addr, %public_url, backend = services.backend(), "clavis listening");
+    Ok(Server { public_addr, admin_addr, mtls_addr, public_url, services, stop, tasks })
 }
 
 /// Deletes expired rows every `interval` seconds until the server stops.

@@ -211,8 +211,17 @@ async fn discovery_lists_what_is_implemented() {
             );
             assert_eq!(
                 v["token_endpoint_auth_methods_supported"],
-                json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])
+                json!([
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "client_secret_jwt",
+                    "private_key_jwt",
+                    "tls_client_auth",
+                    "self_signed_tls_client_auth",
+                    "none"
+                ])
             );
+            assert!(v.get("mtls_endpoint_aliases").is_none(), "no mutual-TLS listener unless configured");
             assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
             assert_eq!(v["response_types_supported"], json!(["code", "code id_token"]));
             assert_eq!(v["subject_types_supported"], json!(["public", "pairwise"]));

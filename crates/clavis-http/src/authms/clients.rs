@@ -56,6 +56,9 @@ pub(crate) struct ClientItem {
     self_registered: bool,
     /// `public` or `pairwise` (OpenID Connect Core §8; set through the Hydra API or DCR).
     subject_type: String,
+    /// Mutual TLS metadata (RFC 8705), when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtls: Option<clavis_core::MtlsMetadata>,
 }
 
 impl From<Client> for ClientItem {
@@ -89,6 +92,7 @@ impl From<Client> for ClientItem {
             self_registered: c.extras.self_registered,
             subject_type: c.extras.hydra.subject_type().into(),
             post_logout_redirect_uris: c.extras.post_logout_redirect_uris,
+            mtls: (c.extras.mtls != clavis_core::MtlsMetadata::default()).then_some(c.extras.mtls),
         }
     }
 }

@@ -48,8 +48,15 @@ async fn user(st: &AppState, issuer: &Issuer, headers: &HeaderMap) -> Result<Str
 #[utoipa::path(post, path = "/oauth/pushed-authorization", operation_id = "authmsPushAuthorizationRequest", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = super::authorize::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 201, body = Envelope<PushedRequest>), (status = "4XX", body = ErrorEnvelope)))]
-pub async fn push(State(st): State<AppState>, issuer: Issuer, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
-    match super::par::pushed(&st, &issuer, &uri, &headers, &body).await {
+pub async fn push(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    OriginalUri(uri): OriginalUri,
+    transport: crate::client_cert::Transport,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match super::par::pushed(&st, &issuer, &uri, &transport, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = created(PushedRequest { request_uri, expires_in });
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -31,10 +31,16 @@ pub(crate) struct DeviceAuthorizationForm {
 #[utoipa::path(post, path = "/oauth2/device/auth", operation_id = "oAuth2DeviceFlow", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = DeviceAuthorizationForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = DeviceAuthorization), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn authorize_device(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn authorize_device(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    transport: crate::client_cert::Transport,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let result = async {
         let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&st, &issuer, &headers, &form).await?;
+        let client = authenticate(&st, &issuer, &headers, &form, &transport).await?;
         st.services.device_authorization(&issuer.tenant, &issuer.url, &client, form.pairs()).await
     }
     .await;

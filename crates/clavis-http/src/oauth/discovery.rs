@@ -12,7 +12,12 @@ use serde_json::{json, Value};
 use super::{Issuer, OAuthResponseError};
 use crate::AppState;
 
-fn metadata(issuer: &Issuer, dcr: bool) -> Value {
+/// The client authentication methods, `none` last (introspection takes all but it).
+const AUTH_METHODS: &[&str] =
+    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "none"];
+
+fn metadata(issuer: &Issuer, settings: &clavis_service::Settings) -> Value {
+    let dcr = settings.dcr_enabled;
     let url = &issuer.url;
     let mut v = json!({
         "issuer": url,
@@ -40,10 +45,10 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
         "response_types_supported": ["code", "code id_token"],
         "response_modes_supported": clavis_service::ResponseMode::NAMES,
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ([PRIVATE_KEY_ALGS, HMAC_ALGS].concat()),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[..AUTH_METHODS.len() - 1],
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         // The standard scopes of OpenID Connect Core §5.4: their claims come from the consent
         // app's session (Hydra's model), which decides them per granted scope.
         "scopes_supported": ["openid", "offline_access", "offline", "profile", "email", "address", "phone"],
@@ -75,6 +80,19 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
     // JARM §4, RFC 9701 §7: what signs JWT-secured authorization and introspection responses.
     v["authorization_signing_alg_values_supported"] = json!(Alg::NAMES);
     v["introspection_signing_alg_values_supported"] = json!(Alg::NAMES);
+    // RFC 8705 §3.3, §5: certificate-bound tokens, and the mutual-TLS listener's endpoints.
+    v["tls_client_certificate_bound_access_tokens"] = json!(true);
+    if let Some(base) = &settings.mtls_url {
+        let m = format!("{base}{}", url.strip_prefix(&settings.public_url).unwrap_or(""));
+        v["mtls_endpoint_aliases"] = json!({
+            "token_endpoint": format!("{m}/oauth2/token"),
+            "introspection_endpoint": format!("{m}/oauth2/introspect"),
+            "revocation_endpoint": format!("{m}/oauth2/revoke"),
+            "pushed_authorization_request_endpoint": format!("{m}/oauth2/par"),
+            "userinfo_endpoint": format!("{m}/userinfo"),
+            "device_authorization_endpoint": format!("{m}/oauth2/device/auth"),
+        });
+    }
     // RFC 9449 §5.1: DPoP at the token endpoint, PAR and userinfo.
     v["dpop_signing_alg_values_supported"] = json!(clavis_core::dpop::DPOP_ALGS);
     if dcr {
@@ -86,13 +104,13 @@ fn metadata(issuer: &Issuer, dcr: bool) -> Value {
 /// OpenID Connect Discovery 1.0 metadata of the issuer.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", operation_id = "discoverOidcConfiguration", tag = "discovery", responses((status = 200, body = Object)))]
 pub async fn openid_configuration(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
-    Json(metadata(&issuer, st.services.settings.dcr_enabled))
+    Json(metadata(&issuer, &st.services.settings))
 }
 
 /// RFC 8414 metadata (the same document).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "discoverOAuth2AuthorizationServer", tag = "discovery", responses((status = 200, body = Object)))]
 pub async fn authorization_server(State(st): State<AppState>, issuer: Issuer) -> Json<Value> {
-    Json(metadata(&issuer, st.services.settings.dcr_enabled))
+    Json(metadata(&issuer, &st.services.settings))
 }
 
 /// The issuer's public signing keys (RFC 7517), including keys that only verify.

@@ -8,19 +8,26 @@ use clavis_service::dpop::DpopInput;
 use clavis_service::OAuthError;
 
 use super::DPOP_NONCE;
-use crate::AppState;
+use crate::{AppState, ListenerUrl};
 
 /// The request's proof, if it has one, with the method and URL it must name: the URL
 /// clients reach the endpoint at (the public URL and the request's path, as the issuer is
-/// built). More than one `DPoP` header is refused (§4.3 item 1).
-pub(crate) fn dpop_input(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Option<DpopInput>, OAuthError> {
+/// built; on the mutual-TLS listener its URL). More than one `DPoP` header is refused (§4.3 item 1).
+pub(crate) fn dpop_input(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    listener: Option<&ListenerUrl>,
+) -> Result<Option<DpopInput>, OAuthError> {
     let mut values = headers.get_all("dpop").iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
         return Err(OAuthError::InvalidDpopProof("send one DPoP header".into()));
     }
     let proof = value.to_str().map_err(|_| OAuthError::InvalidDpopProof("the DPoP header is not a JWT".into()))?;
-    let url = format!("{}{}", st.services.settings.public_url, uri.path());
+    let base = listener.map_or(st.services.settings.public_url.as_str(), |l| l.0.as_str());
+    let url = format!("{base}{}", uri.path());
     Ok(Some(DpopInput { proof: proof.trim().to_owned(), method: method.as_str().to_owned(), url }))
 }
 

@@ -9,12 +9,19 @@ use clavis_service::{Introspector, OAuthError, PresentedToken, TokenRejection, S
 
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::client_cert::Transport;
 use crate::AppState;
 use utoipa::ToSchema;
 
 /// The caller of introspection: an access token's holder or an authenticated client. What
 /// it may see is the service's decision.
-async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<Introspector, OAuthError> {
+async fn introspection_caller(
+    st: &AppState,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    form: &Form,
+    transport: &Transport,
+) -> Result<Introspector, OAuthError> {
     if let Some(token) = crate::auth::bearer_token(headers) {
         let p = st.services.verify_access_token(&PresentedToken::bearer(token)).await.map_err(|e| match e {
             TokenRejection::Store(e) => e.into(),
@@ -22,7 +29,7 @@ async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMa
         })?;
         return Ok(Introspector::Bearer(p));
     }
-    Ok(Introspector::Client(authenticate(st, issuer, headers, form).await?))
+    Ok(Introspector::Client(authenticate(st, issuer, headers, form, transport).await?))
 }
 
 /// RFC 7662. The caller is a confidential client of the tenant, or holds an admin token of it.
@@ -33,11 +40,11 @@ async fn introspection_caller(st: &AppState, issuer: &Issuer, headers: &HeaderMa
 #[utoipa::path(post, path = "/oauth2/introspect", operation_id = "introspectOAuth2Token", tag = "oauth2", security(("client_basic" = []), ("admin_token" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content((clavis_service::Introspection = "application/json"), (String = "application/token-introspection+jwt"))), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn introspect(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect(State(st): State<AppState>, issuer: Issuer, transport: Transport, headers: HeaderMap, body: Bytes) -> Response {
     let signed = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(accepts_signed);
     let result = async {
         let form = Form::parse(&headers, &body)?;
-        let caller = introspection_caller(&st, &issuer, &headers, &form).await?;
+        let caller = introspection_caller(&st, &issuer, &headers, &form, &transport).await?;
         let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
         let answer = st.services.introspect_as(&issuer.tenant, &caller, token).await?;
         if !signed {
@@ -63,10 +70,10 @@ fn accepts_signed(accept: &str) -> bool {
 #[utoipa::path(post, path = "/oauth2/revoke", operation_id = "revokeOAuth2Token", tag = "oauth2", security((), ("client_basic" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or unknown (RFC 7009 §2.2)"), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn revoke(State(st): State<AppState>, issuer: Issuer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(State(st): State<AppState>, issuer: Issuer, transport: Transport, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let form = Form::parse(&headers, &body)?;
-        let client = authenticate(&st, &issuer, &headers, &form).await?;
+        let client = authenticate(&st, &issuer, &headers, &form, &transport).await?;
         let token = form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
         st.services.revoke(&issuer.tenant, &client, token, form.get("token_type_hint")).await
     }

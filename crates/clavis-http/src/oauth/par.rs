@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::authorize::AuthorizeParams;
 use super::token::{authenticate, Form};
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::client_cert::Transport;
 use crate::AppState;
 
 /// RFC 9126 §2.2.
@@ -30,12 +31,13 @@ pub(crate) async fn pushed(
     st: &AppState,
     issuer: &Issuer,
     uri: &Uri,
+    transport: &Transport,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(String, i64), clavis_service::OAuthError> {
-    let dpop = super::dpop::dpop_input(st, &Method::POST, uri, headers)?;
+    let dpop = super::dpop::dpop_input(st, &Method::POST, uri, headers, transport.listener.as_ref())?;
     let form = Form::parse(headers, body)?;
-    let client = authenticate(st, issuer, headers, &form).await?;
+    let client = authenticate(st, issuer, headers, &form, transport).await?;
     st.services.push_authorization_request(&issuer.tenant, &issuer.url, &client, form.pairs(), dpop.as_ref()).await
 }
 
@@ -45,8 +47,15 @@ pub(crate) async fn pushed(
     request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded",
                  description = "The authorization request's parameters, plus client authentication"),
     responses((status = 201, body = PushedRequest), (status = "4XX", body = OAuthErrorBody)))]
-pub async fn push(State(st): State<AppState>, issuer: Issuer, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
-    match pushed(&st, &issuer, &uri, &headers, &body).await {
+pub async fn push(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    OriginalUri(uri): OriginalUri,
+    transport: Transport,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match pushed(&st, &issuer, &uri, &transport, &headers, &body).await {
         Ok((request_uri, expires_in)) => {
             let mut resp = (StatusCode::CREATED, Json(PushedRequest { request_uri, expires_in })).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

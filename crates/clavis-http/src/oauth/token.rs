@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::client_cert::Transport;
 use crate::client_ip::ClientIp;
 use crate::AppState;
 
@@ -54,12 +55,24 @@ impl Form {
 
 /// Authenticates the client of a token, introspection, revocation or PAR request; the
 /// service reads the credentials and picks the method.
-pub(crate) async fn authenticate(st: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &Form) -> Result<ClientRef, OAuthError> {
+pub(crate) async fn authenticate(
+    st: &AppState,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    form: &Form,
+    transport: &Transport,
+) -> Result<ClientRef, OAuthError> {
     let authorization = match headers.get(header::AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| OAuthError::InvalidClient("malformed Authorization header".into()))?),
         None => None,
     };
-    st.services.authenticate_request(&issuer.tenant, &issuer.url, ClientAuthRequest { authorization, params: form.pairs() }).await
+    st.services
+        .authenticate_request(
+            &issuer.tenant,
+            &issuer.url,
+            ClientAuthRequest { authorization, params: form.pairs(), certificate: transport.certificate.as_ref() },
+        )
+        .await
 }
 
 /// The token request (RFC 6749 §4.1.3, §4.4.2, §6). The client authenticates with
@@ -123,20 +136,20 @@ pub async fn token(
     State(st): State<AppState>,
     issuer: Issuer,
     ClientIp(ip): ClientIp,
-    method: Method,
     OriginalUri(uri): OriginalUri,
+    transport: Transport,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(wait) = st.limits.per_ip.check(&ip) {
         return too_many_requests(wait);
     }
-    let dpop = match super::dpop::dpop_input(&st, &method, &uri, &headers) {
+    let dpop = match super::dpop::dpop_input(&st, &Method::POST, &uri, &headers, transport.listener.as_ref()) {
         Ok(dpop) => dpop,
         Err(e) => return OAuthResponseError(e).into_response(),
     };
     let proven = dpop.is_some();
-    let resp = match issue(&st, &issuer, &headers, &body, dpop).await {
+    let resp = match issue(&st, &issuer, &headers, &body, dpop, transport).await {
         Ok(resp) => resp,
         Err(e) => e,
     };
@@ -150,11 +163,19 @@ fn too_many_requests(wait: u64) -> Response {
     OAuthResponseError(OAuthError::RateLimited(wait)).into_response()
 }
 
-async fn issue(st: &AppState, issuer: &Issuer, headers: &HeaderMap, body: &[u8], dpop: Option<DpopInput>) -> Result<Response, Response> {
+async fn issue(
+    st: &AppState,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    body: &[u8],
+    dpop: Option<DpopInput>,
+    transport: Transport,
+) -> Result<Response, Response> {
     let oauth = |e: OAuthError| OAuthResponseError(e).into_response();
     let form = Form::parse(headers, body).map_err(oauth)?;
-    let request = clavis_service::TokenRequest::new(&issuer.tenant, &issuer.url, form.pairs()).map_err(oauth)?.with_dpop(dpop);
-    let client = authenticate(st, issuer, headers, &form).await.map_err(oauth)?;
+    let request = clavis_service::TokenRequest::new(&issuer.tenant, &issuer.url, form.pairs()).map_err(oauth)?;
+    let client = authenticate(st, issuer, headers, &form, &transport).await.map_err(oauth)?;
+    let request = request.with_proofs(dpop, transport.certificate);
     if let Err(wait) = st.limits.per_client.check(&format!("{}/{}", issuer.tenant, client.client_id)) {
         return Err(too_many_requests(wait));
     }

@@ -13,13 +13,21 @@ use clavis_service::{PresentedToken, TokenRejection, Userinfo};
 
 use super::token::Form;
 use super::{Issuer, OAuthErrorBody, OAuthResponseError};
+use crate::client_cert::Transport;
 use crate::AppState;
 
 /// OpenID Connect Core §5.3: the claims of the access token's subject.
 #[utoipa::path(get, path = "/userinfo", operation_id = "getOidcUserInfo", tag = "oauth2", security(("access_token" = [])),
     responses((status = 200, description = "Claims: JSON, or a signed JWT (`application/jwt`) for clients with `userinfo_signed_response_alg`", body = Object), (status = 401, body = OAuthErrorBody)))]
-pub async fn userinfo(State(st): State<AppState>, issuer: Issuer, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
-    match crate::auth::presented_token(&st, &method, &uri, &headers) {
+pub async fn userinfo(
+    State(st): State<AppState>,
+    issuer: Issuer,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    transport: Transport,
+    headers: HeaderMap,
+) -> Response {
+    match crate::auth::presented_token(&st, &method, &uri, &transport, &headers) {
         Ok(presented) => claims(&st, &issuer, presented).await,
         Err(e) => token_error(&st, &issuer, e, true).await,
     }
@@ -34,6 +42,7 @@ pub async fn userinfo_post(
     issuer: Issuer,
     method: Method,
     OriginalUri(uri): OriginalUri,
+    transport: Transport,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -46,7 +55,7 @@ pub async fn userinfo_post(
         None
     };
     let in_body = form.as_ref().and_then(|f| f.get("access_token"));
-    let in_header = match crate::auth::presented_token(&st, &method, &uri, &headers) {
+    let in_header = match crate::auth::presented_token(&st, &method, &uri, &transport, &headers) {
         Ok(presented) => presented,
         Err(e) => return token_error(&st, &issuer, e, true).await,
     };
@@ -55,7 +64,10 @@ pub async fn userinfo_post(
             challenge(StatusCode::BAD_REQUEST, "invalid_request", "send the access token once: in the header or in the body", false)
         }
         (Some(presented), None) => claims(&st, &issuer, Some(presented)).await,
-        (None, body_token) => claims(&st, &issuer, body_token.map(PresentedToken::bearer)).await,
+        (None, body_token) => {
+            let presented = body_token.map(|t| PresentedToken { certificate: transport.certificate.clone(), ..PresentedToken::bearer(t) });
+            claims(&st, &issuer, presented).await
+        }
     }
 }
 

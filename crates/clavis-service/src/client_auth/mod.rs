@@ -11,11 +11,13 @@
 //!   whether the id exists; the reason goes to the log only.
 //!
 //! One file per method: [`secret`] (`client_secret_basic`, `client_secret_post`), [`none`]
-//! (public clients), [`assertion`] (`private_key_jwt`, `client_secret_jwt`). A new method
-//! (`tls_client_auth`, …) is a new file, a `Credentials` variant read in
-//! [`Credentials::from_request`], and one arm in [`Services::authenticate`].
+//! (public clients), [`assertion`] (`private_key_jwt`, `client_secret_jwt`),
+//! [`certificate`] (`tls_client_auth`, `self_signed_tls_client_auth`). A new method is a
+//! new file, a `Credentials` variant read in [`Credentials::from_request`], and one arm in
+//! [`Services::authenticate`].
 
 mod assertion;
+mod certificate;
 pub(crate) mod failures;
 pub(crate) mod kdf;
 mod none;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clavis_core::assertion::ClientAssertion;
+use clavis_core::certificate::ClientCertificate;
 use clavis_core::{AuthMethod, ClientStatus, TenantId};
 
 pub use secret::parse_basic;
@@ -37,6 +40,8 @@ use crate::{ClientRef, OAuthError, Services};
 pub struct ClientAuthRequest<'a> {
     pub authorization: Option<&'a str>,
     pub params: &'a [(String, String)],
+    /// The client certificate of the connection (mutual TLS), if any.
+    pub certificate: Option<&'a ClientCertificate>,
 }
 
 impl ClientAuthRequest<'_> {
@@ -54,6 +59,8 @@ pub(crate) enum Credentials<'a> {
     Public { client_id: &'a str },
     /// `private_key_jwt` or `client_secret_jwt`.
     Assertion { client_id: Option<&'a str>, assertion: &'a str },
+    /// `tls_client_auth` or `self_signed_tls_client_auth`: its id and the certificate.
+    Certificate { client_id: &'a str, certificate: &'a ClientCertificate },
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -93,8 +100,11 @@ impl<'a> Credentials<'a> {
             (Some(id), Some(secret)) => {
                 Ok(Self::Secret { client_id: id.to_owned(), secret: secret.to_owned(), method: AuthMethod::ClientSecretPost })
             }
-            // A public client identifies itself only (RFC 6749 §2.3, method "none").
-            (Some(id), None) => Ok(Self::Public { client_id: id }),
+            (Some(id), None) => match req.certificate {
+                Some(certificate) => Ok(Self::Certificate { client_id: id, certificate }),
+                // A public client identifies itself only (RFC 6749 §2.3, method "none").
+                None => Ok(Self::Public { client_id: id }),
+            },
             _ => Err(OAuthError::InvalidClient("client authentication is required".into())),
         }
     }
@@ -126,7 +136,7 @@ impl Services {
         };
         let claimed: Option<String> = match (&credentials, &parsed) {
             (Credentials::Secret { client_id, .. }, _) => Some(client_id.clone()),
-            (Credentials::Public { client_id }, _) => Some((*client_id).to_owned()),
+            (Credentials::Public { client_id } | Credentials::Certificate { client_id, .. }, _) => Some((*client_id).to_owned()),
             (Credentials::Assertion { client_id, .. }, Some(Ok(a))) => Some(client_id.unwrap_or(a.claims.sub.as_str()).to_owned()),
             (Credentials::Assertion { client_id, .. }, _) => client_id.map(str::to_owned),
         };
@@ -142,6 +152,7 @@ impl Services {
         let result = match (credentials, parsed) {
             (Credentials::Secret { client_id, secret, method }, _) => self.authenticate_secret(t, &client_id, &secret, method).await,
             (Credentials::Public { client_id }, _) => self.identify_public(t, client_id).await,
+            (Credentials::Certificate { client_id, certificate }, _) => self.authenticate_certificate(t, client_id, certificate).await,
             (Credentials::Assertion { client_id, .. }, Some(Ok(a))) => {
                 let audiences: Vec<String> = CLIENT_AUTH_PATHS.iter().map(|path| format!("{issuer}{path}")).collect();
                 self.authenticate_assertion(t, &audiences, client_id, &a).await

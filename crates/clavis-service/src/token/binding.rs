@@ -5,8 +5,12 @@
 //! - Bearer (RFC 6750): no proof of possession, no `cnf`.
 //! - DPoP (RFC 9449): the request's `DPoP` proof names a key; the access token carries
 //!   its thumbprint (`cnf.jkt`) and is of type `DPoP`. A client registered with
-//!   `dpop_bound_access_tokens` gets no other. The resource side checks the key where
-//!   access tokens are accepted ([`crate::tokens`]).
+//!   `dpop_bound_access_tokens` gets no other.
+//! - mTLS (RFC 8705 §3): for a client registered with
+//!   `tls_client_certificate_bound_access_tokens`, the access token carries the SHA-256
+//!   thumbprint of the client's TLS certificate (`cnf.x5t#S256`).
+//!
+//! The resource side checks both where access tokens are accepted ([`crate::tokens`]).
 
 use clavis_core::Client;
 use serde_json::{json, Value};
@@ -14,38 +18,42 @@ use serde_json::{json, Value};
 use super::TokenRequest;
 use crate::{OAuthError, Services};
 
-/// The binding of the tokens a request is issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Binding {
-    /// RFC 6750: whoever holds the token may use it.
-    Bearer,
-    /// RFC 9449: only the holder of the key with this RFC 7638 thumbprint may use it.
-    Dpop { jkt: String },
+/// The binding of the tokens a request is issued: to a DPoP key, to the client's TLS
+/// certificate, to both, or none (bearer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Binding {
+    /// RFC 9449: the RFC 7638 thumbprint of the request's DPoP key.
+    pub dpop: Option<String>,
+    /// RFC 8705 §3: `x5t#S256` of the client certificate.
+    pub certificate: Option<String>,
 }
 
 impl Binding {
-    /// `token_type` of the token response (RFC 6749 §7.1).
+    /// `token_type` of the token response (RFC 6749 §7.1): `DPoP` for a DPoP-bound token
+    /// (RFC 9449 §5), else `Bearer` (a certificate-bound token is used as one, RFC 8705 §3).
     pub fn token_type(&self) -> &'static str {
-        match self {
-            Binding::Bearer => "Bearer",
-            Binding::Dpop { .. } => "DPoP",
+        if self.dpop.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
         }
     }
 
     /// The confirmation claim (`cnf`) the access token carries; none for a bearer token.
     pub fn confirmation(&self) -> Option<Value> {
-        match self {
-            Binding::Bearer => None,
-            Binding::Dpop { jkt } => Some(json!({ "jkt": jkt })),
+        let mut cnf = serde_json::Map::new();
+        if let Some(jkt) = &self.dpop {
+            cnf.insert("jkt".into(), json!(jkt));
         }
+        if let Some(x5t) = &self.certificate {
+            cnf.insert("x5t#S256".into(), json!(x5t));
+        }
+        (!cnf.is_empty()).then_some(Value::Object(cnf))
     }
 
     /// The DPoP key's thumbprint, if the binding has one.
     pub fn jkt(&self) -> Option<&str> {
-        match self {
-            Binding::Dpop { jkt } => Some(jkt),
-            Binding::Bearer => None,
-        }
+        self.dpop.as_deref()
     }
 
     /// Refuses unless the request proves the key `bound` names (a code's `dpop_jkt`, the
@@ -62,14 +70,23 @@ impl Binding {
 
 impl Services {
     /// The binding a token request asks for and proves: its DPoP proof checked in full
-    /// (the client has authenticated, so its `jti` may be spent), or bearer.
+    /// (the client has authenticated, so its `jti` may be spent), and the client's
+    /// certificate for a client registered with `tls_client_certificate_bound_access_tokens`.
     pub(crate) async fn binding_for(&self, req: &TokenRequest<'_>, client: &Client) -> Result<Binding, OAuthError> {
-        match &req.dpop {
-            Some(input) => Ok(Binding::Dpop { jkt: self.prove_dpop(req.tenant, input, None).await?.jkt }),
+        let dpop = match &req.dpop {
+            Some(input) => Some(self.prove_dpop(req.tenant, input, None).await?.jkt),
             None if client.extras.hydra.dpop_bound_access_tokens => {
-                Err(OAuthError::InvalidDpopProof("this client's access tokens are DPoP-bound: send a DPoP proof".into()))
+                return Err(OAuthError::InvalidDpopProof("this client's access tokens are DPoP-bound: send a DPoP proof".into()))
             }
-            None => Ok(Binding::Bearer),
-        }
+            None => None,
+        };
+        let certificate = match (&req.certificate, client.extras.mtls.tls_client_certificate_bound_access_tokens) {
+            (_, false) => None,
+            (Some(c), true) => Some(c.thumbprint()),
+            (None, true) => {
+                return Err(OAuthError::InvalidRequest("this client's access tokens are bound to its certificate: connect with mutual TLS".into()))
+            }
+        };
+        Ok(Binding { dpop, certificate })
     }
 }

@@ -26,6 +26,7 @@ mod token_exchange;
 use std::future::Future;
 use std::pin::Pin;
 
+use clavis_core::certificate::ClientCertificate;
 use clavis_core::{Client, GrantType, TenantId};
 
 pub(crate) use grant_data::GrantData;
@@ -54,6 +55,8 @@ pub struct TokenRequest<'a> {
     pub params: &'a [(String, String)],
     /// The request's `DPoP` proof (RFC 9449), if it has one.
     pub dpop: Option<DpopInput>,
+    /// The client certificate of the connection (RFC 8705), if any.
+    pub certificate: Option<ClientCertificate>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -61,12 +64,12 @@ impl<'a> TokenRequest<'a> {
     /// malformed whoever sends it.
     pub fn new(tenant: &'a TenantId, issuer: &'a str, params: &'a [(String, String)]) -> Result<Self, OAuthError> {
         let grant_type = clavis_core::form::param(params, "grant_type").ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
-        Ok(Self { tenant, issuer, grant_type, params, dpop: None })
+        Ok(Self { tenant, issuer, grant_type, params, dpop: None, certificate: None })
     }
 
-    /// The request with its `DPoP` proof.
-    pub fn with_dpop(self, dpop: Option<DpopInput>) -> Self {
-        Self { dpop, ..self }
+    /// The request with its `DPoP` proof and its connection's client certificate.
+    pub fn with_proofs(self, dpop: Option<DpopInput>, certificate: Option<ClientCertificate>) -> Self {
+        Self { dpop, certificate, ..self }
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).

@@ -64,6 +64,7 @@ impl Services {
             _ => invalid(format!("the {what} is not an active access token of this issuer")),
         })?;
         ctx.binding.require_key(c.jkt(), what)?;
+        c.check_certificate(ctx.request.certificate.as_ref()).map_err(|m| invalid(format!("{what}: {m}")))?;
         let audience_names_client = match &c.aud {
             Value::String(a) => a == client_id,
             Value::Array(a) => a.iter().any(|v| v.as_str() == Some(client_id)),

@@ -121,10 +121,13 @@ impl TestApp {
         tweak(&mut args);
         let config = Config::resolve(&args).unwrap().with_database_url(fresh_database(&dir).await);
         let server = clavis::start(config.clone()).await.expect("server starts");
+        // With TLS the harness's own calls skip certificate checks: the tests that
+        // configure TLS check the certificates with clients of their own.
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
         let mut app = TestApp {
-            public: format!("http://{}", server.public_addr),
-            admin: format!("http://{}", server.admin_addr),
-            http: reqwest::Client::new(),
+            public: format!("{scheme}://{}", server.public_addr),
+            admin: format!("{scheme}://{}", server.admin_addr),
+            http: reqwest::Client::builder().danger_accept_invalid_certs(config.tls.is_some()).build().unwrap(),
             server: Some(server),
             admin_token: String::new(),
             config,
