@@ -59,6 +59,25 @@ string_enum!(
     FapiProfile { None = "", Fapi1 = "fapi1", Fapi2 = "fapi2" }
 );
 
+impl FapiProfile {
+    /// The JWS algorithms the profile allows (FAPI 1.0 Advanced §8.6: PS256 and ES256;
+    /// FAPI 2.0 Security Profile §5.4: PS256, ES256 and EdDSA over Ed25519); every
+    /// algorithm without a profile.
+    pub fn allows_alg(self, alg: &str) -> bool {
+        match self {
+            FapiProfile::None => true,
+            FapiProfile::Fapi1 => matches!(alg, "PS256" | "ES256"),
+            FapiProfile::Fapi2 => matches!(alg, "PS256" | "ES256" | "EdDSA" | "Ed25519"),
+        }
+    }
+
+    /// What the server signs with for such a client when it chose no algorithm (instead
+    /// of the RS256 default, which neither profile allows).
+    pub fn default_alg(self) -> Option<crate::jose::Alg> {
+        (self != FapiProfile::None).then_some(crate::jose::Alg::Ps256)
+    }
+}
+
 impl AuthMethod {
     /// Methods that authenticate with a shared secret, which a confidential client is issued.
     pub fn uses_secret(self) -> bool {
@@ -337,6 +356,27 @@ impl Client {
         Ok(self.changed_fields(&before))
     }
 
+    /// A FAPI profile's algorithm limits on every algorithm the client chose.
+    fn check_fapi_algorithms(&self) -> Result<(), ValidationError> {
+        let h = &self.extras.hydra;
+        let p = self.fapi_profile;
+        for (field, alg) in [
+            ("id_token_signed_response_alg", &h.id_token_signed_response_alg),
+            ("userinfo_signed_response_alg", &h.userinfo_signed_response_alg),
+            ("authorization_signed_response_alg", &h.authorization_signed_response_alg),
+            ("introspection_signed_response_alg", &h.introspection_signed_response_alg),
+            ("access_token_signed_response_alg", &h.access_token_signed_response_alg),
+            ("request_object_signing_alg", &h.request_object_signing_alg),
+            ("token_endpoint_auth_signing_alg", &h.token_endpoint_auth_signing_alg),
+        ] {
+            if !alg.is_empty() && !p.allows_alg(alg) {
+                let allowed = if p == FapiProfile::Fapi1 { "PS256 or ES256" } else { "PS256, ES256 or EdDSA" };
+                return Err(ValidationError::new(field, format!("{alg} is not allowed with fapi_profile {} ({allowed})", p.as_str())));
+            }
+        }
+        Ok(())
+    }
+
     /// The rules of DESIGN.md that span several fields.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.name.chars().count() > 255 || self.name.chars().any(char::is_control) {
@@ -417,6 +457,10 @@ impl Client {
         }
         self.extras.mtls.check(&self.auth_methods, !self.jwks.is_empty() || !self.jwks_uri.is_empty())?;
         if fapi {
+            self.check_fapi_algorithms()?;
+            if self.fapi_profile == FapiProfile::Fapi2 && self.extras.hydra.response_types.iter().any(|t| t != "code") {
+                return Err(ValidationError::new("response_types", "fapi2 allows response_type code only (FAPI 2.0 §5.3.2.2)"));
+            }
             if !self.is_confidential {
                 return Err(ValidationError::new("fapi_profile", "FAPI clients must be confidential"));
             }

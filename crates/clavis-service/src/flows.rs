@@ -292,7 +292,7 @@ impl Services {
     /// What signs the client's JWT-secured authorization responses (JARM).
     pub(crate) async fn response_signer(&self, t: &TenantId, client_id: &str) -> Result<ResponseSigner, clavis_store::StoreError> {
         let alg = match self.clients.load(&self.store, t, client_id).await? {
-            Some(entry) => Alg::parse(&entry.client.extras.hydra.authorization_signed_response_alg),
+            Some(entry) => Alg::parse(&entry.client.extras.hydra.authorization_signed_response_alg).or(entry.client.fapi_profile.default_alg()),
             None => None,
         };
         Ok(ResponseSigner { keys: self.keys.for_tenant(t).await?, alg: alg.unwrap_or(Alg::Rs256), client_id: client_id.to_owned(), now: self.now() })
@@ -313,6 +313,10 @@ pub(crate) fn new_handle() -> (String, String) {
 
 /// The prefix of the request_uri values of pushed authorization requests (RFC 9126 §2.2).
 pub const PAR_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// FAPI 2.0 §5.3.2.2-7 (expires_in < 600) and -8 (codes live at most 60 s).
+const FAPI2_MAX_REQUEST_URI_SECS: i64 = 599;
+pub(crate) const FAPI2_MAX_CODE_SECS: i64 = 60;
 
 /// Parameters a client sends to authenticate itself: never kept with a pushed request.
 const CLIENT_AUTH_PARAMS: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
@@ -400,6 +404,13 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
     }
     let hybrid = response_type == "code id_token";
     let response_mode = ResponseMode::parse(get("response_mode"), hybrid).map_err(fail)?;
+    // FAPI 1.0 Advanced §5.2.2-2: the response is protected by an ID token (with s_hash)
+    // or is itself a JWT (JARM).
+    if client.fapi_profile == FapiProfile::Fapi1 && !hybrid && !response_mode.is_jwt() {
+        return Err(fail(OAuthError::InvalidRequest(
+            "this client (fapi1) must use response_type code id_token or a JWT response mode (JARM)".into(),
+        )));
+    }
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::UnauthorizedClient("the client is not registered for authorization_code".into())));
     }
@@ -602,6 +613,12 @@ impl Services {
                 &from_object[..]
             }
             (None, None) if client.extras.hydra.require_signed_request_object => return Err(must_sign()),
+            // FAPI 1.0 Advanced §5.2.2-1 and -2: a signed request object, or PAR.
+            (None, None) if client.fapi_profile == FapiProfile::Fapi1 => {
+                return Err(early(OAuthError::InvalidRequest(
+                    "this client (fapi1) must send signed request objects or push its requests (PAR)".into(),
+                )))
+            }
             (None, None) => params,
         };
         let checked = check_request(&client, params).map_err(|r| match r {
@@ -740,7 +757,12 @@ impl Services {
             }
         }
         let (handle, hash) = new_handle();
-        let ttl = self.settings.par_ttl_secs;
+        // FAPI 2.0 §5.3.2.2-7: a request_uri lives less than 600 s.
+        let ttl = if client.fapi_profile == FapiProfile::Fapi2 {
+            self.settings.par_ttl_secs.min(FAPI2_MAX_REQUEST_URI_SECS)
+        } else {
+            self.settings.par_ttl_secs
+        };
         let data = serde_json::to_string(&kept).expect("pairs serialize");
         self.store.insert_pushed(t, &hash, &client.client_id, &data, self.now() + ttl).await?;
         Ok((format!("{PAR_URI_PREFIX}{handle}"), ttl))

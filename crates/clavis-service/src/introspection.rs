@@ -56,7 +56,7 @@ impl Services {
             Introspector::Client(c) => c.client_id.as_str(),
         };
         let alg = match caller {
-            Introspector::Client(c) => Alg::parse(&c.extras.hydra.introspection_signed_response_alg),
+            Introspector::Client(c) => Alg::parse(&c.extras.hydra.introspection_signed_response_alg).or(c.fapi_profile.default_alg()),
             Introspector::Bearer(p) => self
                 .clients
                 .load(&self.store, t, &p.client_id)

@@ -210,7 +210,8 @@ impl TenantKeys {
     /// The key for the client's ID tokens: its `id_token_signed_response_alg`, else the
     /// tenant's default.
     pub fn id_token_signer(&self, client: &Client) -> &SigningKey {
-        self.signer(Alg::parse(&client.extras.hydra.id_token_signed_response_alg).unwrap_or(self.defaults.id_token))
+        let chosen = Alg::parse(&client.extras.hydra.id_token_signed_response_alg).or(client.fapi_profile.default_alg());
+        self.signer(chosen.unwrap_or(self.defaults.id_token))
     }
 
     /// The key for the client's JWT access tokens.

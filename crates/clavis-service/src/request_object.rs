@@ -63,6 +63,9 @@ impl Services {
             if !registered.is_empty() && !alg_allows(registered, &jws.alg) {
                 return Err(invalid("its alg is not the client's request_object_signing_alg"));
             }
+            if !client.fapi_profile.allows_alg(&jws.alg) {
+                return Err(invalid("its alg is not allowed by the client's FAPI profile"));
+            }
             if jws.kind() != AssertionKind::PrivateKey {
                 return Err(invalid("HMAC-signed request objects are not supported; sign with the client's key"));
             }

@@ -354,3 +354,33 @@ async fn device_codes_are_polled_at_their_interval_and_expire() {
     w.clock.advance(600);
     assert_eq!(code(poll().await), "expired_token");
 }
+
+#[tokio::test]
+async fn a_fapi2_clients_request_uris_live_under_600_s_and_its_codes_60_s() {
+    // FAPI 2.0 Security Profile §5.3.2.2-7 and -8, whatever the server's own lifetimes.
+    let w = world(|s| {
+        s.auth_code_ttl_secs = 600;
+        s.par_ttl_secs = 900;
+    })
+    .await;
+    let (key, _) = clavis_core::jose::SigningKey::generate(clavis_core::jose::Alg::Es256);
+    let jwks = json!({"keys": [key.public_jwk().to_json()]}).to_string();
+    let (id, _) = w
+        .client(json!({"name": "bank", "redirect_uris": [REDIRECT], "fapi_profile": "fapi2", "client_auth_methods": ["private_key_jwt"],
+                       "jwks": jwks, "scopes": ["openid"]}))
+        .await;
+    let client = w.svc.get_client(&w.t, &id).await.unwrap();
+    let (request_uri, ttl) = w.svc.push_authorization_request(&w.t, &w.issuer(), &client, &w.request(&id, "openid"), None).await.unwrap();
+    assert_eq!(ttl, 599);
+    let step = w.authorize(&[("client_id", &id), ("request_uri", &request_uri)], &[]).await.unwrap();
+    let Some(CsrfCookie::Set { value: cookie, .. }) = step.csrf else { panic!("a new flow sets its cookie") };
+    let challenge = query(step.next.target(), "login_challenge");
+    let back = w.svc.accept_login(&w.t, &challenge, serde_json::from_value(json!({"subject": "alice"})).unwrap()).await.unwrap();
+    let step = w.authorize(&[("login_verifier", &query(&back, "login_verifier"))], std::slice::from_ref(&cookie)).await.unwrap();
+    let consent = query(step.next.target(), "consent_challenge");
+    let back = w.svc.accept_consent(&w.t, &consent, serde_json::from_value(json!({"grant_scope": ["openid"]})).unwrap()).await.unwrap();
+    let step = w.authorize(&[("consent_verifier", &query(&back, "consent_verifier"))], &[cookie]).await.unwrap();
+    let code = query(step.next.target(), "code");
+    let row = w.store.find_code(&w.t, &clavis_core::secret::hash(&code)).await.unwrap().unwrap();
+    assert_eq!(row.expires_at - row.created_at, 60);
+}

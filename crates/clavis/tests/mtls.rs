@@ -367,3 +367,69 @@ async fn the_public_and_admin_listeners_serve_https_and_dpop_proofs_name_the_mtl
         assert_eq!(resp.status().is_success(), ok, "{htu}");
     }
 }
+
+#[tokio::test]
+async fn fapi1_advanced_needs_par_or_signed_requests_hybrid_or_jarm_and_certificate_bound_tokens() {
+    let (server_ca, client_ca, dir) = (Ca::new("server CA"), Ca::new("client CA"), temp_dir());
+    let (app, mtls) = spawn(&server_ca, &client_ca, &dir).await;
+    let key = clavis_core::jose::SigningKey::generate(clavis_core::jose::Alg::Es256).0;
+    let jwks = json!({"keys": [key.public_jwk().to_json()]}).to_string();
+    let c = app
+        .create_client(json!({"name": "bank", "redirect_uris": [REDIRECT], "fapi_profile": "fapi1", "scopes": ["openid"],
+                              "client_auth_methods": ["private_key_jwt"], "jwks": jwks}))
+        .await;
+    let id = c["client_id"].as_str().unwrap().to_owned();
+    let assertion = || {
+        let now = clavis_core::time::now_unix();
+        key.sign_jwt(&json!({"iss": id, "sub": id, "aud": app.public, "iat": now, "exp": now + 60, "jti": clavis_core::ids::random_token(12)}))
+    };
+    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let (verifier, challenge) = pkce();
+    // A plain authorization request is refused (to the client).
+    let (s, to, _) = Browser::new().get(&auth_url(&app, &id, &[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(param(&to, "error_description").unwrap().contains("fapi1"), "{to}");
+    // Pushed, but response_type code without JARM: refused.
+    let par = format!("{}/oauth2/par", app.public);
+    let mut request = vec![
+        ("response_type", "code".to_owned()),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("scope", "openid".to_owned()),
+        ("state", "state-1234567890".to_owned()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "S256".to_owned()),
+        ("client_assertion_type", jwt_bearer.to_owned()),
+        ("client_assertion", assertion()),
+    ];
+    let (s, body) = post(&app.http, &par, &request.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    request.retain(|(k, _)| *k != "client_assertion");
+    request.push(("client_assertion", assertion()));
+    request.push(("response_mode", "jwt".to_owned()));
+    let (s, pushed) = post(&app.http, &par, &request.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    let start = format!("{}/oauth2/auth?client_id={id}&request_uri={}", app.public, pushed["request_uri"].as_str().unwrap());
+    let jarm = param(&login_and_consent(&app, &mut Browser::new(), &start, "jo", false).await, "response").unwrap();
+    assert_eq!(common::header(&jarm)["alg"], "PS256", "a FAPI client's default JARM algorithm");
+    let code = common::verify_with_jwks(&app, &jarm).await["code"].as_str().unwrap().to_owned();
+    // Without a client certificate no token; over mTLS a certificate-bound one.
+    let form = |a: String| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("code_verifier", verifier.clone()),
+            ("client_assertion_type", jwt_bearer.to_owned()),
+            ("client_assertion", a),
+        ]
+    };
+    let f = form(assertion());
+    let (s, body) = post(&app.http, &app.token_url(""), &f.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!((s, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    let cert = client_ca.client("bank", "bank.example");
+    let f = form(assertion());
+    let (s, t) =
+        post(&https(&server_ca, Some(&cert)), &format!("{mtls}/oauth2/token"), &f.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(claims(t["access_token"].as_str().unwrap())["cnf"]["x5t#S256"], cert.x5t().as_str());
+}

@@ -63,6 +63,9 @@ impl Services {
         if !registered.is_empty() && !clavis_core::assertion::alg_allows(registered, &a.alg) {
             return Err(denied("the client assertion's alg is not the client's token_endpoint_auth_signing_alg"));
         }
+        if !client.fapi_profile.allows_alg(&a.alg) {
+            return Err(denied("the client assertion's alg is not allowed by the client's FAPI profile"));
+        }
         let verified = match a.kind() {
             AssertionKind::PrivateKey => self.verify_with_client_keys(t, client, &a.jws).await?,
             AssertionKind::SharedSecret => {

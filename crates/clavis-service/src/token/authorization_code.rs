@@ -34,16 +34,18 @@ fn invalid_grant(m: &str) -> OAuthError {
 }
 
 impl Services {
-    /// A new code for a finished flow, valid `auth_code_ttl_secs`.
+    /// A new code for a finished flow, valid `auth_code_ttl_secs` (at most 60 s for fapi2).
     pub(crate) async fn new_code(&self, t: &TenantId, client_id: &str, grant: &GrantData) -> Result<String, StoreError> {
         let code = ids::random_token(32);
         let now = self.now();
+        let fapi2 = self.clients.load(&self.store, t, client_id).await?.is_some_and(|e| e.client.fapi_profile == clavis_core::FapiProfile::Fapi2);
+        let ttl = if fapi2 { self.settings.auth_code_ttl_secs.min(crate::flows::FAPI2_MAX_CODE_SECS) } else { self.settings.auth_code_ttl_secs };
         let row = CodeRow {
             code_hash: secret::hash(&code),
             client_id: client_id.to_owned(),
             data: serde_json::to_string(grant).expect("grant serializes"),
             created_at: now,
-            expires_at: now + self.settings.auth_code_ttl_secs,
+            expires_at: now + ttl,
             used_at: None,
         };
         self.store.insert_code(t, &row).await?;

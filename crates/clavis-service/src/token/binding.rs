@@ -12,7 +12,7 @@
 //!
 //! The resource side checks both where access tokens are accepted ([`crate::tokens`]).
 
-use clavis_core::Client;
+use clavis_core::{Client, FapiProfile};
 use serde_json::{json, Value};
 
 use super::TokenRequest;
@@ -73,16 +73,33 @@ impl Services {
     /// (the client has authenticated, so its `jti` may be spent), and the client's
     /// certificate for a client registered with `tls_client_certificate_bound_access_tokens`.
     pub(crate) async fn binding_for(&self, req: &TokenRequest<'_>, client: &Client) -> Result<Binding, OAuthError> {
+        let profile = client.fapi_profile;
         let dpop = match &req.dpop {
-            Some(input) => Some(self.prove_dpop(req.tenant, input, None).await?.jkt),
+            Some(input) => {
+                let proof = self.prove_dpop(req.tenant, input, None).await?;
+                if !profile.allows_alg(&proof.alg) {
+                    return Err(OAuthError::InvalidDpopProof(format!("{} is not allowed by the client's FAPI profile", proof.alg)));
+                }
+                Some(proof.jkt)
+            }
             None if client.extras.hydra.dpop_bound_access_tokens => {
                 return Err(OAuthError::InvalidDpopProof("this client's access tokens are DPoP-bound: send a DPoP proof".into()))
             }
             None => None,
         };
-        let certificate = match (&req.certificate, client.extras.mtls.tls_client_certificate_bound_access_tokens) {
+        // FAPI 1.0 Advanced §5.2.2-5: certificate-bound tokens; FAPI 2.0 §5.3.2.1-1: DPoP- or
+        // certificate-bound. Either profile binds to a certificate it is given.
+        let bind_certificate = client.extras.mtls.tls_client_certificate_bound_access_tokens
+            || profile == FapiProfile::Fapi1
+            || (profile == FapiProfile::Fapi2 && dpop.is_none());
+        let certificate = match (&req.certificate, bind_certificate) {
             (_, false) => None,
             (Some(c), true) => Some(c.thumbprint()),
+            (None, true) if profile == FapiProfile::Fapi2 => {
+                return Err(OAuthError::InvalidRequest(
+                    "this client (fapi2) needs sender-constrained tokens: send a DPoP proof or use mutual TLS".into(),
+                ))
+            }
             (None, true) => {
                 return Err(OAuthError::InvalidRequest("this client's access tokens are bound to its certificate: connect with mutual TLS".into()))
             }
