@@ -108,8 +108,13 @@ impl World {
     /// The whole login and consent flow: a code for `scope`.
     async fn code(&self, client_id: &str, scope: &str) -> String {
         let (challenge, cookie) = self.start_flow(client_id, scope).await;
+        self.finish_flow(&challenge, cookie, scope).await
+    }
+
+    /// Login and consent of a started flow (`scope` all granted): its code.
+    async fn finish_flow(&self, challenge: &str, cookie: String, scope: &str) -> String {
         let accept: LoginAccept = serde_json::from_value(json!({"subject": "alice"})).unwrap();
-        let back = self.svc.accept_login(&self.t, &challenge, accept).await.unwrap();
+        let back = self.svc.accept_login(&self.t, challenge, accept).await.unwrap();
         let step = self.authorize(&[("login_verifier", &query(&back, "login_verifier"))], std::slice::from_ref(&cookie)).await.unwrap();
         let consent = query(step.next.target(), "consent_challenge");
         let scopes: Vec<&str> = scope.split(' ').collect();
@@ -374,13 +379,7 @@ async fn a_fapi2_clients_request_uris_live_under_600_s_and_its_codes_60_s() {
     assert_eq!(ttl, 599);
     let step = w.authorize(&[("client_id", &id), ("request_uri", &request_uri)], &[]).await.unwrap();
     let Some(CsrfCookie::Set { value: cookie, .. }) = step.csrf else { panic!("a new flow sets its cookie") };
-    let challenge = query(step.next.target(), "login_challenge");
-    let back = w.svc.accept_login(&w.t, &challenge, serde_json::from_value(json!({"subject": "alice"})).unwrap()).await.unwrap();
-    let step = w.authorize(&[("login_verifier", &query(&back, "login_verifier"))], std::slice::from_ref(&cookie)).await.unwrap();
-    let consent = query(step.next.target(), "consent_challenge");
-    let back = w.svc.accept_consent(&w.t, &consent, serde_json::from_value(json!({"grant_scope": ["openid"]})).unwrap()).await.unwrap();
-    let step = w.authorize(&[("consent_verifier", &query(&back, "consent_verifier"))], &[cookie]).await.unwrap();
-    let code = query(step.next.target(), "code");
+    let code = w.finish_flow(&query(step.next.target(), "login_challenge"), cookie, "openid").await;
     let row = w.store.find_code(&w.t, &clavis_core::secret::hash(&code)).await.unwrap().unwrap();
     assert_eq!(row.expires_at - row.created_at, 60);
 }
