@@ -220,6 +220,8 @@ pub struct HydraMetadata {
     pub authorization_signed_response_alg: String,
     /// RFC 9701 §6: the algorithm of its signed introspection responses (`""`: RS256).
     pub introspection_signed_response_alg: String,
+    /// RFC 9396 §10: the authorization details types the client may request.
+    pub authorization_details_types: Vec<String>,
     /// RFC 9449 §5.2: every access token of the client is DPoP-bound (a token request
     /// without a proof is refused).
     pub dpop_bound_access_tokens: bool,
@@ -256,6 +258,11 @@ impl HydraMetadata {
         server_alg("id_token_signed_response_alg", &self.id_token_signed_response_alg, false)?;
         server_alg("access_token_signed_response_alg", &self.access_token_signed_response_alg, false)?;
         server_alg("userinfo_signed_response_alg", &self.userinfo_signed_response_alg, true)?;
+        if self.authorization_details_types.len() > 100
+            || self.authorization_details_types.iter().any(|t| t.is_empty() || t.len() > 256 || t.chars().any(char::is_control))
+        {
+            return Err(ValidationError::new("authorization_details_types", "at most 100 types of 1 to 256 printable characters"));
+        }
         server_alg("authorization_signed_response_alg", &self.authorization_signed_response_alg, false)?;
         server_alg("introspection_signed_response_alg", &self.introspection_signed_response_alg, false)?;
         let ro = self.request_object_signing_alg.as_str();

@@ -377,6 +377,7 @@ impl Services {
             family_id: None,
             family_started_at: None,
             dpop_jkt: None,
+            authorization_details: None,
         });
         if self.settle_device_request(t, &device.id, grant.as_ref()).await? {
             Ok(())

@@ -56,6 +56,9 @@ pub(crate) struct AuthRequest {
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// RFC 9396: the authorization details asked for, checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
     pub request_url: String,
     pub issuer: String,
 }
@@ -91,6 +94,10 @@ pub struct ConsentAccept {
     pub remember_for: i64,
     #[serde(default)]
     pub session: ConsentSession,
+    /// RFC 9396: the authorization details granted, of requested types (none if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub grant_authorization_details: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -219,6 +226,10 @@ pub struct LoginRequestView {
     pub request_url: String,
     pub requested_scope: Vec<String>,
     pub requested_access_token_audience: Vec<String>,
+    /// RFC 9396: the authorization details asked for (absent if none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub requested_authorization_details: Option<Value>,
     pub skip: bool,
     pub subject: String,
     #[schema(value_type = Value)]
@@ -236,6 +247,10 @@ pub struct ConsentRequestView {
     pub request_url: String,
     pub requested_scope: Vec<String>,
     pub requested_access_token_audience: Vec<String>,
+    /// RFC 9396: the authorization details asked for (absent if none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub requested_authorization_details: Option<Value>,
     pub skip: bool,
     pub subject: String,
     #[schema(value_type = Value)]
@@ -341,6 +356,7 @@ struct Checked {
     response_mode: ResponseMode,
     hybrid: bool,
     dpop_jkt: Option<String>,
+    authorization_details: Option<Value>,
 }
 
 /// Whether a `response_type` is the hybrid `code id_token`.
@@ -495,6 +511,10 @@ fn check_request(client: &Client, params: &[(String, String)]) -> Result<Checked
         response_mode,
         hybrid,
         dpop_jkt,
+        authorization_details: get("authorization_details")
+            .map(|raw| crate::authorization_details::parse_request(client, raw))
+            .transpose()
+            .map_err(fail)?,
     })
 }
 
@@ -662,6 +682,7 @@ impl Services {
             response_mode: mode,
             hybrid: checked.hybrid,
             dpop_jkt: checked.dpop_jkt,
+            authorization_details: checked.authorization_details,
             request_url: request_url.to_owned(),
             issuer: issuer.to_owned(),
         };
@@ -818,6 +839,7 @@ impl Services {
             request_url: data.request.request_url.clone(),
             requested_scope: data.request.scope.clone(),
             requested_access_token_audience: data.request.audience.clone(),
+            requested_authorization_details: data.request.authorization_details.clone(),
             skip: data.login_skip,
             subject: session.map(|s| s.subject.clone()).unwrap_or_default(),
             oidc_context: Self::oidc_context(&data.request),
@@ -949,9 +971,11 @@ impl Services {
             set_session = Some((cookie, (login.remember_for > 0).then_some(login.remember_for)));
         }
         let remembered = self.store.find_consent(t, &login.subject, &req.client_id, now).await?;
-        let covers = remembered.and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok()).is_some_and(|c| {
-            req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a))
-        });
+        // Authorization details are asked for each time (a payment is not remembered).
+        let covers = req.authorization_details.is_none()
+            && remembered.and_then(|d| serde_json::from_str::<ConsentAccept>(&d).ok()).is_some_and(|c| {
+                req.scope.iter().all(|s| c.grant_scope.contains(s)) && req.audience.iter().all(|a| c.grant_access_token_audience.contains(a))
+            });
         // Hydra's skip_consent: the admin trusts this client to need no consent screen.
         let trusted = self.clients.load(&self.store, t, &req.client_id).await?.is_some_and(|e| e.client.extras.hydra.skip_consent);
         data.consent_skip = (covers || trusted) && !req.prompt.iter().any(|p| p == "consent");
@@ -978,6 +1002,7 @@ impl Services {
             request_url: data.request.request_url.clone(),
             requested_scope: data.request.scope.clone(),
             requested_access_token_audience: data.request.audience.clone(),
+            requested_authorization_details: data.request.authorization_details.clone(),
             skip: data.consent_skip,
             subject: login.subject,
             oidc_context: Self::oidc_context(&data.request),
@@ -999,6 +1024,9 @@ impl Services {
         }
         if let Some(a) = body.grant_access_token_audience.iter().find(|a| !data.request.audience.contains(a)) {
             return Err(ValidationError::new("grant_access_token_audience", format!("{a:?} was not requested")).into());
+        }
+        if let Some(granted) = &body.grant_authorization_details {
+            crate::authorization_details::check_grant(data.request.authorization_details.as_ref(), granted)?;
         }
         for (field, v) in [("session.access_token", &body.session.access_token), ("session.id_token", &body.session.id_token)] {
             if !(v.is_null() || v.is_object()) {
@@ -1061,6 +1089,7 @@ impl Services {
             family_id: None,
             family_started_at: None,
             dpop_jkt: req.dpop_jkt.clone(),
+            authorization_details: consent.grant_authorization_details.clone(),
         };
         if let Some(device) = &data.device {
             if grant.scope.iter().any(|s| s == "openid") {

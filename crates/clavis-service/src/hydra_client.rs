@@ -124,6 +124,9 @@ pub struct HydraClient {
     pub authorization_signed_response_alg: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub introspection_signed_response_alg: String,
+    /// RFC 9396 §10 (not in Hydra's model, so shown only when set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<String>,
     /// RFC 9449 §5.2: only DPoP-bound access tokens (not in Hydra's model, so shown only when set).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
@@ -239,6 +242,7 @@ pub fn view(c: &Client) -> HydraClient {
         backchannel_logout_session_required: h.backchannel_logout_session_required,
         authorization_signed_response_alg: h.authorization_signed_response_alg.clone(),
         introspection_signed_response_alg: h.introspection_signed_response_alg.clone(),
+        authorization_details_types: h.authorization_details_types.clone(),
         dpop_bound_access_tokens: h.dpop_bound_access_tokens,
         mtls: MtlsView::from(&c.extras.mtls),
         metadata: if h.metadata.is_null() { json!({}) } else { h.metadata.clone() },
@@ -315,6 +319,8 @@ pub struct HydraClientRequest {
     introspection_signed_response_alg: Option<String>,
     /// RFC 9449 §5.2: every access token DPoP-bound; a token request without a proof is refused [default: false].
     dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9396: the `authorization_details` types the client may request.
+    authorization_details_types: Option<Vec<String>>,
     /// RFC 8705 §2.1.2: for `tls_client_auth`, exactly one of the certificate's expected subject DN or SANs.
     tls_client_auth_subject_dn: Option<String>,
     tls_client_auth_san_dns: Option<String>,
@@ -464,6 +470,7 @@ pub fn build(body: &Map<String, Value>, current: Option<&Client>, t: &TenantId) 
     h.backchannel_logout_uri = r.backchannel_logout_uri.unwrap_or_default();
     h.backchannel_logout_session_required = r.backchannel_logout_session_required.unwrap_or(false);
     h.dpop_bound_access_tokens = r.dpop_bound_access_tokens.unwrap_or(false);
+    h.authorization_details_types = r.authorization_details_types.unwrap_or_default();
     c.extras.mtls = clavis_core::MtlsMetadata {
         tls_client_auth_subject_dn: r.tls_client_auth_subject_dn.unwrap_or_default(),
         tls_client_auth_san_dns: r.tls_client_auth_san_dns.unwrap_or_default(),

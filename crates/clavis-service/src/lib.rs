@@ -2,6 +2,7 @@
 //! authentication, signing keys and access tokens. No HTTP types appear here; each API
 //! surface maps [`ServiceError`] and [`OAuthError`] to its own wire format.
 
+mod authorization_details;
 mod browser_binding;
 mod cache;
 mod client_auth;

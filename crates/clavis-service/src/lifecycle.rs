@@ -48,6 +48,10 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub cnf: Option<Value>,
+    /// RFC 9396 §9.2: the authorization details the token carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    pub authorization_details: Option<Value>,
 }
 
 /// A UserInfo response: JSON claims, or a signed JWT (`application/jwt`).
@@ -112,6 +116,7 @@ impl Services {
                 ext: c.ext,
                 act: c.act,
                 cnf: c.cnf,
+                authorization_details: c.authorization_details,
             });
         }
         if token.len() <= 128 {

@@ -32,6 +32,9 @@ pub struct AccessClaims {
     /// The acting party of a delegated token (RFC 8693 §4.1), prior actors nested in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Value>,
+    /// RFC 9396 §9.1: the authorization details granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 impl AccessClaims {

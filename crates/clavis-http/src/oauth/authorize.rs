@@ -30,6 +30,10 @@ pub(crate) struct AuthorizeParams {
     scope: Option<String>,
     state: Option<String>,
     nonce: Option<String>,
+    /// RFC 9396: a JSON array of authorization details, of types the client registered.
+    authorization_details: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    dpop_jkt: Option<String>,
     code_challenge: Option<String>,
     /// `S256`
     code_challenge_method: Option<String>,

@@ -126,6 +126,10 @@ pub(crate) struct TokenResponse<'a> {
     /// Token exchange only (RFC 8693 §2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     issued_token_type: Option<&'static str>,
+    /// RFC 9396 §7: the authorization details granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    authorization_details: Option<&'a serde_json::Value>,
 }
 
 /// Issues tokens. Also served at `/oauth/token`, and under `/t/{tenant}` for every tenant.
@@ -189,6 +193,7 @@ async fn issue(
         id_token: tokens.id_token.as_deref(),
         refresh_token: tokens.refresh_token.as_deref(),
         issued_token_type: tokens.issued_token_type,
+        authorization_details: tokens.authorization_details.as_ref(),
     };
     let mut resp = axum::Json(body).into_response();
     let h = resp.headers_mut();

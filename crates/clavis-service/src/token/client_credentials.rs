@@ -59,6 +59,7 @@ impl Services {
             ext: None,
             cnf: ctx.binding.confirmation(),
             act: None,
+            authorization_details: None,
         };
         let access_token = self.mint_access_token(ctx.tenant(), client, &claims).await?;
         Ok(TokenSet {
@@ -69,6 +70,7 @@ impl Services {
             id_token: None,
             refresh_token: None,
             issued_token_type: None,
+            authorization_details: None,
         })
     }
 }

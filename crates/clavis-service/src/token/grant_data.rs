@@ -34,4 +34,7 @@ pub(crate) struct GrantData {
     /// client's refresh token's key (§5). The token request must prove it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// RFC 9396: the authorization details the consent granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
 }

@@ -24,6 +24,8 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     /// RFC 8693 §2.2.1: what the token exchange issued (other grants: none).
     pub issued_token_type: Option<&'static str>,
+    /// RFC 9396 §7: the authorization details granted (user grants only).
+    pub authorization_details: Option<Value>,
 }
 
 /// Claims a consent app may not set on an ID token: the server decides these.
@@ -129,6 +131,7 @@ impl Services {
             ext,
             cnf: binding.confirmation(),
             act: None,
+            authorization_details: grant.authorization_details.clone(),
         };
         let access_token = self.mint_access_token(t, client, &claims).await?;
 
@@ -179,8 +182,16 @@ impl Services {
         } else {
             None
         };
-        let tokens =
-            TokenSet { access_token, token_type: binding.token_type(), expires_in: ttl, scope, id_token, refresh_token, issued_token_type: None };
+        let tokens = TokenSet {
+            access_token,
+            token_type: binding.token_type(),
+            expires_in: ttl,
+            scope,
+            id_token,
+            refresh_token,
+            issued_token_type: None,
+            authorization_details: grant.authorization_details.clone(),
+        };
         Ok((tokens, (jti, now + ttl), family_out))
     }
 

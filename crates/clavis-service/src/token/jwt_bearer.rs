@@ -101,6 +101,7 @@ impl Services {
             ext: None,
             cnf: ctx.binding.confirmation(),
             act: None,
+            authorization_details: None,
         };
         let access_token = self.mint_access_token(t, client, &claims).await?;
         Ok(TokenSet {
@@ -111,6 +112,7 @@ impl Services {
             id_token: None,
             refresh_token: None,
             issued_token_type: None,
+            authorization_details: None,
         })
     }
 }

@@ -141,6 +141,8 @@ impl Services {
             ext: subject.ext,
             cnf: ctx.binding.confirmation(),
             act,
+            // What the subject token's grant allowed, no more.
+            authorization_details: subject.authorization_details,
         };
         let access_token = self.mint_access_token(t, client, &claims).await?;
         Ok(TokenSet {
@@ -151,6 +153,7 @@ impl Services {
             id_token: None,
             refresh_token: None,
             issued_token_type: Some(issued_token_type),
+            authorization_details: None,
         })
     }
 }
