@@ -214,15 +214,17 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// The mutual-TLS listener.
     pub mtls: Option<MtlsListener>,
+    /// DER certificates of the CAs trusted for `tls_client_auth` (over the mTLS listener or
+    /// from a trusted proxy's `Client-Cert`).
+    pub mtls_client_cas: Vec<Vec<u8>>,
 }
 
-/// The mutual-TLS listener (RFC 8705): its address, URL, certificate, trusted client CAs.
+/// The mutual-TLS listener (RFC 8705): its address, URL and certificate.
 #[derive(Debug, Clone)]
 pub struct MtlsListener {
     pub addr: SocketAddr,
     pub url: Option<String>,
     pub files: crate::tls::TlsFiles,
-    pub client_cas: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -343,13 +345,13 @@ impl Config {
                             "mtls_addr needs a certificate and key: CLAVIS_MTLS_CERT and CLAVIS_MTLS_KEY, or CLAVIS_TLS_CERT and CLAVIS_TLS_KEY"
                         ),
                     };
-                    let client_cas = match pick!(mtls_client_ca) {
-                        Some(path) => crate::tls::read_certificates(&path).context("mtls_client_ca (CLAVIS_MTLS_CLIENT_CA)")?,
-                        None => Vec::new(),
-                    };
                     let url = pick!(mtls_url).filter(|u| !u.is_empty()).map(|u| u.trim_end_matches('/').to_owned());
-                    Some(MtlsListener { addr: addr(Some(a), "", "mtls_addr")?, url, files, client_cas })
+                    Some(MtlsListener { addr: addr(Some(a), "", "mtls_addr")?, url, files })
                 }
+            },
+            mtls_client_cas: match pick!(mtls_client_ca) {
+                Some(path) => crate::tls::read_certificates(&path).context("mtls_client_ca (CLAVIS_MTLS_CLIENT_CA)")?,
+                None => Vec::new(),
             },
         })
     }

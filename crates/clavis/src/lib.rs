@@ -78,7 +78,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         dcr_initial_access_token: config.dcr_initial_access_token.clone(),
         outbound_allow: config.outbound_allow.clone(),
         mtls_url: mtls.as_ref().map(|(_, url, _)| url.clone()),
-        mtls_client_cas: config.mtls.as_ref().map(|m| m.client_cas.clone()).unwrap_or_default(),
+        mtls_client_cas: config.mtls_client_cas.clone(),
         ..Settings::default()
     };
     let services = Services::new(settings, store);
