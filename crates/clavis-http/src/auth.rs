@@ -33,11 +33,17 @@ impl From<AdminAuthError> for ApiError {
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    scheme_token(headers, "bearer")
+}
+
+/// The credentials of an `Authorization: <scheme> <token>` header, the scheme compared
+/// without case.
+fn scheme_token<'h>(headers: &'h axum::http::HeaderMap, scheme: &str) -> Option<&'h str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .filter(|(s, _)| s.eq_ignore_ascii_case(scheme))
         .map(|(_, t)| t.trim())
 }
 
@@ -55,13 +61,7 @@ pub(crate) fn presented_token(
     if let Some(token) = bearer_token(headers) {
         return Ok(Some(PresentedToken { certificate, ..PresentedToken::bearer(token) }));
     }
-    let dpop_token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
-        .map(|(_, t)| t.trim());
-    let Some(token) = dpop_token else { return Ok(None) };
+    let Some(token) = scheme_token(headers, "dpop") else { return Ok(None) };
     let dpop = crate::oauth::dpop::dpop_input(st, method, uri, headers, transport.listener.as_ref())
         .map_err(|e| TokenRejection::Dpop(e.description().to_owned()))?
         .ok_or_else(|| TokenRejection::Dpop("the DPoP scheme needs the request's DPoP proof header".into()))?;

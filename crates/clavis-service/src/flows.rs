@@ -305,12 +305,19 @@ impl AuthRequest {
 
 impl Services {
     /// What signs the client's JWT-secured authorization responses (JARM).
-    pub(crate) async fn response_signer(&self, t: &TenantId, client_id: &str) -> Result<ResponseSigner, clavis_store::StoreError> {
-        let alg = match self.clients.load(&self.store, t, client_id).await? {
-            Some(entry) => Alg::parse(&entry.client.extras.hydra.authorization_signed_response_alg).or(entry.client.fapi_profile.default_alg()),
-            None => None,
-        };
-        Ok(ResponseSigner { keys: self.keys.for_tenant(t).await?, alg: alg.unwrap_or(Alg::Rs256), client_id: client_id.to_owned(), now: self.now() })
+    async fn response_signer(&self, t: &TenantId, client: &Client) -> Result<ResponseSigner, clavis_store::StoreError> {
+        let h = &client.extras.hydra;
+        let alg = Alg::parse(&h.authorization_signed_response_alg).or(client.fapi_profile.default_alg()).unwrap_or(Alg::Rs256);
+        Ok(ResponseSigner { keys: self.keys.for_tenant(t).await?, alg, client_id: client.client_id.clone(), now: self.now() })
+    }
+
+    /// [`Self::response_signer`] for a flow's client, by id (a client deleted meanwhile:
+    /// the RS256 default, for the error it gets).
+    async fn flow_response_signer(&self, t: &TenantId, client_id: &str) -> Result<ResponseSigner, clavis_store::StoreError> {
+        match self.clients.load(&self.store, t, client_id).await? {
+            Some(entry) => self.response_signer(t, &entry.client).await,
+            None => Ok(ResponseSigner { keys: self.keys.for_tenant(t).await?, alg: Alg::Rs256, client_id: client_id.to_owned(), now: self.now() }),
+        }
     }
 
     /// The client for the login, consent and logout apps: the view of `GET /admin/clients/{id}`
@@ -594,7 +601,7 @@ impl Services {
             Some(e) if e.client.status == ClientStatus::Active => e.client.clone(),
             _ => return Err(AuthorizeError::Page(OAuthError::InvalidClient("unknown client".into()))),
         };
-        let signer = self.response_signer(t, &client.client_id).await?;
+        let signer = self.response_signer(t, &client).await?;
         // A pushed request (RFC 9126) replaces every parameter but client_id, and so does a
         // request object (RFC 9101). Errors about them go to the client when the URL's own
         // redirect_uri is a registered one (OpenID Connect Core §3.1.2.6).
@@ -925,7 +932,7 @@ impl Services {
         }
         let code = body.error.filter(|e| is_error_code(e)).unwrap_or_else(|| "access_denied".into());
         let description = body.error_description.filter(|d| d.len() <= 1024).unwrap_or_else(|| "the request was rejected".into());
-        let signer = self.response_signer(t, &req.client_id).await?;
+        let signer = self.flow_response_signer(t, &req.client_id).await?;
         match error_response(req.error_target(&signer), &req.issuer, &OAuthError::Custom(code, description)) {
             AuthorizeError::Client(next) => {
                 let csrf = data.browser.as_ref().map(Binding::clear);
@@ -950,7 +957,7 @@ impl Services {
             return self.after_rejection(t, row, data).await;
         }
         let req = data.request.clone();
-        let signer = self.response_signer(t, &req.client_id).await?;
+        let signer = self.flow_response_signer(t, &req.client_id).await?;
         let fail = |e: OAuthError| error_response(req.error_target(&signer), &req.issuer, &e);
         let login = data.login.clone().ok_or_else(not_found)?;
         let now = self.now();
@@ -1116,7 +1123,7 @@ impl Services {
         if let Some(id_token) = &id_token {
             params.push(("id_token", id_token));
         }
-        let signer = self.response_signer(t, &row.client_id).await?;
+        let signer = self.flow_response_signer(t, &row.client_id).await?;
         let next = deliver(&req.redirect_uri, req.response_mode, &params, &signer);
         Ok(AuthorizeStep { next, set_session: None, csrf: Some(binding.clear()) })
     }

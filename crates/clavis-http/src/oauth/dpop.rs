@@ -35,9 +35,14 @@ pub(crate) fn dpop_input(
 /// it for their next proof. A failure to read it leaves the response as it is.
 pub(crate) async fn with_nonce(st: &AppState, tenant: &TenantId, mut resp: Response) -> Response {
     if let Ok(nonce) = st.services.dpop_nonce(tenant).await {
-        if let Ok(v) = HeaderValue::from_str(&nonce) {
-            resp.headers_mut().insert(DPOP_NONCE, v);
-        }
+        set_nonce(resp.headers_mut(), &nonce);
     }
     resp
+}
+
+/// Puts `nonce` in the response's `DPoP-Nonce` (§8.1).
+pub(crate) fn set_nonce(headers: &mut HeaderMap, nonce: &str) {
+    if let Ok(v) = HeaderValue::from_str(nonce) {
+        headers.insert(DPOP_NONCE, v);
+    }
 }

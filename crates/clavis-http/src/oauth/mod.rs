@@ -158,11 +158,7 @@ impl IntoResponse for OAuthResponseError {
             OAuthError::RateLimited(secs) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
-            OAuthError::UseDpopNonce { nonce } => {
-                if let Ok(v) = HeaderValue::from_str(nonce) {
-                    h.insert(DPOP_NONCE, v);
-                }
-            }
+            OAuthError::UseDpopNonce { nonce } => dpop::set_nonce(h, nonce),
             _ => {}
         }
         resp

@@ -94,7 +94,7 @@ fn challenge(status: StatusCode, code: &'static str, why: &str, dpop: bool) -> R
 }
 
 /// A refused access token (or its proof) as the resource's answer.
-pub(crate) async fn token_error(st: &AppState, issuer: &Issuer, e: TokenRejection, dpop_scheme: bool) -> Response {
+async fn token_error(st: &AppState, issuer: &Issuer, e: TokenRejection, dpop_scheme: bool) -> Response {
     match e {
         TokenRejection::Store(e) => OAuthResponseError(e.into()).into_response(),
         TokenRejection::Invalid(why) => challenge(StatusCode::UNAUTHORIZED, "invalid_token", why, dpop_scheme),
@@ -104,9 +104,7 @@ pub(crate) async fn token_error(st: &AppState, issuer: &Issuer, e: TokenRejectio
         TokenRejection::UseDpopNonce(nonce) => {
             let mut resp =
                 challenge(StatusCode::UNAUTHORIZED, "use_dpop_nonce", "a DPoP proof with the server's nonce (DPoP-Nonce) is required", true);
-            if let Ok(v) = HeaderValue::from_str(&nonce) {
-                resp.headers_mut().insert(super::DPOP_NONCE, v);
-            }
+            super::dpop::set_nonce(resp.headers_mut(), &nonce);
             resp
         }
     }
