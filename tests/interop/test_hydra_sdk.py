@@ -230,7 +230,7 @@ def full_client(secret):
         request_uris=["https://app.example.com/request.jwt"],
         userinfo_signed_response_alg="ES256",
         # A sector identifier is for pairwise subjects, whose document is fetched at
-        # registration (tests/subject_types.rs); beside `public` it is refused.
+        # registration (tests/it/subject_types.rs); beside `public` it is refused.
         subject_type="public",
         frontchannel_logout_uri="https://app.example.com/logout/front",
         frontchannel_logout_session_required=True,

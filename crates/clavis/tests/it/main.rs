@@ -1,0 +1,44 @@
+//! Every black-box integration test, in one binary: one link instead of forty keeps the
+//! build small (disk and link time); each file is a module named as the file was.
+
+mod admin_api;
+mod auth_code_flow;
+mod authms_oauth;
+mod bad_input;
+mod browser_errors;
+mod cli;
+mod client_assertions;
+mod client_auth_defences;
+mod client_settings;
+mod client_tokens;
+mod common;
+mod cors;
+mod crash_safety;
+mod credentials;
+mod database_outage;
+mod device_flow;
+mod dpop;
+mod dynamic_registration;
+mod fapi_profiles;
+mod hydra_clients;
+mod hydra_keys;
+mod hydra_tokens;
+mod input_limits;
+mod introspection;
+mod jarm;
+mod jwt_bearer;
+mod mtls;
+mod multi_node;
+mod openidconnect_rp;
+mod operations;
+mod request_objects;
+mod response_modes;
+mod rich_authorization_requests;
+mod secret_hygiene;
+mod session_logout;
+mod signing_algorithms;
+mod signing_keys;
+mod subject_types;
+mod tenant_isolation;
+mod token_endpoint;
+mod token_exchange;
