@@ -1,16 +1,17 @@
 use clavis_core::{AuthMethod, Client, ClientStatus, FapiProfile, GrantType, TenantId};
 
 use crate::audit::insert_audit;
-use crate::db::on_pool;
+use crate::client_listing::{apply_listing, Listed};
+use crate::db::{on_pool, Db};
 use crate::secrets::{insert_secret, SecretRecord};
 use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
 
-const COLUMNS: &str = "id, tenant_id, client_id, name, redirect_uris, scopes, grant_types, auth_methods, \
+pub(crate) const COLUMNS: &str = "id, tenant_id, client_id, name, redirect_uris, scopes, grant_types, auth_methods, \
     is_confidential, jwks, jwks_uri, fapi_profile, logo_url, privacy_policy, terms_url, website, cors_origins, \
     secret_last_four, status, created_at, updated_at, deleted_at, extra, owner";
 
 #[derive(sqlx::FromRow)]
-struct ClientRow {
+pub(crate) struct ClientRow {
     id: String,
     tenant_id: String,
     client_id: String,
@@ -82,14 +83,6 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-/// Filters of the client list. Empty strings mean "any".
-#[derive(Debug, Default, Clone)]
-pub struct ClientFilter {
-    /// Case-insensitive (ASCII) substring of the name.
-    pub name: String,
-    pub status: Option<ClientStatus>,
-}
-
 /// Binds every column of a client, in [`COLUMNS`] order, to `$q`.
 macro_rules! bind_client {
     ($q:expr, $c:expr) => {
@@ -125,17 +118,34 @@ macro_rules! bind_client {
 pub(crate) const LOCK_CLIENT: &str = "UPDATE clients SET updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
 
 impl Store {
+    /// The `seq` of a new client: SQLite writes one at a time (the write lock), so the next
+    /// after the largest is free; PostgreSQL draws from a sequence.
+    fn next_seq_sql(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "SELECT COALESCE(MAX(seq), 0) + 1 FROM clients",
+            Db::Postgres(_) => "SELECT nextval('client_seq')",
+        }
+    }
+
+    /// A live client's listed fields, locked (PostgreSQL) until the transaction ends.
+    fn listed_sql(&self) -> String {
+        let lock = if matches!(self.db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
+        format!("SELECT seq, status, owner, name FROM clients WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL{lock}")
+    }
+
     /// Inserts a new client, its first secret (if any) and the audit entry, atomically.
     pub async fn insert_client(&self, client: &Client, secret: Option<&SecretRecord>, audit: &AuditEntry) -> Result<()> {
         let t = &client.tenant_id;
         let sql = format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+            "INSERT INTO clients ({COLUMNS}, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         );
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            bind_client!(sqlx::query(&sql), client).execute(&mut *tx).await.map_err(on_unique)?;
+            let seq: i64 = sqlx::query_scalar(self.next_seq_sql()).fetch_one(&mut *tx).await?;
+            bind_client!(sqlx::query(&sql), client).bind(seq).execute(&mut *tx).await.map_err(on_unique)?;
+            apply_listing!(self, tx, t, &ListingChange { seq, before: None, after: Some(Listed::of(client)) });
             if let Some(s) = secret {
                 insert_secret!(&mut *tx, t, s);
             }
@@ -150,34 +160,6 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL");
         let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(client_id).fetch_optional(pool).await?);
         row.map(Client::try_from).transpose()
-    }
-
-    /// A page of live clients, newest first, and the total matching the filter.
-    pub async fn list_clients(&self, tenant: &TenantId, filter: &ClientFilter, limit: i64, offset: i64) -> Result<(Vec<Client>, i64)> {
-        let mut cond = String::from("tenant_id = $1 AND deleted_at IS NULL");
-        let mut args: Vec<String> = vec![tenant.as_str().to_owned()];
-        if !filter.name.is_empty() {
-            let escaped = filter.name.to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            args.push(format!("%{escaped}%"));
-            cond.push_str(&format!(" AND LOWER(name) LIKE ${} ESCAPE '\\'", args.len()));
-        }
-        if let Some(status) = filter.status {
-            args.push(status.as_str().to_owned());
-            cond.push_str(&format!(" AND status = ${}", args.len()));
-        }
-        let n = args.len();
-        let rows_sql = format!("SELECT {COLUMNS} FROM clients WHERE {cond} ORDER BY id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
-        let count_sql = format!("SELECT COUNT(*) FROM clients WHERE {cond}");
-        let (rows, total): (Vec<ClientRow>, i64) = on_pool!(self, pool => {
-            let mut q = sqlx::query_as(&rows_sql);
-            let mut c = sqlx::query_scalar(&count_sql);
-            for a in &args {
-                q = q.bind(a);
-                c = c.bind(a);
-            }
-            (q.bind(limit).bind(offset).fetch_all(pool).await?, c.fetch_one(pool).await?)
-        });
-        Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
     }
 
     /// The distinct CORS origins of the tenant's live, active clients.
@@ -195,46 +177,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Hydra's list: live clients after `after` (an `id`, exclusive) in id order, at most
-    /// `limit`, optionally with this exact name and owner; and the total matching.
-    pub async fn list_clients_after(
-        &self,
-        tenant: &TenantId,
-        after: Option<&str>,
-        limit: i64,
-        name: Option<&str>,
-        owner: Option<&str>,
-    ) -> Result<(Vec<Client>, i64)> {
-        let mut cond = String::from("tenant_id = $1 AND deleted_at IS NULL");
-        let mut args: Vec<String> = vec![tenant.as_str().to_owned()];
-        for (column, value) in [("name", name), ("owner", owner)] {
-            if let Some(v) = value {
-                args.push(v.to_owned());
-                cond.push_str(&format!(" AND {column} = ${}", args.len()));
-            }
-        }
-        let count_sql = format!("SELECT COUNT(*) FROM clients WHERE {cond}");
-        let mut page_cond = cond.clone();
-        let mut page_args = args.clone();
-        if let Some(a) = after {
-            page_args.push(a.to_owned());
-            page_cond.push_str(&format!(" AND id > ${}", page_args.len()));
-        }
-        let rows_sql = format!("SELECT {COLUMNS} FROM clients WHERE {page_cond} ORDER BY id LIMIT ${}", page_args.len() + 1);
-        let (rows, total): (Vec<ClientRow>, i64) = on_pool!(self, pool => {
-            let mut q = sqlx::query_as(&rows_sql);
-            for a in &page_args {
-                q = q.bind(a);
-            }
-            let mut c = sqlx::query_scalar(&count_sql);
-            for a in &args {
-                c = c.bind(a);
-            }
-            (q.bind(limit).fetch_all(pool).await?, c.fetch_one(pool).await?)
-        });
-        Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
-    }
-
     /// Writes the settable columns of a live client (not `secret_last_four`, which
     /// follows the secrets), and the audit entry. `NotFound` if it was
     /// deleted meanwhile.
@@ -247,6 +189,11 @@ impl Store {
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before: Option<(i64, String, String, String)> =
+                sqlx::query_as(&self.listed_sql()).bind(t.as_str()).bind(&client.client_id).fetch_optional(&mut *tx).await?;
+            let Some((seq, status, owner, name)) = before else { return Err(StoreError::NotFound) };
+            let status = ClientStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?;
+            let before = Listed { status, owner: &owner, name: &name };
             let n = sqlx::query(sql)
                 .bind(t.as_str())
                 .bind(&client.client_id)
@@ -274,6 +221,7 @@ impl Store {
             if n != 1 {
                 return Err(StoreError::NotFound);
             }
+            apply_listing!(self, tx, t, &ListingChange { seq, before: Some(before), after: Some(Listed::of(client)) });
             if !client.is_confidential {
                 // A public client holds no secrets.
                 sqlx::query("DELETE FROM client_secrets WHERE tenant_id = $1 AND client_id = $2")
@@ -294,10 +242,16 @@ impl Store {
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before: Option<(i64, String, String, String)> =
+                sqlx::query_as(&self.listed_sql()).bind(tenant.as_str()).bind(client_id).fetch_optional(&mut *tx).await?;
+            let Some((seq, status, owner, name)) = before else { return Err(StoreError::NotFound) };
+            let status = ClientStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?;
             let n = sqlx::query(sql).bind(tenant.as_str()).bind(client_id).bind(now).execute(&mut *tx).await?.rows_affected();
             if n != 1 {
                 return Err(StoreError::NotFound);
             }
+            let before = Listed { status, owner: &owner, name: &name };
+            apply_listing!(self, tx, tenant, &ListingChange { seq, before: Some(before), after: None });
             insert_audit!(&mut *tx, tenant, audit);
             tx.commit().await?;
         });

@@ -4,6 +4,7 @@
 //! query can forget the tenant.
 
 mod audit;
+mod client_listing;
 mod client_tokens;
 mod clients;
 mod db;
@@ -16,8 +17,8 @@ mod tenants;
 mod trusted_issuers;
 
 pub use audit::AuditEntry;
+pub use client_listing::ClientFilter;
 pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
-pub use clients::ClientFilter;
 pub use db::Store;
 pub use device_codes::DeviceCodeRow;
 pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};
