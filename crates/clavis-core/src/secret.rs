@@ -78,6 +78,15 @@ pub fn hash_supplied(secret: &str, mem: &mut KdfMemory) -> String {
     hash.to_string()
 }
 
+/// Whether `stored` is a hash this module verifies: `sha256$` and 64 lowercase hex digits,
+/// or an argon2id PHC string (what an import may bring in).
+pub fn is_stored_hash(stored: &str) -> bool {
+    if let Some(hex) = stored.strip_prefix("sha256$") {
+        return hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    }
+    argon2::password_hash::PasswordHash::new(stored).is_ok_and(|h| h.algorithm.as_str() == "argon2id")
+}
+
 /// Whether verifying against this stored hash is slow (a KDF), i.e. worth caching.
 pub fn is_slow(stored: &str) -> bool {
     stored.starts_with("$argon2")

@@ -35,6 +35,11 @@ pub(crate) fn audit(client_id: &str, actor: &Actor, action: &str, fields: Vec<&s
     }
 }
 
+/// When the newest working secret stops working (Hydra's `client_secret_expires_at`): 0 if never.
+pub(crate) fn secret_expiry(secrets: &[SecretRecord], now: i64) -> i64 {
+    secrets.iter().filter(|s| s.is_valid_at(now)).max_by_key(|s| (s.created_at, s.secret_id.clone())).and_then(|s| s.expires_at).unwrap_or(0)
+}
+
 /// A new secret's record, without its value (see [`Services::make_secret`]).
 fn secret_record(client_id: &str, value: &str, description: String, expires_at: Option<i64>, now: i64) -> SecretRecord {
     SecretRecord {
@@ -269,8 +274,7 @@ impl Services {
     /// (or the client has none). Older secrets in a rotation's grace period end sooner.
     pub async fn secret_expires_at(&self, t: &TenantId, client_id: &str) -> clavis_store::Result<i64> {
         let now = self.now();
-        let secrets = self.store.client_secrets(t, client_id).await?;
-        Ok(secrets.iter().filter(|s| s.is_valid_at(now)).max_by_key(|s| (s.created_at, s.secret_id.clone())).and_then(|s| s.expires_at).unwrap_or(0))
+        Ok(secret_expiry(&self.store.client_secrets(t, client_id).await?, now))
     }
 
     pub async fn get_client(&self, t: &TenantId, client_id: &str) -> Result<Client> {

@@ -46,7 +46,7 @@ fn enums<T>(json: &str, parse: fn(&str) -> Option<T>) -> Result<Vec<T>> {
     strings(json)?.iter().map(|s| parse(s).ok_or_else(|| StoreError::Corrupt(format!("value {s:?}")))).collect()
 }
 
-fn to_json<T: Copy>(v: &[T], name: fn(T) -> &'static str) -> String {
+pub(crate) fn to_json<T: Copy>(v: &[T], name: fn(T) -> &'static str) -> String {
     serde_json::to_string(&v.iter().map(|x| name(*x)).collect::<Vec<_>>()).expect("strings serialize")
 }
 
@@ -120,10 +120,21 @@ pub(crate) const LOCK_CLIENT: &str = "UPDATE clients SET updated_at = $3 WHERE t
 impl Store {
     /// The `seq` of a new client: SQLite writes one at a time (the write lock), so the next
     /// after the largest is free; PostgreSQL draws from a sequence.
-    fn next_seq_sql(&self) -> &'static str {
+    pub(crate) fn next_seq_sql(&self) -> &'static str {
         match self.db {
             Db::Sqlite(_) => "SELECT COALESCE(MAX(seq), 0) + 1 FROM clients",
             Db::Postgres(_) => "SELECT nextval('client_seq')",
+        }
+    }
+
+    /// `$1` new, consecutive `seq`s (SQLite: under the write lock, after the largest).
+    pub(crate) fn next_seqs_sql(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => {
+                "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 SELECT (SELECT COALESCE(MAX(seq), 0) FROM clients) + i FROM n"
+            }
+            Db::Postgres(_) => "SELECT nextval('client_seq') FROM generate_series(1, $1)",
         }
     }
 

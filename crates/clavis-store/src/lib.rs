@@ -6,6 +6,7 @@
 mod audit;
 mod client_listing;
 mod client_tokens;
+mod client_transfer;
 mod clients;
 mod db;
 mod device_codes;
@@ -19,6 +20,7 @@ mod trusted_issuers;
 pub use audit::AuditEntry;
 pub use client_listing::ClientFilter;
 pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
+pub use client_transfer::{ImportItem, ImportOutcome};
 pub use db::Store;
 pub use device_codes::DeviceCodeRow;
 pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};

@@ -23,7 +23,7 @@ impl SecretStatus {
 }
 
 /// A client secret as stored: its hash, never its value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretRecord {
     pub secret_id: String,
     pub client_id: String,
@@ -47,7 +47,7 @@ impl SecretRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct SecretRow {
+pub(crate) struct SecretRow {
     secret_id: String,
     client_id: String,
     secret_hash: String,

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use clavis_core::{Client, ClientStatus, TenantId};
-use clavis_store::{AuditEntry, ClientFilter, Store};
+use clavis_store::{AuditEntry, ClientFilter, ImportItem, ImportOutcome, Store};
 use sqlx::migrate::Migrator;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -192,6 +192,34 @@ async fn every_page_of_every_filter_matches_the_clients_through_every_kind_of_wr
             create(&store, &mut ma, &a, i).await;
         }
         check(&store, &a, &ma, &format!("{label}: deleted and grew")).await;
+
+        // A bulk import: new clients (filling the last run and starting new ones, in one
+        // batch), changed ones, unchanged ones and a deleted one, at once.
+        let mut items = Vec::new();
+        for i in 60..83 {
+            let c = new_client(&a, i);
+            items.push(ImportItem { client: c.clone(), secrets: None, audit: audit(&c.client_id, "import") });
+            ma.push(Model { client: c, live: true });
+        }
+        let mut expected = vec![ImportOutcome::Created; items.len()];
+        for (i, m) in ma.iter_mut().enumerate().take(30) {
+            let mut c = m.client.clone();
+            let outcome = if !m.live {
+                ImportOutcome::Deleted
+            } else if i % 2 == 0 {
+                c.status = if c.status == ClientStatus::Active { ClientStatus::Suspended } else { ClientStatus::Active };
+                c.name = format!("Imported {i}");
+                c.owner = "owner-9".into();
+                m.client = c.clone();
+                ImportOutcome::Updated
+            } else {
+                ImportOutcome::Unchanged
+            };
+            items.push(ImportItem { client: c.clone(), secrets: None, audit: audit(&c.client_id, "import") });
+            expected.push(outcome);
+        }
+        assert_eq!(store.import_clients(&a, &items).await.unwrap(), expected, "{label}");
+        check(&store, &a, &ma, &format!("{label}: imported")).await;
         // The other tenant's lists were never touched by the writes above.
         check(&store, &b, &mb, &format!("{label}: other tenant")).await;
         let (items, total) = store.list_clients(&a, &ClientFilter { name: "beta".into(), ..Default::default() }, 100, 0).await.unwrap();

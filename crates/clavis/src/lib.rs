@@ -5,6 +5,7 @@ pub mod config;
 pub mod logging;
 mod serve;
 pub mod tls;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -85,6 +85,33 @@ enum ClientCommand {
         #[arg(long, default_value = "Admin client")]
         name: String,
     },
+    /// Write the tenant's live clients as JSON Lines (Hydra's client format plus `clavis`:
+    /// the stored client and its secrets' hashes, never a plaintext secret), oldest first.
+    Export {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The file to write; standard output if absent.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Read clients from JSON Lines (an export, or Hydra clients), creating or replacing
+    /// each by client_id. Exits 0 if every line was imported, 3 if some were refused.
+    Import {
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The file to read; `-` for standard input.
+        file: std::path::PathBuf,
+    },
+}
+
+/// The services on the configured database, and the tenant, which must exist.
+async fn tenant_services(config: &Config, tenant: &str) -> anyhow::Result<(Services, TenantId)> {
+    let t = TenantId::parse(tenant).context("tenant ids match ^[a-z0-9][a-z0-9_-]{0,62}$")?;
+    let services = Services::new(Settings::default(), clavis::open_store(config).await?);
+    if !services.tenant_exists(&t).await? {
+        bail!("no tenant {t} (create it with `clavis tenant create {t}`)");
+    }
+    Ok((services, t))
 }
 
 #[tokio::main]
@@ -138,6 +165,45 @@ async fn main() -> anyhow::Result<()> {
                     services.keys.retire(&t, &kid).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("retired {kid}");
                 }
+            }
+        }
+        Command::Client { command: ClientCommand::Export { tenant, output } } => {
+            let (services, t) = tenant_services(&config, &tenant).await?;
+            let n = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    clavis::transfer::export(&services, &t, &mut std::io::BufWriter::new(file)).await?
+                }
+                None => clavis::transfer::export(&services, &t, &mut std::io::BufWriter::new(std::io::stdout().lock())).await?,
+            };
+            eprintln!("exported {n} clients of {t}");
+        }
+        Command::Client { command: ClientCommand::Import { tenant, file } } => {
+            let (services, t) = tenant_services(&config, &tenant).await?;
+            let progress = clavis::transfer::progress_wanted();
+            let report = if file.as_os_str() == "-" {
+                clavis::transfer::import(&services, &t, std::io::stdin().lock(), progress).await?
+            } else {
+                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                clavis::transfer::import(&services, &t, std::io::BufReader::with_capacity(1 << 20, f), progress).await?
+            };
+            for (line, client_id) in &report.deleted {
+                eprintln!("line {line}: {client_id} was deleted here and stays deleted (client ids are never reused)");
+            }
+            for (line, why) in report.refused.iter().take(100) {
+                eprintln!("line {line}: refused: {why}");
+            }
+            println!(
+                "{} lines: {} created, {} updated, {} unchanged, {} deleted earlier, {} refused",
+                report.lines(),
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.deleted.len(),
+                report.refused.len()
+            );
+            if !report.refused.is_empty() {
+                std::process::exit(3);
             }
         }
         Command::Client { command: ClientCommand::Create { tenant, admin, name } } => {

@@ -11,6 +11,7 @@ mod client_assertions;
 mod client_auth_defences;
 mod client_settings;
 mod client_tokens;
+mod client_transfer;
 mod common;
 mod cors;
 mod crash_safety;
