@@ -104,6 +104,7 @@ macro_rules! push_client {
             .push_bind(&$c.owner)
     };
 }
+pub(crate) use push_client;
 
 #[derive(sqlx::FromRow)]
 struct Existing {

@@ -2,6 +2,7 @@ use clavis_core::{AuthMethod, Client, ClientStatus, FapiProfile, GrantType, Tena
 
 use crate::audit::insert_audit;
 use crate::client_listing::{apply_listing, Listed};
+use crate::client_transfer::push_client;
 use crate::db::{on_pool, Db};
 use crate::secrets::{insert_secret, SecretRecord};
 use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
@@ -83,36 +84,6 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-/// Binds every column of a client, in [`COLUMNS`] order, to `$q`.
-macro_rules! bind_client {
-    ($q:expr, $c:expr) => {
-        $q.bind(&$c.id)
-            .bind($c.tenant_id.as_str())
-            .bind(&$c.client_id)
-            .bind(&$c.name)
-            .bind(serde_json::to_string(&$c.redirect_uris).expect("strings serialize"))
-            .bind(serde_json::to_string(&$c.scopes).expect("strings serialize"))
-            .bind(to_json(&$c.grant_types, GrantType::as_str))
-            .bind(to_json(&$c.auth_methods, AuthMethod::as_str))
-            .bind($c.is_confidential)
-            .bind(&$c.jwks)
-            .bind(&$c.jwks_uri)
-            .bind($c.fapi_profile.as_str())
-            .bind(&$c.logo_url)
-            .bind(&$c.privacy_policy)
-            .bind(&$c.terms_url)
-            .bind(&$c.website)
-            .bind(serde_json::to_string(&$c.cors_origins).expect("strings serialize"))
-            .bind(&$c.secret_last_four)
-            .bind($c.status.as_str())
-            .bind($c.created_at)
-            .bind($c.updated_at)
-            .bind($c.deleted_at)
-            .bind(serde_json::to_string(&$c.extras).expect("extras serialize"))
-            .bind(&$c.owner)
-    };
-}
-
 /// Takes the client's row lock (PostgreSQL) inside a write transaction, and tells
 /// whether the client exists and is not deleted.
 pub(crate) const LOCK_CLIENT: &str = "UPDATE clients SET updated_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
@@ -147,15 +118,16 @@ impl Store {
     /// Inserts a new client, its first secret (if any) and the audit entry, atomically.
     pub async fn insert_client(&self, client: &Client, secret: Option<&SecretRecord>, audit: &AuditEntry) -> Result<()> {
         let t = &client.tenant_id;
-        let sql = format!(
-            "INSERT INTO clients ({COLUMNS}, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
-        );
         let _w = self.write_guard().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let seq: i64 = sqlx::query_scalar(self.next_seq_sql()).fetch_one(&mut *tx).await?;
-            bind_client!(sqlx::query(&sql), client).bind(seq).execute(&mut *tx).await.map_err(on_unique)?;
+            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO clients ({COLUMNS}, seq) "));
+            q.push_values([client], |mut b, c| {
+                push_client!(b, c);
+                b.push_bind(seq);
+            });
+            q.build().execute(&mut *tx).await.map_err(on_unique)?;
             apply_listing!(self, tx, t, &ListingChange { seq, before: None, after: Some(Listed::of(client)) });
             if let Some(s) = secret {
                 insert_secret!(&mut *tx, t, s);
