@@ -71,6 +71,29 @@ pub(crate) const ADD_TO_RUN: &str = "UPDATE client_pages SET added = added + $3,
 pub(crate) const INDEX_NAME: &str = "INSERT INTO client_name_search (rowid, name) VALUES ($1, $2)";
 pub(crate) const UNINDEX_NAME: &str = "DELETE FROM client_name_search WHERE rowid = $1";
 
+/// Adds `$added` clients and the status deltas to the run of `$seq`: the run it falls in, or
+/// a new one starting at it when a client is added and that run is full (or there is none).
+macro_rules! add_to_run {
+    ($store:expr, $exec:ident, $t:expr, $seq:expr, $added:expr, $active:expr, $suspended:expr) => {{
+        let (seq, added): (i64, i64) = ($seq, $added);
+        let run: Option<(i64, i64)> = sqlx::query_as($crate::client_listing::RUN_OF).bind($t).bind(seq).fetch_optional(&mut *$exec).await?;
+        match run {
+            Some((first, n)) if added == 0 || n < $store.page_run => write_run!($exec, $t, first, false, added, $active, $suspended),
+            _ => write_run!($exec, $t, seq, true, added, $active, $suspended),
+        }
+    }};
+}
+pub(crate) use add_to_run;
+
+/// Adds to the run starting at `$first`, or creates it (`$new`).
+macro_rules! write_run {
+    ($exec:ident, $t:expr, $first:expr, $new:expr, $added:expr, $active:expr, $suspended:expr) => {{
+        let sql = if $new { $crate::client_listing::NEW_RUN } else { $crate::client_listing::ADD_TO_RUN };
+        sqlx::query(sql).bind($t).bind($first).bind($added).bind($active).bind($suspended).execute(&mut *$exec).await?;
+    }};
+}
+pub(crate) use write_run;
+
 /// Applies a [`ListingChange`] on `$exec` (a transaction) of `$store`.
 macro_rules! apply_listing {
     ($store:expr, $exec:ident, $tenant:expr, $change:expr) => {{
@@ -94,15 +117,7 @@ macro_rules! apply_listing {
             sqlx::query(ADD_COUNTS).bind(t).bind(active).bind(suspended).execute(&mut *$exec).await?;
         }
         if active != 0 || suspended != 0 || added != 0 {
-            let run: Option<(i64, i64)> = sqlx::query_as(RUN_OF).bind(t).bind(change.seq).fetch_optional(&mut *$exec).await?;
-            match run {
-                Some((first, n)) if added == 0 || n < $store.page_run => {
-                    sqlx::query(ADD_TO_RUN).bind(t).bind(first).bind(added).bind(active).bind(suspended).execute(&mut *$exec).await?;
-                }
-                _ => {
-                    sqlx::query(NEW_RUN).bind(t).bind(change.seq).bind(added).bind(active).bind(suspended).execute(&mut *$exec).await?;
-                }
-            }
+            add_to_run!($store, $exec, t, change.seq, added, active, suspended);
         }
         let owners = (change.before.map(|b| b.owner), change.after.map(|a| a.owner));
         if owners.0 != owners.1 {

@@ -6,10 +6,10 @@ use clavis_core::{AuthMethod, Client, GrantType, TenantId};
 use sqlx::QueryBuilder;
 
 use crate::audit::insert_audit;
-use crate::client_listing::{apply_listing, status_delta, Listed, ADD_COUNTS, ADD_OWNER, ADD_TO_RUN, NEW_RUN, RUN_OF};
-use crate::clients::{to_json, ClientRow, COLUMNS};
+use crate::client_listing::{add_to_run, apply_listing, status_delta, write_run, Listed, ADD_COUNTS, ADD_OWNER, RUN_OF};
+use crate::clients::{push_client, to_json, ClientRow, COLUMNS};
 use crate::db::on_pool;
-use crate::secrets::{insert_secret, SecretRecord};
+use crate::secrets::{insert_secret, secret_columns, SecretRecord, SELECT_SECRETS};
 use crate::{on_unique, AuditEntry, Result, Store, StoreError};
 
 /// One client to import, with its secrets (hashes) and its audit entry.
@@ -37,9 +37,6 @@ pub enum ImportOutcome {
 const ROWS_PER_INSERT: usize = 100;
 
 const AUDIT_COLUMNS: &str = "id, tenant_id, client_id, actor, action, changed_fields, detail, created_at";
-
-const SECRETS_OF: &str = "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, updated_at, \
-     expires_at, last_used_at, sealed FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 ORDER BY secret_id";
 
 /// Every stored column of a live client but its keys, the tenant and `seq`.
 const REPLACE: &str = "UPDATE clients SET id = $3, name = $4, redirect_uris = $5, scopes = $6, grant_types = $7, \
@@ -75,39 +72,22 @@ macro_rules! bind_replace {
     };
 }
 
-/// Pushes every column of a client, in [`COLUMNS`] order, to a multi-row INSERT.
-macro_rules! push_client {
-    ($b:expr, $c:expr) => {
-        $b.push_bind(&$c.id)
-            .push_bind($c.tenant_id.as_str())
-            .push_bind(&$c.client_id)
-            .push_bind(&$c.name)
-            .push_bind(serde_json::to_string(&$c.redirect_uris).expect("strings serialize"))
-            .push_bind(serde_json::to_string(&$c.scopes).expect("strings serialize"))
-            .push_bind(to_json(&$c.grant_types, GrantType::as_str))
-            .push_bind(to_json(&$c.auth_methods, AuthMethod::as_str))
-            .push_bind($c.is_confidential)
-            .push_bind(&$c.jwks)
-            .push_bind(&$c.jwks_uri)
-            .push_bind($c.fapi_profile.as_str())
-            .push_bind(&$c.logo_url)
-            .push_bind(&$c.privacy_policy)
-            .push_bind(&$c.terms_url)
-            .push_bind(&$c.website)
-            .push_bind(serde_json::to_string(&$c.cors_origins).expect("strings serialize"))
-            .push_bind(&$c.secret_last_four)
-            .push_bind($c.status.as_str())
-            .push_bind($c.created_at)
-            .push_bind($c.updated_at)
-            .push_bind($c.deleted_at)
-            .push_bind(serde_json::to_string(&$c.extras).expect("extras serialize"))
-            .push_bind(&$c.owner)
-    };
+/// ` AND tenant_id = … AND client_id IN (…)`: the rows of these clients of the tenant.
+fn of_clients<'a, DB: sqlx::Database>(q: &mut QueryBuilder<'a, DB>, tenant: &'a TenantId, ids: &[&'a str])
+where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    q.push(" AND tenant_id = ").push_bind(tenant.as_str()).push(" AND client_id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    list.push_unseparated(")");
 }
-pub(crate) use push_client;
 
+/// A client row with its `seq`.
 #[derive(sqlx::FromRow)]
-struct Existing {
+struct SeqRow {
     seq: i64,
     #[sqlx(flatten)]
     client: ClientRow,
@@ -118,13 +98,7 @@ impl Store {
     /// (the cursor of the next call).
     pub async fn clients_in_order(&self, tenant: &TenantId, after_seq: i64, limit: i64) -> Result<Vec<(i64, Client)>> {
         let sql = format!("SELECT seq, {COLUMNS} FROM clients WHERE tenant_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT $3");
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            seq: i64,
-            #[sqlx(flatten)]
-            client: ClientRow,
-        }
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(after_seq).bind(limit).fetch_all(pool).await?);
+        let rows: Vec<SeqRow> = on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(after_seq).bind(limit).fetch_all(pool).await?);
         rows.into_iter().map(|r| Ok((r.seq, Client::try_from(r.client)?))).collect()
     }
 
@@ -133,13 +107,8 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let rows: Vec<ClientRow> = on_pool!(self, pool => {
-                let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM clients WHERE deleted_at IS NULL AND tenant_id = "));
-                q.push_bind(tenant.as_str()).push(" AND client_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
+                let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM clients WHERE deleted_at IS NULL"));
+                of_clients(&mut q, tenant, chunk);
                 q.build_query_as().fetch_all(pool).await?
             });
             for r in rows {
@@ -154,16 +123,9 @@ impl Store {
         let mut out: HashMap<String, Vec<SecretRecord>> = HashMap::new();
         for chunk in ids.chunks(500) {
             let rows: Vec<crate::secrets::SecretRow> = on_pool!(self, pool => {
-                let mut q = QueryBuilder::new(
-                    "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, updated_at, \
-                     expires_at, last_used_at, sealed FROM client_secrets WHERE tenant_id = ",
-                );
-                q.push_bind(tenant.as_str()).push(" AND client_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(") ORDER BY client_id, secret_id");
+                let mut q = QueryBuilder::new(concat!("SELECT ", secret_columns!(), " FROM client_secrets WHERE TRUE"));
+                of_clients(&mut q, tenant, chunk);
+                q.push(" ORDER BY client_id, secret_id");
                 q.build_query_as().fetch_all(pool).await?
             });
             for r in rows {
@@ -188,14 +150,9 @@ impl Store {
             // What exists already, in one query.
             let mut found: HashMap<String, (i64, Client)> = HashMap::new();
             for chunk in ids.chunks(500) {
-                let mut q = QueryBuilder::new(format!("SELECT seq, {COLUMNS} FROM clients WHERE tenant_id = "));
-                q.push_bind(t.as_str()).push(" AND client_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
-                let rows: Vec<Existing> = q.build_query_as().fetch_all(&mut *tx).await?;
+                let mut q = QueryBuilder::new(format!("SELECT seq, {COLUMNS} FROM clients WHERE TRUE"));
+                of_clients(&mut q, t, chunk);
+                let rows: Vec<SeqRow> = q.build_query_as().fetch_all(&mut *tx).await?;
                 for r in rows {
                     let c = Client::try_from(r.client)?;
                     found.insert(c.client_id.clone(), (r.seq, c));
@@ -216,9 +173,10 @@ impl Store {
                     *outcome = ImportOutcome::Deleted;
                     continue;
                 }
-                let stored: Vec<SecretRecord> = sqlx::query_as::<_, crate::secrets::SecretRow>(SECRETS_OF)
+                let mut stored: Vec<SecretRecord> = sqlx::query_as::<_, crate::secrets::SecretRow>(SELECT_SECRETS)
                     .bind(t.as_str()).bind(&c.client_id).fetch_all(&mut *tx).await?
                     .into_iter().map(SecretRecord::try_from).collect::<Result<_>>()?;
+                stored.sort_by(|a, b| a.secret_id.cmp(&b.secret_id));
                 let same_secrets = item.secrets.as_ref().is_none_or(|given| {
                     let mut given = given.clone();
                     given.sort_by(|a, b| a.secret_id.cmp(&b.secret_id));
@@ -297,34 +255,31 @@ impl Store {
             let between = "SELECT COUNT(*) FROM client_pages WHERE tenant_id = $1 AND first_seq > $2 AND first_seq <= $3";
             let interleaved: i64 =
                 sqlx::query_scalar(between).bind(t.as_str()).bind(seqs[0]).bind(seqs[seqs.len() - 1]).fetch_one(&mut *tx).await?;
-            let last: Option<(i64, i64)> = sqlx::query_as(RUN_OF).bind(t.as_str()).bind(seqs[0]).fetch_optional(&mut *tx).await?;
-            let mut run: Option<(i64, i64, bool)> = last.map(|(first, added)| (first, added, false));
-            let mut deltas: Vec<(i64, bool, i64, i64, i64)> = Vec::new();
-            for (item, seq) in fresh.iter().zip(&seqs) {
-                if interleaved > 0 {
-                    let found: Option<(i64, i64)> = sqlx::query_as(RUN_OF).bind(t.as_str()).bind(*seq).fetch_optional(&mut *tx).await?;
-                    run = found.map(|(first, added)| (first, added, false));
+            if interleaved > 0 {
+                for (item, seq) in fresh.iter().zip(&seqs) {
+                    let (a, s) = status_delta(item.client.status, 1);
+                    add_to_run!(self, tx, t.as_str(), *seq, 1, a, s);
                 }
-                let (first, added, new) = match run {
-                    Some((first, added, new)) if added < self.page_run => (first, added, new),
-                    _ => (*seq, 0, true),
-                };
-                run = Some((first, added + 1, new));
-                let (a, s) = status_delta(item.client.status, 1);
-                match deltas.last_mut() {
-                    Some(d) if d.0 == first => (d.2, d.3, d.4) = (d.2 + 1, d.3 + a, d.4 + s),
-                    _ => deltas.push((first, new, 1, a, s)),
-                }
-                if interleaved > 0 {
-                    for (first, new, added, a, s) in deltas.drain(..) {
-                        let sql = if new { NEW_RUN } else { ADD_TO_RUN };
-                        sqlx::query(sql).bind(t.as_str()).bind(first).bind(added).bind(a).bind(s).execute(&mut *tx).await?;
+            } else {
+                // The runs they fill, in order: the last one's free places, then new runs.
+                let last: Option<(i64, i64)> = sqlx::query_as(RUN_OF).bind(t.as_str()).bind(seqs[0]).fetch_optional(&mut *tx).await?;
+                let mut run: Option<(i64, i64, bool)> = last.map(|(first, added)| (first, added, false));
+                let mut deltas: Vec<(i64, bool, i64, i64, i64)> = Vec::new();
+                for (item, seq) in fresh.iter().zip(&seqs) {
+                    let (first, added, new) = match run {
+                        Some((first, added, new)) if added < self.page_run => (first, added, new),
+                        _ => (*seq, 0, true),
+                    };
+                    run = Some((first, added + 1, new));
+                    let (a, s) = status_delta(item.client.status, 1);
+                    match deltas.last_mut() {
+                        Some(d) if d.0 == first => (d.2, d.3, d.4) = (d.2 + 1, d.3 + a, d.4 + s),
+                        _ => deltas.push((first, new, 1, a, s)),
                     }
                 }
-            }
-            for (first, new, added, a, s) in deltas {
-                let sql = if new { NEW_RUN } else { ADD_TO_RUN };
-                sqlx::query(sql).bind(t.as_str()).bind(first).bind(added).bind(a).bind(s).execute(&mut *tx).await?;
+                for (first, new, added, a, s) in deltas {
+                    write_run!(tx, t.as_str(), first, new, added, a, s);
+                }
             }
             tx.commit().await?;
         });

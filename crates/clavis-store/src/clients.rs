@@ -2,7 +2,6 @@ use clavis_core::{AuthMethod, Client, ClientStatus, FapiProfile, GrantType, Tena
 
 use crate::audit::insert_audit;
 use crate::client_listing::{apply_listing, Listed};
-use crate::client_transfer::push_client;
 use crate::db::{on_pool, Db};
 use crate::secrets::{insert_secret, SecretRecord};
 use crate::{on_unique, tenant_from_row, AuditEntry, Result, Store, StoreError};
@@ -83,6 +82,37 @@ impl TryFrom<ClientRow> for Client {
         })
     }
 }
+
+/// Pushes every column of a client, in [`COLUMNS`] order, to a multi-row INSERT.
+macro_rules! push_client {
+    ($b:expr, $c:expr) => {
+        $b.push_bind(&$c.id)
+            .push_bind($c.tenant_id.as_str())
+            .push_bind(&$c.client_id)
+            .push_bind(&$c.name)
+            .push_bind(serde_json::to_string(&$c.redirect_uris).expect("strings serialize"))
+            .push_bind(serde_json::to_string(&$c.scopes).expect("strings serialize"))
+            .push_bind(to_json(&$c.grant_types, GrantType::as_str))
+            .push_bind(to_json(&$c.auth_methods, AuthMethod::as_str))
+            .push_bind($c.is_confidential)
+            .push_bind(&$c.jwks)
+            .push_bind(&$c.jwks_uri)
+            .push_bind($c.fapi_profile.as_str())
+            .push_bind(&$c.logo_url)
+            .push_bind(&$c.privacy_policy)
+            .push_bind(&$c.terms_url)
+            .push_bind(&$c.website)
+            .push_bind(serde_json::to_string(&$c.cors_origins).expect("strings serialize"))
+            .push_bind(&$c.secret_last_four)
+            .push_bind($c.status.as_str())
+            .push_bind($c.created_at)
+            .push_bind($c.updated_at)
+            .push_bind($c.deleted_at)
+            .push_bind(serde_json::to_string(&$c.extras).expect("extras serialize"))
+            .push_bind(&$c.owner)
+    };
+}
+pub(crate) use push_client;
 
 /// Takes the client's row lock (PostgreSQL) inside a write transaction, and tells
 /// whether the client exists and is not deleted.

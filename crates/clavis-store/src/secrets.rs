@@ -117,9 +117,18 @@ pub(crate) const REFRESH_LAST_FOUR: &str = "UPDATE clients SET secret_last_four 
     FROM client_secrets s WHERE s.tenant_id = $1 AND s.client_id = $2 AND s.status = 'active' \
     ORDER BY s.created_at DESC, s.secret_id DESC LIMIT 1), '') WHERE tenant_id = $1 AND client_id = $2";
 
-const SELECT_SECRETS: &str = "SELECT secret_id, client_id, secret_hash, last_four, description, status, created_at, \
-    updated_at, expires_at, last_used_at, sealed FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
-    ORDER BY created_at DESC, secret_id DESC";
+/// The columns of a [`SecretRow`], in its order.
+macro_rules! secret_columns {
+    () => {
+        "secret_id, client_id, secret_hash, last_four, description, status, created_at, updated_at, expires_at, \
+         last_used_at, sealed"
+    };
+}
+pub(crate) use secret_columns;
+
+/// A client's secrets, newest first.
+pub(crate) const SELECT_SECRETS: &str =
+    concat!("SELECT ", secret_columns!(), " FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 ORDER BY created_at DESC, secret_id DESC");
 
 const COUNT_ACTIVE: &str = "SELECT COUNT(*) FROM client_secrets WHERE tenant_id = $1 AND client_id = $2 \
     AND status = 'active' AND (expires_at IS NULL OR expires_at > $3)";

@@ -37,22 +37,22 @@ pub async fn import(services: &Services, t: &TenantId, input: impl BufRead, prog
     let (mut batch, mut numbers) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
     let mut in_batch: HashSet<String> = HashSet::with_capacity(BATCH);
     let started = Instant::now();
-    let mut raw: Vec<(u64, String)> = Vec::with_capacity(BATCH);
     let mut lines = input.lines().enumerate().peekable();
     while lines.peek().is_some() {
-        raw.clear();
+        // Up to BATCH non-empty lines, and their numbers (from 1).
+        let (mut read, mut texts) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
         for (i, line) in lines.by_ref() {
             let line = line?;
             if !line.trim().is_empty() {
-                raw.push((i as u64 + 1, line));
+                read.push(i as u64 + 1);
+                texts.push(line);
             }
-            if raw.len() == BATCH {
+            if texts.len() == BATCH {
                 break;
             }
         }
-        let texts: Vec<String> = raw.iter_mut().map(|(_, l)| std::mem::take(l)).collect();
         let prepared = services.prepare_import(t, &texts, &actor).await?;
-        for ((number, _), item) in raw.iter().zip(prepared) {
+        for (number, item) in read.into_iter().zip(prepared) {
             match item {
                 Ok(item) => {
                     // A client named twice goes in the next transaction, after its first line.
@@ -61,9 +61,9 @@ pub async fn import(services: &Services, t: &TenantId, input: impl BufRead, prog
                         in_batch = HashSet::from([item.client.client_id.clone()]);
                     }
                     batch.push(item);
-                    numbers.push(*number);
+                    numbers.push(number);
                 }
-                Err(why) => report.refused.push((*number, why)),
+                Err(why) => report.refused.push((number, why)),
             }
         }
         flush(services, t, &mut report, &mut batch, &mut numbers).await?;

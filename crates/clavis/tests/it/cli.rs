@@ -7,7 +7,7 @@ use common::{serve, Workspace};
 use serde_json::Value;
 
 async fn token(url: &str, id: &str, secret: &str) -> Value {
-    let resp = reqwest::Client::new().post(url).basic_auth(id, Some(secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let resp = common::client_credentials(url, id, secret, "").await;
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
 }
@@ -84,8 +84,7 @@ async fn bootstrap_client_is_ensured_and_its_secret_follows_the_setting() {
     let server = serve(&ws, &[("CLAVIS_BOOTSTRAP_CLIENT_ID", id), ("CLAVIS_BOOTSTRAP_CLIENT_SECRET", s2)]);
     let url = format!("{}/oauth2/token", server.public);
     token(&url, id, s2).await;
-    let resp = reqwest::Client::new().post(&url).basic_auth(id, Some(s1)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(common::client_credentials(&url, id, s1, "").await.status(), 401);
     drop(server);
     // A short bootstrap secret is refused at start.
     let out = ws.clavis(&["serve"]).env("CLAVIS_BOOTSTRAP_CLIENT_ID", id).env("CLAVIS_BOOTSTRAP_CLIENT_SECRET", "short").output().unwrap();

@@ -19,28 +19,13 @@ fn ok(out: Output) -> String {
 async fn admin_token(ws: &Workspace, server: &common::Serve) -> String {
     let out = ok(ws.clavis(&["client", "create", "--tenant", "acme", "--admin"]).output().unwrap());
     let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().to_owned();
-    let t: Value = reqwest::Client::new()
-        .post(format!("{}/t/acme/oauth2/token", server.public))
-        .basic_auth(get("client_id"), Some(get("client_secret")))
-        .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/t/acme/oauth2/token", server.public);
+    let t: Value = common::client_credentials(&url, &get("client_id"), &get("client_secret"), "admin").await.json().await.unwrap();
     t["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn token_status(server: &common::Serve, id: &str, secret: &str) -> u16 {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/t/acme/oauth2/token", server.public))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    resp.status().as_u16()
+    common::client_credentials(&format!("{}/t/acme/oauth2/token", server.public), id, secret, "").await.status().as_u16()
 }
 
 async fn list(server: &common::Serve, admin: &str) -> Value {

@@ -28,16 +28,7 @@ fn env() -> Vec<(&'static str, &'static str)> {
 }
 
 async fn admin_token(node: &Serve) -> String {
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", node.public))
-        .basic_auth(ADMIN, Some(ADMIN_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::client_credentials(&format!("{}/oauth2/token", node.public), ADMIN, ADMIN_SECRET, "").await.json().await.unwrap();
     v["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -348,6 +348,15 @@ impl Drop for Serve {
     }
 }
 
+/// A client_credentials request to `token_url` with HTTP Basic (and `scope`, unless empty).
+pub async fn client_credentials(token_url: &str, id: &str, secret: &str, scope: &str) -> reqwest::Response {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    reqwest::Client::new().post(token_url).basic_auth(id, Some(secret)).form(&form).send().await.unwrap()
+}
+
 /// Starts `clavis serve` on ephemeral ports and waits for its "listening" log line.
 pub fn serve(ws: &Workspace, extra_env: &[(&str, &str)]) -> Serve {
     let mut cmd = ws.clavis(&["serve"]);
