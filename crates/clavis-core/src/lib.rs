@@ -9,6 +9,7 @@ pub mod dpop;
 pub mod duration;
 pub mod form;
 pub mod ids;
+pub mod imported_hash;
 pub mod jose;
 pub mod json_patch;
 pub mod private_jwk;

@@ -4,6 +4,7 @@
 //! Secrets chosen by a caller (the Hydra API allows it) may be weak, so they are hashed
 //! with argon2id instead; callers cache a successful verification (see the service).
 
+use crate::imported_hash;
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 
@@ -79,17 +80,23 @@ pub fn hash_supplied(secret: &str, mem: &mut KdfMemory) -> String {
 }
 
 /// Whether `stored` is a hash this module verifies: `sha256$` and 64 lowercase hex digits,
-/// or an argon2id PHC string (what an import may bring in).
+/// an argon2id PHC string, or a Hydra hash within its bounds (what an import may bring in).
 pub fn is_stored_hash(stored: &str) -> bool {
     if let Some(hex) = stored.strip_prefix("sha256$") {
         return hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     }
-    argon2::password_hash::PasswordHash::new(stored).is_ok_and(|h| h.algorithm.as_str() == "argon2id")
+    imported_hash::is_imported(stored) || argon2::password_hash::PasswordHash::new(stored).is_ok_and(|h| h.algorithm.as_str() == "argon2id")
 }
 
 /// Whether verifying against this stored hash is slow (a KDF), i.e. worth caching.
 pub fn is_slow(stored: &str) -> bool {
-    stored.starts_with("$argon2")
+    stored.starts_with("$argon2") || needs_rehash(stored)
+}
+
+/// Whether this stored hash came from elsewhere (Hydra's BCrypt or PBKDF2) and is to be
+/// replaced by [`hash_supplied`] once a secret verified against it.
+pub fn needs_rehash(stored: &str) -> bool {
+    imported_hash::looks_imported(stored)
 }
 
 /// Verifies a presented secret against a stored SHA-256 hash, in constant time. A slow
@@ -107,6 +114,9 @@ pub fn verify(presented: &str, stored: &str) -> bool {
 /// off the async threads.
 pub fn verify_slow(presented: &str, stored: &str, mem: &mut KdfMemory) -> bool {
     use argon2::password_hash::PasswordHash;
+    if needs_rehash(stored) {
+        return imported_hash::verify(presented, stored);
+    }
     let Ok(parsed) = PasswordHash::new(stored) else { return false };
     if parsed.algorithm != argon2::Algorithm::Argon2id.ident() {
         return false;

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::hydra_rows::SECRET_HASHES;
 use crate::registry::audit;
 use crate::{hydra_client, Actor, Services};
 
@@ -232,6 +233,58 @@ fn from_hydra(t: &TenantId, body: &Map<String, Value>, current: Option<&Client>,
     Ok(c)
 }
 
+/// The secrets of a Hydra database row's hashes, kept as they are: they verify as in Hydra
+/// and are re-hashed with argon2id on first use. Their ids derive from the hash, so the
+/// same row imported again changes nothing (`None`: keep what is stored, which may have
+/// been re-hashed since), and a row whose secret changed in Hydra replaces the secrets.
+fn hydra_secrets(c: &Client, hashes: &Value, stored: Option<&Vec<SecretRecord>>, now: i64) -> Result<Option<Vec<SecretRecord>>, String> {
+    let hashes = hashes.as_array().ok_or(format!("{SECRET_HASHES}: must be a list"))?;
+    if !c.is_confidential {
+        return Ok(None);
+    }
+    if c.auth_methods.contains(&AuthMethod::ClientSecretJwt) && !hashes.is_empty() {
+        return Err("client_secret_jwt needs the secret itself, which Hydra's hash is not: import the client and rotate its secret".into());
+    }
+    let mut secrets = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let h = h.as_str().ok_or(format!("{SECRET_HASHES}: must be strings"))?;
+        if !secret::is_stored_hash(h) {
+            return Err(format!(
+                "{SECRET_HASHES}: not a BCrypt (cost 4 to {}), PBKDF2 (at most {} iterations) or argon2id hash",
+                clavis_core::imported_hash::MAX_BCRYPT_COST,
+                clavis_core::imported_hash::MAX_PBKDF2_ITERATIONS
+            ));
+        }
+        let secret_id = format!("hydra-{}", &secret::hash(h)["sha256$".len()..][..24]);
+        if secrets.iter().any(|s: &SecretRecord| s.secret_id == secret_id) {
+            continue;
+        }
+        secrets.push(SecretRecord {
+            secret_id,
+            client_id: c.client_id.clone(),
+            secret_hash: h.to_owned(),
+            last_four: String::new(),
+            description: "imported from Hydra".into(),
+            status: SecretStatus::Active,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+            last_used_at: None,
+            sealed: None,
+        });
+    }
+    let ids = |v: &[SecretRecord]| {
+        let mut ids: Vec<String> = v.iter().map(|s| s.secret_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    Ok(match stored {
+        Some(stored) if ids(stored) == ids(&secrets) => None,
+        None if secrets.is_empty() => None,
+        _ => Some(secrets),
+    })
+}
+
 impl Services {
     /// Up to `limit` export lines of the clients added after `after` (a cursor: 0 to start),
     /// oldest first, and the cursor of the next call (`None` at the end).
@@ -270,16 +323,28 @@ impl Services {
             parsed.iter().filter_map(|p| p.as_ref().ok()).filter(|(_, b)| !b.contains_key("clavis")).map(|(id, _)| id.as_str()).collect();
         let mut current: HashMap<String, Client> =
             self.store.get_clients(t, &hydra_ids).await?.into_iter().map(|c| (c.client_id.clone(), c)).collect();
+        let with_hashes: Vec<&str> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .filter(|(id, b)| b.contains_key(SECRET_HASHES) && current.contains_key(id))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let stored_secrets = self.store.secrets_of_clients(t, &with_hashes).await?;
         let now = self.now();
         let mut out = Vec::with_capacity(lines.len());
         for p in parsed {
-            let item = p.and_then(|(client_id, body)| {
+            let item = p.and_then(|(client_id, mut body)| {
                 let (client, secrets) = match body.get("clavis") {
                     Some(_) => from_export(t, &client_id, body)?,
                     None => {
+                        let hashes = body.remove(SECRET_HASHES);
                         let c = from_hydra(t, &body, current.get(&client_id), now)?;
+                        let secrets = match hashes {
+                            Some(h) => hydra_secrets(&c, &h, stored_secrets.get(&client_id), now)?,
+                            None => None,
+                        };
                         current.insert(client_id, c.clone());
-                        (c, None)
+                        (c, secrets)
                     }
                 };
                 let entry = audit(&client.client_id, actor, "import", vec![], String::new(), now);

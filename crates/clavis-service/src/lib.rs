@@ -17,6 +17,7 @@ mod error;
 mod fetched;
 mod flows;
 pub mod hydra_client;
+pub mod hydra_rows;
 mod introspection;
 mod key_sets;
 pub(crate) mod keys;

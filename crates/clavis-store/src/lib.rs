@@ -11,6 +11,7 @@ mod clients;
 mod db;
 mod device_codes;
 mod grants;
+mod hydra_db;
 mod keys;
 mod logouts;
 mod secrets;
@@ -24,6 +25,7 @@ pub use client_transfer::{ImportItem, ImportOutcome};
 pub use db::Store;
 pub use device_codes::DeviceCodeRow;
 pub use grants::{CodeRow, FlowHandle, FlowRow, LogoutRow, RefreshRow, SessionRow, Spend};
+pub use hydra_db::HydraDb;
 pub use keys::StoredKey;
 pub use logouts::{LogoutDelivery, SessionClient};
 pub use secrets::{SecretRecord, SecretStatus};
@@ -48,6 +50,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A database to import from is not what it should be (see `hydra_db`).
+    #[error("{0}")]
+    Unusable(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

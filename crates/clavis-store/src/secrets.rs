@@ -210,6 +210,31 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces an imported secret hash by `new_hash` (and learns its last four), if it is
+    /// still `old_hash`; `false` if another request or node did it first.
+    pub async fn rehash_secret(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+        secret_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        last_four: &str,
+    ) -> Result<bool> {
+        let sql = "UPDATE client_secrets SET secret_hash = $5, last_four = CASE WHEN last_four = '' THEN $6 ELSE last_four END \
+                   WHERE tenant_id = $1 AND client_id = $2 AND secret_id = $3 AND secret_hash = $4";
+        let _w = self.write_guard().await;
+        let n = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(sql).bind(tenant.as_str()).bind(client_id).bind(secret_id).bind(old_hash).bind(new_hash).bind(last_four)
+                .execute(&mut *tx).await?.rows_affected();
+            refresh_last_four!(&mut *tx, tenant, client_id);
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
     /// Records a client assertion's `jti`; `false` if it was seen before (a replay).
     pub async fn use_jti(&self, tenant: &TenantId, client_id: &str, jti: &str, expires_at: i64) -> Result<bool> {
         let sql = "INSERT INTO used_jtis (tenant_id, client_id, jti, expires_at) VALUES ($1, $2, $3, $4) \

@@ -94,13 +94,22 @@ enum ClientCommand {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
-    /// Read clients from JSON Lines (an export, or Hydra clients), creating or replacing
-    /// each by client_id. Exits 0 if every line was imported, 3 if some were refused.
+    /// Read clients from JSON Lines (an export, or Hydra clients) or from an Ory Hydra
+    /// database, creating or replacing each by client_id. Exits 0 if every line was
+    /// imported, 3 if some were refused.
     Import {
         #[arg(long, default_value = "default")]
         tenant: String,
         /// The file to read; `-` for standard input.
-        file: std::path::PathBuf,
+        #[arg(required_unless_present = "from_hydra_db", conflicts_with = "from_hydra_db")]
+        file: Option<std::path::PathBuf>,
+        /// Read Hydra's `hydra_client` table instead, with the secrets' hashes
+        /// (postgres://… for PostgreSQL or CockroachDB, or sqlite://…; only read).
+        #[arg(long, value_name = "URL")]
+        from_hydra_db: Option<String>,
+        /// The Hydra network (`nid`) to read, if the table holds several.
+        #[arg(long, requires = "from_hydra_db")]
+        hydra_network: Option<String>,
     },
 }
 
@@ -178,23 +187,31 @@ async fn main() -> anyhow::Result<()> {
             };
             eprintln!("exported {n} clients of {t}");
         }
-        Command::Client { command: ClientCommand::Import { tenant, file } } => {
+        Command::Client { command: ClientCommand::Import { tenant, file, from_hydra_db, hydra_network } } => {
             let (services, t) = tenant_services(&config, &tenant).await?;
             let progress = clavis::transfer::progress_wanted();
-            let report = if file.as_os_str() == "-" {
-                clavis::transfer::import(&services, &t, std::io::stdin().lock(), progress).await?
-            } else {
-                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-                clavis::transfer::import(&services, &t, std::io::BufReader::with_capacity(1 << 20, f), progress).await?
+            let (report, unit) = match (file, from_hydra_db) {
+                (_, Some(url)) => {
+                    let db = clavis_store::HydraDb::open(&url, hydra_network.as_deref()).await.context("cannot read the Hydra database")?;
+                    (clavis::transfer::import_hydra_db(&services, &t, &db, progress).await?, "row")
+                }
+                (Some(file), None) if file.as_os_str() == "-" => {
+                    (clavis::transfer::import(&services, &t, std::io::stdin().lock(), progress).await?, "line")
+                }
+                (Some(file), None) => {
+                    let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                    (clavis::transfer::import(&services, &t, std::io::BufReader::with_capacity(1 << 20, f), progress).await?, "line")
+                }
+                (None, None) => unreachable!("clap requires a file or --from-hydra-db"),
             };
             for (line, client_id) in &report.deleted {
-                eprintln!("line {line}: {client_id} was deleted here and stays deleted (client ids are never reused)");
+                eprintln!("{unit} {line}: {client_id} was deleted here and stays deleted (client ids are never reused)");
             }
             for (line, why) in report.refused.iter().take(100) {
-                eprintln!("line {line}: refused: {why}");
+                eprintln!("{unit} {line}: refused: {why}");
             }
             println!(
-                "{} lines: {} created, {} updated, {} unchanged, {} deleted earlier, {} refused",
+                "{} {unit}s: {} created, {} updated, {} unchanged, {} deleted earlier, {} refused",
                 report.lines(),
                 report.created,
                 report.updated,

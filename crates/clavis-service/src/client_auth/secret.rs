@@ -50,7 +50,7 @@ impl Services {
         let mut matched = None;
         for s in entry.secrets.iter().filter(|s| s.is_valid_at(now)) {
             let ok = if secret::is_slow(&s.secret_hash) {
-                self.verify_slow_secret(&s.secret_id, presented, &s.secret_hash).await?
+                self.verify_slow_secret(t, client_id, &s.secret_id, presented, &s.secret_hash).await?
             } else {
                 secret::verify(presented, &s.secret_hash)
             };
@@ -69,13 +69,35 @@ impl Services {
         Ok(ClientRef(entry))
     }
 
-    /// argon2id verification through the KDF bound, remembered once it succeeded.
-    async fn verify_slow_secret(&self, secret_id: &str, presented: &str, stored: &str) -> Result<bool, OAuthError> {
+    /// argon2id (or an imported Hydra hash) verified through the KDF bound, remembered once
+    /// it succeeded. An imported hash that verified is replaced by an argon2id one in the
+    /// same KDF slot, so a Hydra secret is re-hashed on its first successful use.
+    async fn verify_slow_secret(&self, t: &TenantId, client_id: &str, secret_id: &str, presented: &str, stored: &str) -> Result<bool, OAuthError> {
         if self.clients.verified_before(secret_id, presented) {
             return Ok(true);
         }
         let (p, h) = (presented.to_owned(), stored.to_owned());
-        let ok = self.kdf.run(false, move |mem| secret::verify_slow(&p, &h, mem)).await.map_err(|Busy| OAuthError::RateLimited(1))?;
+        let (ok, rehashed) = self
+            .kdf
+            .run(false, move |mem| {
+                let ok = secret::verify_slow(&p, &h, mem);
+                let rehashed = (ok && secret::needs_rehash(&h)).then(|| secret::hash_supplied(&p, mem));
+                (ok, rehashed)
+            })
+            .await
+            .map_err(|Busy| OAuthError::RateLimited(1))?;
+        if let Some(new_hash) = rehashed {
+            // Conditional on the old hash, so concurrent first uses (or nodes) write once;
+            // a failure leaves the imported hash, which still verifies, for the next use.
+            match self.store.rehash_secret(t, client_id, secret_id, stored, &new_hash, &secret::last_four(presented)).await {
+                Ok(true) => {
+                    tracing::info!(client_id, secret_id, "imported secret hash replaced by argon2id");
+                    self.clients.invalidate(t, client_id);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not re-hash an imported secret"),
+            }
+        }
         if ok {
             self.clients.remember_verified(secret_id, presented);
         }

@@ -22,6 +22,7 @@ mod dpop;
 mod dynamic_registration;
 mod fapi_profiles;
 mod hydra_clients;
+mod hydra_import;
 mod hydra_keys;
 mod hydra_tokens;
 mod input_limits;
