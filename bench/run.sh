@@ -31,6 +31,8 @@
 #   CLAVIS_BENCH_CREATES=200       number of timed client creations
 #   CLAVIS_BENCH_WARMUP=2          seconds of untimed token load before measuring
 #   CLAVIS_BENCH_NO_BUILD=1        skip cargo build (use the existing target/release/clavis)
+#   CLAVIS_BENCH_BIN=path          benchmark that binary instead (no build; bench/compare.sh
+#                                  uses it to run an older build and this one back to back)
 #
 # Requires wrk (installed with apt-get when missing and running as root), python3, cargo.
 # wrk and the server share the machine's cores: the figures are for that setup.
@@ -53,7 +55,7 @@ TARGET_RSS_MIB=64
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 RESULTS=$BENCH/results
-BIN=$ROOT/target/release/clavis
+BIN=${CLAVIS_BENCH_BIN:-$ROOT/target/release/clavis}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] FAIL: %s\n' "$*" >&2; exit 1; }
@@ -108,7 +110,7 @@ fi
 
 # ---------------------------------------------------------------------------------------
 # 1. Build and start.
-if [[ ${CLAVIS_BENCH_NO_BUILD:-} != 1 ]]; then
+if [[ ${CLAVIS_BENCH_NO_BUILD:-} != 1 && -z ${CLAVIS_BENCH_BIN:-} ]]; then
   log "building the release binary"
   (cd "$ROOT" && timeout 1800 cargo build --release --quiet -p clavis --bin clavis) || die "cargo build failed"
 fi
@@ -306,6 +308,8 @@ EOF
 
 mkdir -p "$RESULTS"
 printf '%s\n' "$SUMMARY" >"$RESULTS/latest.md"
+R[peak_rss_kib]=$HWM_END_KIB
+for k in "${!R[@]}"; do printf '%s=%s\n' "$k" "${R[$k]}"; done | sort >"$RESULTS/latest.kv"
 cp "$WORK/raw.txt" "$RESULTS/latest-raw.txt"
 printf '\n%s\n\n' "$SUMMARY"
 log "written to ${RESULTS#"$ROOT"/}/latest.md (raw wrk output: ${RESULTS#"$ROOT"/}/latest-raw.txt)"

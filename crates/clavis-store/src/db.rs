@@ -35,6 +35,8 @@ pub struct Store {
     write_lock: Arc<Mutex<()>>,
     /// How many `seq`s a run of `client_pages` takes (see `client_listing`).
     pub(crate) page_run: i64,
+    /// SQLite's writer of the hot writes (see `group_commit`).
+    pub(crate) group: Option<crate::group_commit::GroupCommit>,
 }
 
 impl Store {
@@ -59,7 +61,12 @@ impl Store {
                 .foreign_keys(true);
             Db::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?)
         };
-        Ok(Self { db, write_lock: Arc::new(Mutex::new(())), page_run: crate::client_listing::RUN })
+        let write_lock = Arc::new(Mutex::new(()));
+        let group = match &db {
+            Db::Sqlite(pool) => Some(crate::group_commit::GroupCommit::start(pool.clone(), write_lock.clone())),
+            Db::Postgres(_) => None,
+        };
+        Ok(Self { db, write_lock, page_run: crate::client_listing::RUN, group })
     }
 
     /// Runs of `n` clients instead of 4096, so that a test can cross many run boundaries with

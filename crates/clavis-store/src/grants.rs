@@ -88,6 +88,66 @@ pub enum Spend<T> {
 const FLOW_COLUMNS: &str = "id, client_id, login_challenge, login_verifier, consent_challenge, consent_verifier, state, data, created_at, expires_at";
 const REFRESH_COLUMNS: &str = "token_hash, family_id, client_id, subject, data, created_at, expires_at, used_at, revoked_at";
 
+/// Runs a write body on `conn`: on SQLite in the next group commit (see `group_commit`), on
+/// PostgreSQL on a connection of the pool, committed on its own. The body returns a `Result`.
+macro_rules! grouped {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match (&$store.db, &$store.group) {
+            (crate::db::Db::Sqlite(_), Some(group)) => {
+                group
+                    .run(move |mut c| {
+                        Box::pin(async move {
+                            let r = async {
+                                let $conn: &mut sqlx::SqliteConnection = &mut *c;
+                                $body
+                            }
+                            .await;
+                            (c, r)
+                        })
+                    })
+                    .await
+            }
+            (crate::db::Db::Sqlite(pool), None) => {
+                let _w = $store.write_guard().await;
+                let mut c = pool.acquire().await?;
+                let $conn = &mut *c;
+                $body
+            }
+            (crate::db::Db::Postgres(pool), _) => {
+                let mut c = pool.acquire().await?;
+                let $conn = &mut *c;
+                $body
+            }
+        }
+    };
+}
+
+macro_rules! insert_refresh {
+    ($exec:expr, $t:expr, $r:expr) => {{
+        let sql = format!("INSERT INTO refresh_tokens (tenant_id, {REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let r = &$r;
+        sqlx::query(&sql).bind($t.as_str()).bind(&r.token_hash).bind(&r.family_id).bind(&r.client_id)
+            .bind(&r.subject).bind(&r.data).bind(r.created_at).bind(r.expires_at).bind(r.used_at).bind(r.revoked_at)
+            .execute($exec).await?;
+        Ok(())
+    }};
+}
+
+macro_rules! spend_refresh {
+    ($exec:expr, $t:expr, $hash:expr, $now:expr) => {{
+        let mark = "UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND token_hash = $2 \
+                    AND used_at IS NULL AND revoked_at IS NULL";
+        let get = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2");
+        let marked = sqlx::query(mark).bind($t.as_str()).bind(&$hash).bind($now).execute($exec).await?.rows_affected();
+        let row: Option<RefreshRow> = sqlx::query_as(&get).bind($t.as_str()).bind(&$hash).fetch_optional($exec).await?;
+        Ok(match (marked, row) {
+            (1, Some(r)) => Spend::Fresh(r),
+            (_, Some(r)) => Spend::Replayed(r),
+            _ => Spend::Unknown,
+        })
+    }};
+}
+
 impl Store {
     pub async fn insert_flow(&self, tenant: &TenantId, f: &FlowRow) -> Result<()> {
         let sql = format!("INSERT INTO auth_flows (tenant_id, {FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
@@ -161,14 +221,8 @@ impl Store {
     }
 
     pub async fn insert_refresh(&self, tenant: &TenantId, r: &RefreshRow) -> Result<()> {
-        let sql = format!("INSERT INTO refresh_tokens (tenant_id, {REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-        let _w = self.write_guard().await;
-        on_pool!(self, pool => {
-            sqlx::query(&sql).bind(tenant.as_str()).bind(&r.token_hash).bind(&r.family_id).bind(&r.client_id)
-                .bind(&r.subject).bind(&r.data).bind(r.created_at).bind(r.expires_at).bind(r.used_at).bind(r.revoked_at)
-                .execute(pool).await?;
-        });
-        Ok(())
+        let (t, r) = (tenant.clone(), r.clone());
+        grouped!(self, conn => insert_refresh!(&mut *conn, t, r))
     }
 
     pub async fn find_refresh(&self, tenant: &TenantId, token_hash: &str) -> Result<Option<RefreshRow>> {
@@ -176,20 +230,18 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant.as_str()).bind(token_hash).fetch_optional(pool).await?))
     }
 
-    /// Marks a live refresh token used (it is rotated); a used or revoked one is a replay.
-    pub async fn spend_refresh(&self, tenant: &TenantId, token_hash: &str, now: i64) -> Result<Spend<RefreshRow>> {
-        let mark = "UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND token_hash = $2 \
-                    AND used_at IS NULL AND revoked_at IS NULL";
-        let get = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2");
-        let _w = self.write_guard().await;
-        let (marked, row): (u64, Option<RefreshRow>) = on_pool!(self, pool => (
-            sqlx::query(mark).bind(tenant.as_str()).bind(token_hash).bind(now).execute(pool).await?.rows_affected(),
-            sqlx::query_as(&get).bind(tenant.as_str()).bind(token_hash).fetch_optional(pool).await?,
-        ));
-        Ok(match (marked, row) {
-            (1, Some(r)) => Spend::Fresh(r),
-            (_, Some(r)) => Spend::Replayed(r),
-            _ => Spend::Unknown,
+    /// Spends a refresh token and, if it was live, stores the one that replaces it, in one
+    /// write; a used or revoked token is a replay and nothing is stored.
+    pub async fn rotate_refresh(&self, tenant: &TenantId, token_hash: &str, now: i64, next: Option<RefreshRow>) -> Result<Spend<RefreshRow>> {
+        let (t, hash) = (tenant.clone(), token_hash.to_owned());
+        grouped!(self, conn => {
+            let spent: Result<Spend<RefreshRow>> = spend_refresh!(&mut *conn, t, hash, now);
+            let spent = spent?;
+            if let (Spend::Fresh(_), Some(next)) = (&spent, &next) {
+                let stored: Result<()> = insert_refresh!(&mut *conn, t, next);
+                stored?;
+            }
+            Ok(spent)
         })
     }
 
@@ -224,12 +276,12 @@ impl Store {
     /// Keeps what `/userinfo` answers for an access token.
     pub async fn insert_userinfo(&self, tenant: &TenantId, jti: &str, subject: &str, client_id: &str, data: &str, expires_at: i64) -> Result<()> {
         let sql = "INSERT INTO userinfo_claims (tenant_id, jti, subject, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
-        let _w = self.write_guard().await;
-        on_pool!(self, pool => {
-            sqlx::query(sql).bind(tenant.as_str()).bind(jti).bind(subject).bind(client_id).bind(data).bind(expires_at)
-                .execute(pool).await?;
-        });
-        Ok(())
+        let (t, row) = (tenant.clone(), [jti.to_owned(), subject.to_owned(), client_id.to_owned(), data.to_owned()]);
+        grouped!(self, conn => {
+            let [jti, subject, client_id, data] = &row;
+            sqlx::query(sql).bind(t.as_str()).bind(jti).bind(subject).bind(client_id).bind(data).bind(expires_at).execute(&mut *conn).await?;
+            Ok(())
+        })
     }
 
     pub async fn find_userinfo(&self, tenant: &TenantId, jti: &str) -> Result<Option<String>> {

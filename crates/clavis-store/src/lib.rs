@@ -11,6 +11,7 @@ mod clients;
 mod db;
 mod device_codes;
 mod grants;
+mod group_commit;
 mod hydra_db;
 mod keys;
 mod logouts;

@@ -99,9 +99,12 @@ impl Services {
             }
             Spend::Unknown => return Err(invalid_grant("unknown code")),
         }
-        let (tokens, jti, family) = self.issue_user_tokens(t, client, ctx.binding, &grant, None, IssuedBy::AuthorizationCode).await?;
+        let (tokens, jti, refresh) = self.issue_user_tokens(t, client, ctx.binding, &grant, None, IssuedBy::AuthorizationCode).await?;
+        if let Some(row) = &refresh {
+            self.store.insert_refresh(t, row).await?;
+        }
         grant.issued_jti = Some(jti);
-        grant.family_id = family;
+        grant.family_id = refresh.map(|r| r.family_id);
         self.store.set_code_data(t, &code_hash, &serde_json::to_string(&grant).expect("grant serializes")).await?;
         Ok(tokens)
     }

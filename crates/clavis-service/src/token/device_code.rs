@@ -71,7 +71,10 @@ impl Services {
         }
         let grant: GrantData =
             serde_json::from_str(row.grant_data.as_deref().unwrap_or("")).map_err(|e| OAuthError::server_caused("device grant data", e))?;
-        let (tokens, _, _) = self.issue_user_tokens(t, client, ctx.binding, &grant, None, IssuedBy::DeviceCode).await?;
+        let (tokens, _, refresh) = self.issue_user_tokens(t, client, ctx.binding, &grant, None, IssuedBy::DeviceCode).await?;
+        if let Some(row) = &refresh {
+            self.store.insert_refresh(t, row).await?;
+        }
         Ok(tokens)
     }
 }

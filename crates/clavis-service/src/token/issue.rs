@@ -82,7 +82,8 @@ pub(crate) enum IssuedBy {
 impl Services {
     /// Access token, ID token (scope `openid`) and refresh token (scope `offline_access`
     /// and grant `refresh_token`). Returns the tokens, the access token's `(jti, exp)`,
-    /// and the refresh family.
+    /// and the refresh token's row, which the caller stores (with the write that spends
+    /// what the tokens were issued for, where it can).
     pub(crate) async fn issue_user_tokens(
         &self,
         t: &TenantId,
@@ -91,7 +92,7 @@ impl Services {
         grant: &GrantData,
         family: Option<String>,
         by: IssuedBy,
-    ) -> Result<(TokenSet, (String, i64), Option<String>), OAuthError> {
+    ) -> Result<(TokenSet, (String, i64), Option<RefreshRow>), OAuthError> {
         let from_code = by == IssuedBy::AuthorizationCode;
         let keys = self.keys.for_tenant(t).await?;
         let now = self.now();
@@ -150,7 +151,7 @@ impl Services {
         });
 
         let offline = grant.scope.iter().any(|s| s == "offline_access" || s == "offline");
-        let mut family_out = None;
+        let mut refresh_row = None;
         let refresh_token = if offline && client.grant_types.contains(&GrantType::RefreshToken) {
             let family_id = family.unwrap_or_else(ids::ulid);
             let token = ids::random_token(32);
@@ -176,8 +177,7 @@ impl Services {
                 used_at: None,
                 revoked_at: None,
             };
-            self.store.insert_refresh(t, &row).await?;
-            family_out = Some(family_id);
+            refresh_row = Some(row);
             Some(token)
         } else {
             None
@@ -192,7 +192,7 @@ impl Services {
             issued_token_type: None,
             authorization_details: grant.authorization_details.clone(),
         };
-        Ok((tokens, (jti, now + ttl), family_out))
+        Ok((tokens, (jti, now + ttl), refresh_row))
     }
 
     /// The ID token of a hybrid response (`code id_token`, OpenID Connect Core §3.3.2.11),

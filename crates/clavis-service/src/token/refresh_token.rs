@@ -66,15 +66,16 @@ impl Services {
                 grant.scope = requested;
             }
         }
-        let row = match self.store.spend_refresh(t, &token_hash, now).await? {
-            Spend::Fresh(row) => row,
+        // The new tokens are made first, so that spending the old refresh token and storing
+        // the new one are one write (one commit); they are thrown away if it was spent.
+        let (tokens, _, next) = self.issue_user_tokens(t, client, ctx.binding, &grant, Some(row.family_id), IssuedBy::RefreshToken).await?;
+        match self.store.rotate_refresh(t, &token_hash, now, next).await? {
+            Spend::Fresh(_) => Ok(tokens),
             Spend::Replayed(row) => {
                 self.revoke_family(t, &row.family_id, now).await?;
-                return Err(invalid_grant("the refresh token was already used or revoked; its family is revoked"));
+                Err(invalid_grant("the refresh token was already used or revoked; its family is revoked"))
             }
-            Spend::Unknown => return Err(invalid_grant("unknown refresh token")),
-        };
-        let (tokens, _, _) = self.issue_user_tokens(t, client, ctx.binding, &grant, Some(row.family_id), IssuedBy::RefreshToken).await?;
-        Ok(tokens)
+            Spend::Unknown => Err(invalid_grant("unknown refresh token")),
+        }
     }
 }
