@@ -31,6 +31,8 @@
 #   CLAVIS_BENCH_CREATES=200       number of timed client creations
 #   CLAVIS_BENCH_WARMUP=2          seconds of untimed token load before measuring
 #   CLAVIS_BENCH_NO_BUILD=1        skip cargo build (use the existing target/release/clavis)
+#   CLAVIS_BENCH_PERF=token        record a perf profile of the server during that phase
+#                                  (bench/results/PHASE.perf.data; its CPU figures include perf's cost)
 #   CLAVIS_BENCH_BIN=path          benchmark that binary instead (no build; bench/compare.sh
 #                                  uses it to run an older build and this one back to back)
 #
@@ -180,6 +182,11 @@ run_wrk() {
   local phase=$1 script=$2 path=$3 dur=$4 check=${5:-check}
   local out=$WORK/$phase.out cpu0 cpu1 all0 all1 t wall wrk_user wrk_sys kv k v
   cpu0=$(server_cpu); all0=$(machine_cpu)
+  local perf_pid=""
+  if [[ ${CLAVIS_BENCH_PERF:-} == "$phase" ]]; then
+    perf record -q -F 1999 -g -p "$SERVER_PID" -o "$RESULTS/$phase.perf.data" -- sleep "$dur" 2>/dev/null &
+    perf_pid=$!
+  fi
   # bash's `time` reports wrk's own CPU (user, sys) besides the wall time.
   if ! { TIMEFORMAT='%R %U %S'; time timeout -k 5 $((dur + 30)) \
         wrk -t"$THREADS" -c"$CONNS" -d"${dur}s" --timeout 5s --latency -s "$script" "http://$PUBLIC$path" \
@@ -188,6 +195,7 @@ run_wrk() {
     die "wrk ($phase) failed or timed out"
   fi
   cpu1=$(server_cpu); all1=$(machine_cpu)
+  [[ -n $perf_pid ]] && { wait "$perf_pid" || true; log "profile of $phase in ${RESULTS#"$ROOT"/}/$phase.perf.data (perf report -i …)"; }
   kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during the $phase phase"
   { echo "===== $phase: wrk -t$THREADS -c$CONNS -d${dur}s --latency $path"; cat "$out"; echo; } >>"$WORK/raw.txt"
   [[ $check == check ]] || return 0

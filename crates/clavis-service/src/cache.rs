@@ -19,7 +19,7 @@ use clavis_core::{Client, TenantId};
 use clavis_store::{SecretRecord, Store, TokenRevocation};
 use moka::sync::Cache;
 
-/// Bounds memory: clients (and tenants' origin lists) kept at most.
+/// Bounds memory: tenants' origin lists, and secrets remembered as touched or verified, kept at most.
 const MAX_ENTRIES: usize = 50_000;
 /// moka refuses a time to live past 1000 years; no staleness bound needs more than this.
 const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -69,7 +69,13 @@ pub(crate) struct ClientCache {
     verified: Mutex<HashMap<String, [u8; 32]>>,
     /// tenant → the CORS origins of its clients (`None` as `entries`).
     origins: Option<Cache<TenantId, Arc<Vec<String>>>>,
+    /// `last_used_at` writes not made yet: (tenant, secret_id) → when (see `queue_touch`).
+    pending_touches: Mutex<HashMap<(TenantId, String), i64>>,
 }
+
+/// `last_used_at` writes queued at most between two flushes; beyond, they are dropped (and
+/// made again at the secret's next use after `TOUCH_INTERVAL_SECS`).
+const MAX_PENDING_TOUCHES: usize = 100_000;
 
 /// A cache of at most [`MAX_ENTRIES`] entries living `ttl`; none for a `ttl` of 0.
 fn bounded<K, V>(ttl: Duration) -> Option<Cache<K, V>>
@@ -80,10 +86,31 @@ where
     (!ttl.is_zero()).then(|| Cache::builder().max_capacity(MAX_ENTRIES as u64).time_to_live(ttl).build())
 }
 
+/// The clients' part of the cache holds at most this many bytes (by [`weight`]'s estimate):
+/// about 10,000 typical clients, whatever the number of clients in the database.
+const MAX_CLIENT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An estimate of an entry's memory: the structs and the text they hold.
+fn weight(e: &CachedClient) -> u32 {
+    let c = &e.client;
+    let list = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+    let text = [&c.id, &c.client_id, &c.name, &c.jwks, &c.jwks_uri, &c.logo_url, &c.privacy_policy, &c.terms_url, &c.website, &c.owner]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>();
+    let secrets: usize =
+        e.secrets.iter().map(|s| std::mem::size_of::<SecretRecord>() + s.secret_hash.len() + s.secret_id.len() + s.description.len() + 64).sum();
+    // The extras (Hydra metadata, lifespans, mTLS names) are counted as a flat kilobyte.
+    let n = std::mem::size_of::<CachedClient>() + 1024 + text + list(&c.redirect_uris) + list(&c.scopes) + list(&c.cors_origins) + secrets;
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 impl ClientCache {
     pub fn new(ttl_secs: u64) -> Self {
         let ttl = Duration::from_secs(ttl_secs).min(MAX_TTL);
-        Self { entries: bounded(ttl), touched: Mutex::default(), verified: Mutex::default(), origins: bounded(ttl) }
+        let entries = (!ttl.is_zero())
+            .then(|| Cache::builder().max_capacity(MAX_CLIENT_BYTES).weigher(|_: &Key, e: &Arc<CachedClient>| weight(e)).time_to_live(ttl).build());
+        Self { entries, touched: Mutex::default(), verified: Mutex::default(), origins: bounded(ttl), pending_touches: Mutex::default() }
     }
 
     /// The live client with its secrets, from the cache when fresh enough.
@@ -92,12 +119,10 @@ impl ClientCache {
         if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
             return Ok(Some(hit));
         }
-        let Some(client) = store.get_client(tenant, client_id).await? else {
+        let Some((client, secrets, revocation)) = store.client_entry(tenant, client_id).await? else {
             self.invalidate(tenant, client_id);
             return Ok(None);
         };
-        let secrets = store.client_secrets(tenant, client_id).await?;
-        let revocation = store.token_revocation(tenant, client_id).await?;
         let entry = Arc::new(CachedClient { client, secrets, revocation });
         if let Some(cache) = &self.entries {
             cache.insert(key, entry.clone());
@@ -139,6 +164,21 @@ impl ClientCache {
             map.clear();
         }
         map.insert(secret_id.to_owned(), sha256(presented));
+    }
+
+    /// Queues a `last_used_at` write for the next flush (`Services::write_touches`).
+    pub fn queue_touch(&self, tenant: &TenantId, secret_id: &str, at: i64) {
+        let mut pending = self.pending_touches.lock().expect("touch queue lock");
+        if pending.len() < MAX_PENDING_TOUCHES {
+            pending.insert((tenant.clone(), secret_id.to_owned()), at);
+        } else {
+            self.touched.lock().expect("touch lock").remove(secret_id);
+        }
+    }
+
+    /// The queued `last_used_at` writes, taken out of the queue.
+    pub fn take_touches(&self) -> Vec<(TenantId, String, i64)> {
+        std::mem::take(&mut *self.pending_touches.lock().expect("touch queue lock")).into_iter().map(|((t, id), at)| (t, id, at)).collect()
     }
 
     /// Whether `last_used_at` of this secret is due a write (and marks it written).

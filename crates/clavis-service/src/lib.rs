@@ -241,8 +241,22 @@ impl Services {
         self.store.pool_stats()
     }
 
-    /// Closes the database pool (at shutdown).
+    /// Writes the secrets' `last_used_at` queued since the last call, in one transaction.
+    /// The server calls it every second and at shutdown; reading a client's secrets calls
+    /// it first, so this node's own uses show at once.
+    pub async fn write_touches(&self) -> clavis_store::Result<usize> {
+        let touches = self.clients.take_touches();
+        if !touches.is_empty() {
+            self.store.touch_secrets(&touches).await?;
+        }
+        Ok(touches.len())
+    }
+
+    /// Writes what is queued and closes the database pool (at shutdown).
     pub async fn close(&self) {
+        if let Err(e) = self.write_touches().await {
+            tracing::warn!(error = %e, "could not record secrets' last_used_at at shutdown");
+        }
         self.store.close().await
     }
 

@@ -359,6 +359,7 @@ impl Services {
 
     pub async fn list_secrets(&self, t: &TenantId, client_id: &str) -> Result<Vec<SecretRecord>> {
         self.get_client(t, client_id).await?;
+        self.write_touches().await?;
         Ok(self.store.client_secrets(t, client_id).await?)
     }
 

@@ -6,6 +6,7 @@
 use clavis_core::TenantId;
 
 use crate::db::on_pool;
+use crate::group_commit::grouped;
 use crate::{Result, Store};
 
 /// Which handle of a flow a lookup goes by.
@@ -88,47 +89,23 @@ pub enum Spend<T> {
 const FLOW_COLUMNS: &str = "id, client_id, login_challenge, login_verifier, consent_challenge, consent_verifier, state, data, created_at, expires_at";
 const REFRESH_COLUMNS: &str = "token_hash, family_id, client_id, subject, data, created_at, expires_at, used_at, revoked_at";
 
-/// Runs a write body on `conn`: on SQLite in the next group commit (see `group_commit`), on
-/// PostgreSQL on a connection of the pool, committed on its own. The body returns a `Result`.
-macro_rules! grouped {
-    ($store:expr, $conn:ident => $body:expr) => {
-        match (&$store.db, &$store.group) {
-            (crate::db::Db::Sqlite(_), Some(group)) => {
-                group
-                    .run(move |mut c| {
-                        Box::pin(async move {
-                            let r = async {
-                                let $conn: &mut sqlx::SqliteConnection = &mut *c;
-                                $body
-                            }
-                            .await;
-                            (c, r)
-                        })
-                    })
-                    .await
-            }
-            (crate::db::Db::Sqlite(pool), None) => {
-                let _w = $store.write_guard().await;
-                let mut c = pool.acquire().await?;
-                let $conn = &mut *c;
-                $body
-            }
-            (crate::db::Db::Postgres(pool), _) => {
-                let mut c = pool.acquire().await?;
-                let $conn = &mut *c;
-                $body
-            }
-        }
-    };
-}
-
 macro_rules! insert_refresh {
     ($exec:expr, $t:expr, $r:expr) => {{
         let sql = format!("INSERT INTO refresh_tokens (tenant_id, {REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         let r = &$r;
-        sqlx::query(&sql).bind($t.as_str()).bind(&r.token_hash).bind(&r.family_id).bind(&r.client_id)
-            .bind(&r.subject).bind(&r.data).bind(r.created_at).bind(r.expires_at).bind(r.used_at).bind(r.revoked_at)
-            .execute($exec).await?;
+        sqlx::query(&sql)
+            .bind($t.as_str())
+            .bind(&r.token_hash)
+            .bind(&r.family_id)
+            .bind(&r.client_id)
+            .bind(&r.subject)
+            .bind(&r.data)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .bind(r.used_at)
+            .bind(r.revoked_at)
+            .execute($exec)
+            .await?;
         Ok(())
     }};
 }

@@ -124,3 +124,38 @@ async fn run_batch(mut conn: Conn, batch: &mut Vec<Job>) -> std::result::Result<
 fn exec<'a>(conn: &'a mut Conn, sql: &'static str) -> BoxFuture<'a, sqlx::Result<()>> {
     Box::pin(async move { sqlx::query(sql).execute(&mut **conn).await.map(|_| ()) })
 }
+
+/// Runs a write body on `conn`: on SQLite in the next group commit (see `group_commit`), on
+/// PostgreSQL on a connection of the pool, committed on its own. The body returns a `Result`.
+macro_rules! grouped {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match (&$store.db, &$store.group) {
+            (crate::db::Db::Sqlite(_), Some(group)) => {
+                group
+                    .run(move |mut c| {
+                        Box::pin(async move {
+                            let r = async {
+                                let $conn: &mut sqlx::SqliteConnection = &mut *c;
+                                $body
+                            }
+                            .await;
+                            (c, r)
+                        })
+                    })
+                    .await
+            }
+            (crate::db::Db::Sqlite(pool), None) => {
+                let _w = $store.write_guard().await;
+                let mut c = pool.acquire().await?;
+                let $conn = &mut *c;
+                $body
+            }
+            (crate::db::Db::Postgres(pool), _) => {
+                let mut c = pool.acquire().await?;
+                let $conn = &mut *c;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use grouped;

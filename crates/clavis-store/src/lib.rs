@@ -4,6 +4,7 @@
 //! query can forget the tenant.
 
 mod audit;
+mod client_entry;
 mod client_listing;
 mod client_tokens;
 mod client_transfer;
@@ -20,6 +21,7 @@ mod tenants;
 mod trusted_issuers;
 
 pub use audit::AuditEntry;
+pub use client_entry::ClientEntry;
 pub use client_listing::ClientFilter;
 pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
 pub use client_transfer::{ImportItem, ImportOutcome};

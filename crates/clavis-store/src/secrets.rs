@@ -48,17 +48,17 @@ impl SecretRecord {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SecretRow {
-    secret_id: String,
-    client_id: String,
-    secret_hash: String,
-    last_four: String,
-    description: String,
-    status: String,
-    created_at: i64,
-    updated_at: i64,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    sealed: Option<String>,
+    pub(crate) secret_id: String,
+    pub(crate) client_id: String,
+    pub(crate) secret_hash: String,
+    pub(crate) last_four: String,
+    pub(crate) description: String,
+    pub(crate) status: String,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) sealed: Option<String>,
 }
 
 impl TryFrom<SecretRow> for SecretRecord {
@@ -257,10 +257,18 @@ impl Store {
     }
 
     /// Records that a secret authenticated a request (callers coalesce these writes).
-    pub async fn touch_secret(&self, tenant: &TenantId, secret_id: &str, at: i64) -> Result<()> {
+    /// Records when secrets authenticated requests, `(tenant, secret_id, at)` each, in one
+    /// transaction (callers coalesce and queue these writes).
+    pub async fn touch_secrets(&self, touches: &[(TenantId, String, i64)]) -> Result<()> {
         let sql = "UPDATE client_secrets SET last_used_at = $3 WHERE tenant_id = $1 AND secret_id = $2";
         let _w = self.write_guard().await;
-        on_pool!(self, pool => { sqlx::query(sql).bind(tenant.as_str()).bind(secret_id).bind(at).execute(pool).await?; });
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (tenant, secret_id, at) in touches {
+                sqlx::query(sql).bind(tenant.as_str()).bind(secret_id).bind(at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 }

@@ -74,7 +74,9 @@ async fn concurrent_rotations_each_commit_and_a_token_is_fresh_once() {
                     // Acknowledged: the replacement is there for any connection.
                     assert!(store.find_refresh(&t, &format!("new-{i}-{attempt}")).await.unwrap().is_some(), "{url}: new-{i}-{attempt}");
                 }
-                Spend::Replayed(_) => assert!(store.find_refresh(&t, &format!("new-{i}-{attempt}")).await.unwrap().is_none(), "a replay stores nothing"),
+                Spend::Replayed(_) => {
+                    assert!(store.find_refresh(&t, &format!("new-{i}-{attempt}")).await.unwrap().is_none(), "a replay stores nothing")
+                }
                 Spend::Unknown => panic!("{url}: old-{i} is known"),
             }
         }

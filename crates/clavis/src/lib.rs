@@ -113,6 +113,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tasks.push(serve(listener, router, Some(config)));
     }
     tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
+    tasks.push(spawn_touch_writer(services.clone(), stopped.clone()));
     tracing::info!(%public_addr, %admin_addr, ?mtls_addr, %public_url, backend = services.backend(), "clavis listening");
     Ok(Server { public_addr, admin_addr, mtls_addr, public_url, services, stop, tasks })
 }
@@ -134,6 +135,27 @@ fn spawn_cleanup(services: Services, interval: u64, mut stopped: watch::Receiver
             match services.purge_expired(clavis_core::time::now_unix()).await {
                 Ok(n) => tracing::debug!(rows = n, "expired rows removed"),
                 Err(e) => tracing::warn!(error = %e, "cleanup failed"),
+            }
+        }
+    })
+}
+
+/// Writes the secrets' queued `last_used_at` every second until the server stops (the last
+/// ones are written by `Services::close`).
+fn spawn_touch_writer(services: Services, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let stop = tokio::select! {
+                _ = tick.tick() => false,
+                _ = stopped.wait_for(|s| *s) => true,
+            };
+            if stop {
+                return Ok(());
+            }
+            if let Err(e) = services.write_touches().await {
+                tracing::warn!(error = %e, "could not record secrets' last_used_at");
             }
         }
     })
