@@ -355,6 +355,11 @@ impl Services {
         Ok(out)
     }
 
+    /// Refreshes the database's statistics (see `Store::refresh_statistics`).
+    pub async fn refresh_statistics(&self) -> Result<(), clavis_store::StoreError> {
+        self.store.refresh_statistics().await
+    }
+
     /// Imports a batch of checked lines in one transaction; the clients the cache held are
     /// dropped from it.
     pub async fn import_batch(&self, t: &TenantId, items: &[ImportItem]) -> Result<Vec<ImportOutcome>, clavis_store::StoreError> {

@@ -94,6 +94,16 @@ struct SeqRow {
 }
 
 impl Store {
+    /// Refreshes the planner's statistics of the registry's tables (PostgreSQL; SQLite's
+    /// planner does without). A bulk import calls it as the tables grow: plans made from the
+    /// statistics of a table a tenth the size slowed an import tenfold (10k → 100k clients).
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        if let crate::db::Db::Postgres(pool) = &self.db {
+            sqlx::query("ANALYZE clients, client_secrets, client_pages, client_counts, client_owner_counts, audit_log").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Up to `limit` live clients added after `after_seq`, oldest first, with their `seq`
     /// (the cursor of the next call).
     pub async fn clients_in_order(&self, tenant: &TenantId, after_seq: i64, limit: i64) -> Result<Vec<(i64, Client)>> {

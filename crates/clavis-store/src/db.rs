@@ -69,7 +69,7 @@ impl Store {
         Ok(Self { db, write_lock, page_run: crate::client_listing::RUN, group })
     }
 
-    /// Runs of `n` clients instead of 4096, so that a test can cross many run boundaries with
+    /// Runs of `n` clients instead of `client_listing::RUN`, so that a test can cross many run boundaries with
     /// few clients. Safe at any time: a run's length only decides when the next one starts.
     #[doc(hidden)]
     pub fn with_page_run(mut self, n: i64) -> Self {

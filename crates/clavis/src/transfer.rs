@@ -87,11 +87,13 @@ struct Importer<'a> {
     report: ImportReport,
     progress: bool,
     started: Instant,
+    /// Batches imported so far.
+    batches: u64,
 }
 
 impl<'a> Importer<'a> {
     fn new(services: &'a Services, t: &'a TenantId, progress: bool) -> Self {
-        Self { services, t, actor: Actor("cli-import".into()), report: ImportReport::default(), progress, started: Instant::now() }
+        Self { services, t, actor: Actor("cli-import".into()), report: ImportReport::default(), progress, started: Instant::now(), batches: 0 }
     }
 
     /// Checks and imports the lines numbered `numbers`.
@@ -114,6 +116,15 @@ impl<'a> Importer<'a> {
             }
         }
         self.flush(&mut batch, &mut in_batch).await?;
+        // After 1, 10, 100, … batches: the statistics follow the tables as they grow tenfold.
+        self.batches += 1;
+        let mut n = self.batches;
+        while n % 10 == 0 {
+            n /= 10;
+        }
+        if n == 1 {
+            self.services.refresh_statistics().await?;
+        }
         if self.progress {
             let (n, secs) = (self.report.lines(), self.started.elapsed().as_secs_f64().max(1e-3));
             eprint!("\rimported {n} ({:.0}/s)", n as f64 / secs);
