@@ -118,13 +118,18 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     Ok(Server { public_addr, admin_addr, mtls_addr, public_url, services, stop, tasks })
 }
 
-/// Deletes expired rows every `interval` seconds until the server stops.
-fn spawn_cleanup(services: Services, interval: u64, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+/// Runs `work` every `interval` seconds, one interval from now, until the server stops.
+fn spawn_every<F, Fut>(interval: u64, mut stopped: watch::Receiver<bool>, work: F) -> JoinHandle<std::io::Result<()>>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate; start one interval from now
         loop {
-            // Wait first, then work: the select's output holds no lock across the purge.
+            // Wait first, then work: the select's output holds no lock across the work.
             let stop = tokio::select! {
                 _ = tick.tick() => false,
                 _ = stopped.wait_for(|s| *s) => true,
@@ -132,6 +137,16 @@ fn spawn_cleanup(services: Services, interval: u64, mut stopped: watch::Receiver
             if stop {
                 return Ok(());
             }
+            work().await;
+        }
+    })
+}
+
+/// Deletes expired rows every `interval` seconds until the server stops.
+fn spawn_cleanup(services: Services, interval: u64, stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+    spawn_every(interval, stopped, move || {
+        let services = services.clone();
+        async move {
             match services.purge_expired(clavis_core::time::now_unix()).await {
                 Ok(n) => tracing::debug!(rows = n, "expired rows removed"),
                 Err(e) => tracing::warn!(error = %e, "cleanup failed"),
@@ -142,18 +157,10 @@ fn spawn_cleanup(services: Services, interval: u64, mut stopped: watch::Receiver
 
 /// Writes the secrets' queued `last_used_at` every second until the server stops (the last
 /// ones are written by `Services::close`).
-fn spawn_touch_writer(services: Services, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let stop = tokio::select! {
-                _ = tick.tick() => false,
-                _ = stopped.wait_for(|s| *s) => true,
-            };
-            if stop {
-                return Ok(());
-            }
+fn spawn_touch_writer(services: Services, stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+    spawn_every(1, stopped, move || {
+        let services = services.clone();
+        async move {
             if let Err(e) = services.write_touches().await {
                 tracing::warn!(error = %e, "could not record secrets' last_used_at");
             }

@@ -119,7 +119,7 @@ impl<'a> Importer<'a> {
         // After 1, 10, 100, … batches: the statistics follow the tables as they grow tenfold.
         self.batches += 1;
         let mut n = self.batches;
-        while n % 10 == 0 {
+        while n.is_multiple_of(10) {
             n /= 10;
         }
         if n == 1 {
