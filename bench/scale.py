@@ -26,7 +26,7 @@ import time
 
 TIMEOUT_S = 30
 SAMPLES = 200
-WRITES = 100
+WRITES = int(os.environ.get("BENCH_WRITES", "100"))
 ADMIN_ID, ADMIN_SECRET = "scale-bench-admin", "scale-bench-admin-secret-0123456789abcdef"
 
 

@@ -4,6 +4,7 @@
 # of the same run. `bash bench/scale.sh [SIZE...]` (default 1000 10000 100000 1000000).
 # BENCH_BACKENDS="sqlite postgres" picks the databases (default: both; PostgreSQL is a
 # throwaway cluster from scripts/pg-throwaway.sh).
+# BENCH_WRITES=N times N creates, updates and deletes per size (default 100) for the p99s.
 # Writes bench/results/scale.csv and bench/results/scale.png (matplotlib, in a venv under target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
