@@ -1,7 +1,10 @@
 //! The argon2id verifications of this node: at most [`KDF_CONCURRENCY`] at a time, each
 //! in a memory block from a pool that never grows past that number. Beyond that a
-//! verification is refused at once (the caller answers 429), never queued.
+//! verification is refused at once (the caller answers 429), never queued. A client holds
+//! at most one slot at a time, so requests naming one client (say, an attacker's wrong
+//! secrets against a costly imported hash) leave the other slots to other clients.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +19,8 @@ const KDF_CONCURRENCY: usize = 2;
 pub(crate) struct Kdf {
     permits: Arc<Semaphore>,
     pool: Arc<Mutex<Vec<secret::KdfMemory>>>,
+    /// The clients whose verification holds a slot now.
+    owners: Arc<Mutex<HashSet<String>>>,
     /// How long one verification took when measured (the failure floor's basis).
     measured: tokio::sync::OnceCell<Duration>,
 }
@@ -25,7 +30,7 @@ pub(crate) struct Busy;
 
 impl Kdf {
     pub fn new() -> Self {
-        Self { permits: Arc::new(Semaphore::new(KDF_CONCURRENCY)), pool: Arc::default(), measured: Default::default() }
+        Self { permits: Arc::new(Semaphore::new(KDF_CONCURRENCY)), pool: Arc::default(), owners: Arc::default(), measured: Default::default() }
     }
 
     /// Runs `f` with a memory block off the async threads; `Err(Busy)` at once when every
@@ -47,6 +52,28 @@ impl Kdf {
         })
         .await
         .map_err(|_| Busy)
+    }
+
+    /// As `run` without waiting, for a verification of `owner`'s secret: `Err(Busy)` at once
+    /// also when `owner` already holds a slot.
+    pub async fn run_for<R: Send + 'static>(&self, owner: String, f: impl FnOnce(&mut secret::KdfMemory) -> R + Send + 'static) -> Result<R, Busy> {
+        if !self.owners.lock().expect("kdf owners").insert(owner.clone()) {
+            return Err(Busy);
+        }
+        // Released when `f` has run (or was never started), even if the caller is cancelled.
+        struct Release(Arc<Mutex<HashSet<String>>>, String);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                self.0.lock().expect("kdf owners").remove(&self.1);
+            }
+        }
+        let release = Release(self.owners.clone(), owner);
+        self.run(false, move |mem| {
+            let out = f(mem);
+            drop(release);
+            out
+        })
+        .await
     }
 
     /// What one verification costs on this machine, measured once.
@@ -71,5 +98,33 @@ impl Services {
     pub(crate) async fn hash_supplied_secret(&self, value: &str) -> Result<String, crate::ServiceError> {
         let v = value.to_owned();
         self.kdf.run(true, move |mem| secret::hash_supplied(&v, mem)).await.map_err(|Busy| crate::ServiceError::internal("hashing failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_holds_at_most_one_slot() {
+        let kdf = Arc::new(Kdf::new());
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let kdf = kdf.clone();
+            tokio::spawn(async move {
+                kdf.run_for("t/slow".into(), move |_| {
+                    started_tx.send(()).unwrap();
+                    finish_rx.recv().unwrap();
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
+        assert!(kdf.run_for("t/slow".into(), |_| ()).await.is_err(), "the same client: refused at once");
+        assert!(kdf.run_for("t/other".into(), |_| ()).await.is_ok(), "another client gets the other slot");
+        finish_tx.send(()).unwrap();
+        assert!(first.await.unwrap().is_ok());
+        assert!(kdf.run_for("t/slow".into(), |_| ()).await.is_ok(), "the slot is released");
     }
 }

@@ -77,7 +77,7 @@ impl Services {
         let (p, h) = (presented.to_owned(), stored.to_owned());
         let (ok, rehashed) = self
             .kdf
-            .run(false, move |mem| {
+            .run_for(format!("{t}/{client_id}"), move |mem| {
                 let ok = secret::verify_slow(&p, &h, mem);
                 let rehashed = (ok && secret::needs_rehash(&h)).then(|| secret::hash_supplied(&p, mem));
                 (ok, rehashed)
