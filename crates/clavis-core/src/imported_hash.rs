@@ -93,29 +93,15 @@ fn version_of(stored: &str) -> bcrypt::Version {
     }
 }
 
-/// BCrypt's own base64 (`./A-Za-z0-9`) of the 16-byte salt.
+/// BCrypt's own base64 (`./A-Za-z0-9`, no padding) of the 16-byte salt: 22 characters,
+/// whose last 4 bits are unused.
 fn bcrypt_salt(encoded: &str) -> Result<[u8; 16], ()> {
-    const ALPHABET: &[u8; 64] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bits: u32 = 0;
-    let (mut n_bits, mut out, mut i) = (0u32, [0u8; 16], 0usize);
-    for c in encoded.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).ok_or(())? as u32;
-        bits = (bits << 6) | v;
-        n_bits += 6;
-        if n_bits >= 8 {
-            n_bits -= 8;
-            if i < 16 {
-                out[i] = (bits >> n_bits) as u8;
-                i += 1;
-            }
-            bits &= (1 << n_bits) - 1;
-        }
-    }
-    if i == 16 {
-        Ok(out)
-    } else {
-        Err(())
-    }
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const SALT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::BCRYPT,
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    SALT.decode(encoded).ok().and_then(|v| v.try_into().ok()).ok_or(())
 }
 
 #[cfg(test)]

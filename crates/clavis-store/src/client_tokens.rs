@@ -56,18 +56,6 @@ impl Store {
         }))
     }
 
-    /// The client's revocation point, if its tokens were ever revoked.
-    pub async fn token_revocation(&self, tenant: &TenantId, client_id: &str) -> Result<Option<TokenRevocation>> {
-        let sql = "SELECT tokens_revoked_at, tokens_revoked_effective FROM clients \
-                   WHERE tenant_id = $1 AND client_id = $2 AND deleted_at IS NULL";
-        let row: Option<(Option<i64>, Option<i64>)> =
-            on_pool!(self, pool => sqlx::query_as(sql).bind(tenant.as_str()).bind(client_id).fetch_optional(pool).await?);
-        Ok(match row {
-            Some((Some(at), Some(effective))) => Some(TokenRevocation { at, effective }),
-            _ => None,
-        })
-    }
-
     /// Revokes every token of the client issued until `r.at`, from `r.effective` on: stored
     /// tokens end then (at once when it is `r.at`), and the client's revocation point
     /// covers its JWT access tokens. One transaction, with the audit entry.

@@ -129,8 +129,8 @@ fn exec<'a>(conn: &'a mut Conn, sql: &'static str) -> BoxFuture<'a, sqlx::Result
 /// PostgreSQL on a connection of the pool, committed on its own. The body returns a `Result`.
 macro_rules! grouped {
     ($store:expr, $conn:ident => $body:expr) => {
-        match (&$store.db, &$store.group) {
-            (crate::db::Db::Sqlite(_), Some(group)) => {
+        match &$store.group {
+            Some(group) => {
                 group
                     .run(move |mut c| {
                         Box::pin(async move {
@@ -144,17 +144,12 @@ macro_rules! grouped {
                     })
                     .await
             }
-            (crate::db::Db::Sqlite(pool), None) => {
-                let _w = $store.write_guard().await;
+            // PostgreSQL (every SQLite store has a group).
+            None => $crate::db::on_pool!($store, pool => {
                 let mut c = pool.acquire().await?;
                 let $conn = &mut *c;
                 $body
-            }
-            (crate::db::Db::Postgres(pool), _) => {
-                let mut c = pool.acquire().await?;
-                let $conn = &mut *c;
-                $body
-            }
+            }),
         }
     };
 }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use crate::db::Db;
+use crate::db::{on_pool, Db};
 use crate::{Result, StoreError};
 
 pub struct HydraDb {
@@ -78,20 +78,14 @@ impl HydraDb {
 
     /// Up to `limit` rows after the client id `after` (`""` to start), as `(id, JSON)`.
     pub async fn rows_after(&self, after: &str, limit: i64) -> Result<Vec<(String, String)>> {
-        macro_rules! page {
-            ($pool:expr) => {{
-                let q = sqlx::query_as::<_, (String, String)>(&self.page_sql).bind(after).bind(limit);
-                let q = match &self.network {
-                    Some(n) => q.bind(n.as_str()),
-                    None => q,
-                };
-                q.fetch_all($pool).await?
-            }};
-        }
-        Ok(match &self.db {
-            Db::Postgres(pool) => page!(pool),
-            Db::Sqlite(pool) => page!(pool),
-        })
+        Ok(on_pool!(self, pool => {
+            let q = sqlx::query_as::<_, (String, String)>(&self.page_sql).bind(after).bind(limit);
+            let q = match &self.network {
+                Some(n) => q.bind(n.as_str()),
+                None => q,
+            };
+            q.fetch_all(pool).await?
+        }))
     }
 }
 
