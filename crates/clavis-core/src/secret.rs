@@ -41,10 +41,11 @@ fn argon2() -> argon2::Argon2<'static> {
     argon2_with(argon2::Params::new(ARGON2_M_KIB, 2, 1, None).expect("valid argon2 parameters"))
 }
 
-/// The working memory of one argon2id computation (19 MiB). The service keeps a few and
-/// lends them out, so the KDF's memory is allocated once and bounded by their number,
-/// however many requests arrive (a fresh allocation per verification let a flood of
-/// wrong secrets grow the process by gigabytes through the allocator's per-thread arenas).
+/// The working memory of one argon2id computation (19 MiB). The service allocates one per
+/// verification, at most a few at a time (its KDF bound), and frees it after; the server
+/// binary keeps such blocks mmapped (see its `fix_mmap_threshold`), since blocks that
+/// glibc's per-thread arenas kept once let a flood of wrong secrets grow the process by
+/// gigabytes.
 pub struct KdfMemory(Vec<argon2::Block>);
 
 impl KdfMemory {

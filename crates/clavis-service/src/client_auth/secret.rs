@@ -48,21 +48,23 @@ impl Services {
         // Check every candidate, so timing does not tell how many secrets the client has
         // or which one matched.
         let mut matched = None;
-        for s in entry.secrets.iter().filter(|s| s.is_valid_at(now)) {
+        for (index, s) in entry.secrets.iter().enumerate().filter(|(_, s)| s.is_valid_at(now)) {
             let ok = if secret::is_slow(&s.secret_hash) {
                 self.verify_slow_secret(t, client_id, &s.secret_id, presented, &s.secret_hash).await?
             } else {
                 secret::verify(presented, &s.secret_hash)
             };
             if ok && matched.is_none() {
-                matched = Some(s.secret_id.clone());
+                matched = Some((index, s.secret_id.as_str()));
             }
         }
-        let secret_id = matched.ok_or_else(|| OAuthError::InvalidClient("wrong secret".into()))?;
+        let (index, secret_id) = matched.ok_or_else(|| OAuthError::InvalidClient("wrong secret".into()))?;
         // Once a minute per secret at most, and written behind (within a second, see
         // `Services::write_touches`): the response never waits for this bookkeeping.
-        if self.clients.touch_due(&secret_id, now) {
-            self.clients.queue_touch(t, &secret_id, now);
+        if let Some(previous) = entry.touch_due(index, now) {
+            if !self.clients.queue_touch(t, secret_id, now) {
+                entry.untouch(index, previous);
+            }
         }
         Ok(ClientRef(entry))
     }
