@@ -107,3 +107,41 @@ async fn a_read_of_many_clients_is_each_one_read_in_the_order_asked() {
         store.close().await;
     }
 }
+
+/// `last_used_at` writes, many per statement: each row gets its own time, a secret of the
+/// same id in another tenant is left alone, and more rows than one statement takes all land.
+#[tokio::test]
+async fn touches_write_each_secret_of_its_tenant_only() {
+    for url in databases().await {
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let (a, b) = (TenantId::parse("acme").unwrap(), TenantId::parse("other").unwrap());
+        for t in [&a, &b] {
+            store.ensure_tenant(t, 0).await.unwrap();
+        }
+        const N: usize = 510;
+        let mut items = Vec::new();
+        for i in 0..N {
+            let mut c = Client::blank(a.clone(), format!("c{i}"));
+            c.id = clavis_core::ids::ulid();
+            let mut s = secret(&c.client_id, 1);
+            s.secret_id = format!("s{i}");
+            items.push(clavis_store::ImportItem { client: c, secrets: Some(vec![s]), audit: audit(&format!("c{i}")) });
+        }
+        store.import_clients(&a, &items).await.unwrap();
+        let mut same_id = Client::blank(b.clone(), "x".into());
+        same_id.id = clavis_core::ids::ulid();
+        let mut s = secret("x", 1);
+        s.secret_id = "s7".into();
+        store.insert_client(&same_id, Some(&s), &audit("x")).await.unwrap();
+
+        let touches: Vec<(TenantId, String, i64)> = (0..N).map(|i| (a.clone(), format!("s{i}"), 1000 + i as i64)).collect();
+        store.touch_secrets(&touches).await.unwrap();
+        for i in [0, 7, 499, 500, N - 1] {
+            let got = store.client_secrets(&a, &format!("c{i}")).await.unwrap();
+            assert_eq!(got[0].last_used_at, Some(1000 + i as i64), "{url}: s{i}");
+        }
+        assert_eq!(store.client_secrets(&b, "x").await.unwrap()[0].last_used_at, None, "{url}: the other tenant's s7");
+        store.close().await;
+    }
+}
