@@ -8,6 +8,8 @@
 # same mix, reporting tokens/s, many/single, and the server's RSS after each phase.
 #
 # Usage: bash bench/many.sh [SECS] [SIZE...]     (default 10 s; 1000 100000)
+# BENCH_ROUNDS=N (default 1) alternates the two phases N times on the same server and reports
+# the median of each: runs on a shared two-core machine vary by ±15 %, a median of 3–5 less.
 # Environment: CLAVIS_BENCH_DB=postgres://…@127.0.0.1… (else SQLite), CLAVIS_BENCH_BIN=path,
 # CLAVIS_BENCH_PERF=single|many (a perf profile of that phase in bench/results/many-PHASE.perf.data).
 set -euo pipefail
@@ -32,6 +34,9 @@ export CLAVIS_DATABASE_URL=$DB CLAVIS_DATA_DIR=$WORK CLAVIS_PUBLIC_ADDR=127.0.0.
 export BENCH_LUA_DIR=$ROOT/bench/lua
 mkdir -p bench/results
 OUT=bench/results/many.md
+ROUNDS=${BENCH_ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9]$ ]] || { echo "BENCH_ROUNDS must be 1..9" >&2; exit 2; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rss_mib() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
 phase() { # name creds-file -> prints rps
   BENCH_MANY_FILE=$2 timeout $((SECS * 2 + 30)) wrk -t2 -c32 -d"$((SECS / 2 > 0 ? SECS / 2 : 1))s" -s bench/lua/many.lua "http://$PUBLIC/t/acme/oauth2/token" >/dev/null
@@ -75,8 +80,13 @@ PY
   for _ in $(seq 600); do grep -q '"clavis listening"' "$WORK/server.log" && break; sleep 0.1; done
   PUBLIC=$(grep -m1 '"clavis listening"' "$WORK/server.log" | sed -n 's/.*"public_addr":"\([^"]*\)".*/\1/p')
   [[ -n $PUBLIC ]] || { echo "the server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
-  single=$(phase single "$WORK/one.txt"); rss_single=$(rss_mib)
-  many=$(phase many "$WORK/creds.txt"); rss_many=$(rss_mib)
+  singles=(); manys=()
+  for _ in $(seq "$ROUNDS"); do
+    singles+=("$(phase single "$WORK/one.txt")"); rss_single=$(rss_mib)
+    manys+=("$(phase many "$WORK/creds.txt")"); rss_many=$(rss_mib)
+  done
+  single=$(median "${singles[@]}"); many=$(median "${manys[@]}")
+  ((ROUNDS == 1)) || echo "$size clients: single ${singles[*]}, many ${manys[*]}" >&2
   printf '| %s | %.0f | %.0f | %.2f | %s MiB | %s MiB |\n' "$size" "$single" "$many" "$(awk -v a="$many" -v b="$single" 'BEGIN { print a / b }')" "$rss_single" "$rss_many" | tee -a "$OUT.tmp"
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 done
