@@ -43,7 +43,7 @@ fn argon2() -> argon2::Argon2<'static> {
 
 /// The working memory of one argon2id computation (19 MiB). The service allocates one per
 /// verification, at most a few at a time (its KDF bound), and frees it after; the server
-/// binary keeps such blocks mmapped (see its `fix_mmap_threshold`), since blocks that
+/// binary keeps such blocks mmapped (see its `tune_allocator`), since blocks that
 /// glibc's per-thread arenas kept once let a flood of wrong secrets grow the process by
 /// gigabytes.
 pub struct KdfMemory(Vec<argon2::Block>);

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clavis_core::{Client, TenantId};
-use clavis_store::{SecretRecord, Store, TokenRevocation};
+use clavis_store::{ClientEntry, SecretRecord, Store, TokenRevocation};
 use moka::sync::Cache;
 
 use crate::client_loader::ClientLoader;
@@ -65,9 +65,10 @@ pub(crate) struct CachedClient {
 }
 
 impl CachedClient {
-    pub(crate) fn new(client: Client, secrets: Vec<SecretRecord>, revocation: Option<TokenRevocation>) -> Self {
+    /// The entry of what the store read (`Store::client_entry`, `Store::client_entries`).
+    pub(crate) fn from_entry((client, secrets, revocation): ClientEntry) -> Arc<Self> {
         let last_touch = secrets.iter().map(|s| AtomicI64::new(s.last_used_at.unwrap_or(i64::MIN))).collect();
-        Self { client, secrets, revocation, last_touch }
+        Arc::new(Self { client, secrets, revocation, last_touch })
     }
 
     /// Whether `last_used_at` of the secret at `index` is due a write at `now` (at most one

@@ -27,7 +27,7 @@ const IN_FLIGHT: usize = 2;
 /// What a waiter hears: the entry (`None`: no such live client), or `Retry` when the shared
 /// query failed, so that the waiter reads on its own and gets that error as it is.
 pub(crate) enum Loaded {
-    Entry(clavis_store::Result<Option<Arc<CachedClient>>>),
+    Entry(Option<Arc<CachedClient>>),
     Retry,
 }
 
@@ -51,16 +51,12 @@ impl ClientLoader {
         let (reply, answer) = oneshot::channel();
         let wanted = Wanted { tenant: tenant.clone(), client_id: client_id.to_owned(), reply };
         if queue.send(wanted).await.is_ok() {
-            if let Ok(Loaded::Entry(result)) = answer.await {
-                return result;
+            if let Ok(Loaded::Entry(found)) = answer.await {
+                return Ok(found);
             }
         }
-        read_one(store, tenant, client_id).await
+        Ok(store.client_entry(tenant, client_id).await?.map(CachedClient::from_entry))
     }
-}
-
-async fn read_one(store: &Store, tenant: &TenantId, client_id: &str) -> clavis_store::Result<Option<Arc<CachedClient>>> {
-    Ok(store.client_entry(tenant, client_id).await?.map(|(c, s, r)| Arc::new(CachedClient::new(c, s, r))))
 }
 
 fn start(store: Store) -> mpsc::Sender<Wanted> {
@@ -101,9 +97,9 @@ async fn read_batch(store: &Store, batch: Vec<Wanted>) {
                     for ((_, replies), result) in chunk.into_iter().zip(results) {
                         match result {
                             Ok(found) => {
-                                let found = found.map(|(c, s, r)| Arc::new(CachedClient::new(c, s, r)));
+                                let found = found.map(CachedClient::from_entry);
                                 for reply in replies {
-                                    let _ = reply.send(Loaded::Entry(Ok(found.clone())));
+                                    let _ = reply.send(Loaded::Entry(found.clone()));
                                 }
                             }
                             // A row that does not decode: each waiter reads it again and

@@ -6,23 +6,7 @@
 use clavis_core::{Client, TenantId};
 use clavis_store::{AuditEntry, SecretRecord, SecretStatus, Store, TokenRevocation, MAX_ENTRIES_PER_READ};
 
-fn pg_server() -> Option<String> {
-    let test_db = std::env::var("CLAVIS_TEST_DB").ok().filter(|u| u.starts_with("postgres"));
-    test_db.or_else(|| std::env::var("CLAVIS_PG_URL").ok().filter(|u| !u.is_empty()))
-}
-
-async fn databases() -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!("clavis-entries-{}", clavis_core::ids::ulid()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![format!("sqlite://{}", dir.join("entries.db").display())];
-    if let Some(url) = pg_server() {
-        let name = format!("clavis_entries_{}", clavis_core::ids::ulid().to_ascii_lowercase());
-        Store::connect(&url).await.unwrap().execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-        out.push(format!("{base}/{name}"));
-    }
-    out
-}
+mod common;
 
 fn audit(client_id: &str) -> AuditEntry {
     AuditEntry {
@@ -52,6 +36,17 @@ fn secret(client_id: &str, n: i64) -> SecretRecord {
     }
 }
 
+/// A migrated store at `url` with the tenants `acme` and `other`.
+async fn two_tenants(url: &str) -> (Store, TenantId, TenantId) {
+    let store = Store::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let (a, b) = (TenantId::parse("acme").unwrap(), TenantId::parse("other").unwrap());
+    for t in [&a, &b] {
+        store.ensure_tenant(t, 0).await.unwrap();
+    }
+    (store, a, b)
+}
+
 /// What an entry says, comparable.
 fn summary(e: &(Client, Vec<SecretRecord>, Option<TokenRevocation>)) -> (String, String, Vec<String>, Option<(i64, i64)>) {
     (e.0.client_id.clone(), e.0.name.clone(), e.1.iter().map(|s| s.secret_id.clone()).collect(), e.2.map(|r| (r.at, r.effective)))
@@ -59,13 +54,8 @@ fn summary(e: &(Client, Vec<SecretRecord>, Option<TokenRevocation>)) -> (String,
 
 #[tokio::test]
 async fn a_read_of_many_clients_is_each_one_read_in_the_order_asked() {
-    for url in databases().await {
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let (a, b) = (TenantId::parse("acme").unwrap(), TenantId::parse("other").unwrap());
-        for t in [&a, &b] {
-            store.ensure_tenant(t, 0).await.unwrap();
-        }
+    for url in common::databases("entries").await {
+        let (store, a, b) = two_tenants(&url).await;
         // acme: c0..c9 (c3 with three secrets, c5 deleted, c7 with its tokens revoked);
         // other: a client named like one of acme's, which acme's reads must not see.
         for i in 0..10 {
@@ -112,13 +102,8 @@ async fn a_read_of_many_clients_is_each_one_read_in_the_order_asked() {
 /// same id in another tenant is left alone, and more rows than one statement takes all land.
 #[tokio::test]
 async fn touches_write_each_secret_of_its_tenant_only() {
-    for url in databases().await {
-        let store = Store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let (a, b) = (TenantId::parse("acme").unwrap(), TenantId::parse("other").unwrap());
-        for t in [&a, &b] {
-            store.ensure_tenant(t, 0).await.unwrap();
-        }
+    for url in common::databases("entries").await {
+        let (store, a, b) = two_tenants(&url).await;
         const N: usize = 510;
         let mut items = Vec::new();
         for i in 0..N {

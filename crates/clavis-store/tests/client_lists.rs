@@ -14,23 +14,12 @@ use sqlx::migrate::Migrator;
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
-fn pg_server() -> Option<String> {
-    let test_db = std::env::var("CLAVIS_TEST_DB").ok().filter(|u| u.starts_with("postgres"));
-    test_db.or_else(|| std::env::var("CLAVIS_PG_URL").ok().filter(|u| !u.is_empty()))
-}
+mod common;
 
 /// A fresh, empty database of each backend at hand: (label, URL).
 async fn databases() -> Vec<(&'static str, String)> {
-    let dir = std::env::temp_dir().join(format!("clavis-lists-{}", clavis_core::ids::ulid()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![("sqlite", format!("sqlite://{}", dir.join("lists.db").display()))];
-    if let Some(url) = pg_server() {
-        let name = format!("clavis_lists_{}", clavis_core::ids::ulid().to_ascii_lowercase());
-        Store::connect(&url).await.unwrap().execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-        out.push(("postgres", format!("{base}/{name}")));
-    }
-    out
+    let label = |url: &str| if url.starts_with("sqlite") { "sqlite" } else { "postgres" };
+    common::databases("lists").await.into_iter().map(|url| (label(&url), url)).collect()
 }
 
 fn tenant(s: &str) -> TenantId {

@@ -9,23 +9,7 @@ use std::sync::Arc;
 use clavis_core::TenantId;
 use clavis_store::{RefreshRow, Spend, Store};
 
-fn pg_server() -> Option<String> {
-    let test_db = std::env::var("CLAVIS_TEST_DB").ok().filter(|u| u.starts_with("postgres"));
-    test_db.or_else(|| std::env::var("CLAVIS_PG_URL").ok().filter(|u| !u.is_empty()))
-}
-
-async fn databases() -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!("clavis-rotation-{}", clavis_core::ids::ulid()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![format!("sqlite://{}", dir.join("rotation.db").display())];
-    if let Some(url) = pg_server() {
-        let name = format!("clavis_rotation_{}", clavis_core::ids::ulid().to_ascii_lowercase());
-        Store::connect(&url).await.unwrap().execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-        out.push(format!("{base}/{name}"));
-    }
-    out
-}
+mod common;
 
 fn row(hash: &str, family: &str) -> RefreshRow {
     RefreshRow {
@@ -43,7 +27,7 @@ fn row(hash: &str, family: &str) -> RefreshRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_rotations_each_commit_and_a_token_is_fresh_once() {
-    for url in databases().await {
+    for url in common::databases("rotation").await {
         let store = Arc::new(Store::connect(&url).await.unwrap());
         store.migrate().await.unwrap();
         let t = TenantId::parse("acme").unwrap();
