@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod logging;
-mod per_core;
 mod serve;
 pub mod tls;
 pub mod transfer;
@@ -29,7 +28,6 @@ pub struct Server {
     pub public_url: String,
     pub services: Services,
     stop: watch::Sender<bool>,
-    public: per_core::PerCore,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -48,11 +46,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Binds both listeners, prepares the database and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = open_store(&config).await?;
+    let public =
+        tokio::net::TcpListener::bind(config.public_addr).await.with_context(|| format!("binding public listener {}", config.public_addr))?;
     let admin = tokio::net::TcpListener::bind(config.admin_addr).await.with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+    let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
-    // Bound now, served once the state exists: the URL names the port picked.
-    let public = per_core::bind(config.public_addr, per_core::threads())?;
-    let public_addr = public.addr;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{public_addr}"));
     let tls = config.tls.as_ref().map(|files| tls::server_config(files, false)).transpose().context("CLAVIS_TLS_CERT / CLAVIS_TLS_KEY")?;
@@ -105,8 +103,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let serve = |listener: tokio::net::TcpListener, router: axum::Router, tls: Option<Arc<rustls::ServerConfig>>| {
         tokio::spawn(serve::serve(listener, router, header_read_timeout, tls, stopped.clone()))
     };
-    let public = public.serve(clavis_http::public_router(state.clone()), header_read_timeout, tls.clone(), stopped.clone())?;
-    let mut tasks = vec![serve(admin, clavis_http::admin_router(state.clone()), tls)];
+    let mut tasks =
+        vec![serve(public, clavis_http::public_router(state.clone()), tls.clone()), serve(admin, clavis_http::admin_router(state.clone()), tls)];
     let mut mtls_addr = None;
     if let Some((listener, url, config)) = mtls {
         mtls_addr = Some(listener.local_addr()?);
@@ -117,7 +115,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     tasks.push(spawn_cleanup(services.clone(), config.cleanup_interval_secs, stopped.clone()));
     tasks.push(spawn_touch_writer(services.clone(), stopped.clone()));
     tracing::info!(%public_addr, %admin_addr, ?mtls_addr, %public_url, backend = services.backend(), "clavis listening");
-    Ok(Server { public_addr, admin_addr, mtls_addr, public_url, services, stop, public, tasks })
+    Ok(Server { public_addr, admin_addr, mtls_addr, public_url, services, stop, tasks })
 }
 
 /// Runs `work` every `interval` seconds, one interval from now, until the server stops.
@@ -172,16 +170,12 @@ fn spawn_touch_writer(services: Services, stopped: watch::Receiver<bool>) -> Joi
 
 impl Server {
     /// Stops accepting connections, finishes in-flight requests, closes the database.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for served in std::mem::take(&mut self.public.served) {
-            let _ = served.await;
-        }
         for t in self.tasks {
             let _ = t.await;
         }
         self.services.close().await;
-        self.public.release();
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

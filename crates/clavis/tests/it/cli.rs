@@ -116,37 +116,3 @@ async fn json_log_lines_carry_the_request_span() {
     assert_eq!(line["span"]["client"], id, "{line}");
     drop(server);
 }
-
-/// The public listener is one `SO_REUSEPORT` socket per core; a second server given the
-/// same port must refuse to start (as it would without that option) rather than quietly
-/// take part of the first one's connections.
-#[tokio::test]
-async fn a_second_server_on_the_same_public_port_refuses_to_start() {
-    let ws = Workspace::new().await;
-    let first = common::serve(&ws, &[]);
-    let taken = first.public.trim_start_matches("http://").to_owned();
-    let second = ws
-        .clavis(&["serve"])
-        .env("CLAVIS_PUBLIC_ADDR", &taken)
-        .env("CLAVIS_ADMIN_ADDR", "127.0.0.1:0")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = second.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(second.wait_with_output()));
-    let Ok(out) = rx.recv_timeout(std::time::Duration::from_secs(60)) else {
-        let _ = std::process::Command::new("kill").arg(&pid).status();
-        panic!("a second server started on the taken public port {taken}");
-    };
-    let out = out.unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("binding public listener {taken}")), "{stderr}");
-    // Every connection still reaches the first server, whichever of its sockets takes it.
-    for _ in 0..20 {
-        let resp = reqwest::Client::new().get(format!("{}/health/alive", first.public)).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-    }
-}
