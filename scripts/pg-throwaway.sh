@@ -25,9 +25,10 @@ chmod 755 "$dir"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-# fsync off: this cluster holds test data only and is deleted afterwards.
+# fsync off: this cluster holds test data only and is deleted afterwards (PG_FSYNC=on for
+# benchmarks whose figures should include PostgreSQL's own flushes).
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=300" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 echo "export CLAVIS_PG_URL=postgres://postgres@127.0.0.1:$port/postgres"
 echo "export CLAVIS_PG_DIR=$dir"
