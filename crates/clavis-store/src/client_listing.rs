@@ -8,7 +8,8 @@
 //! - `client_owner_counts`: live clients per owner (Hydra's `owner` filter).
 //!
 //! The name search is SQLite's FTS5 trigram table `client_name_search` (rowid = `seq`) or
-//! PostgreSQL's pg_trgm index on `LOWER(name)`: a search costs what its matches cost.
+//! PostgreSQL's pg_trgm index on `LOWER(name)`, asked for the rare trigrams of the text only
+//! (`name_search`): a search costs what its matches cost.
 //! Searches shorter than three characters match no trigram and scan the tenant instead.
 
 use clavis_core::{Client, ClientStatus, TenantId};
@@ -216,29 +217,77 @@ impl Store {
         // Each backend is steered to its trigram index: SQLite joins from the FTS table
         // (CROSS JOIN fixes the order); PostgreSQL orders by `seq + 0`, which no index gives,
         // so the planner weighs the trigram index against a scan, not a walk of every seq.
-        let (from, matches, order, pattern) = match (&self.db, indexed) {
+        // PostgreSQL matches the whole text with `strpos` and asks the index for the
+        // patterns in `$6…` (see `name_search`).
+        let (from, matches, order, pattern, index_patterns) = match (&self.db, indexed) {
             (Db::Sqlite(_), true) => (
                 "client_name_search s CROSS JOIN clients c ON c.seq = s.rowid",
-                "client_name_search MATCH $2",
+                "client_name_search MATCH $2".to_owned(),
                 "c.seq DESC",
                 fts_phrase(&filter.name),
+                Vec::new(),
             ),
-            (Db::Sqlite(_), false) => ("clients c", "LOWER(c.name) LIKE $2 ESCAPE '\\'", "c.seq DESC", like_pattern(&filter.name)),
-            (Db::Postgres(_), _) => ("clients c", "LOWER(c.name) LIKE $2 ESCAPE '\\'", "c.seq + 0 DESC", like_pattern(&filter.name)),
+            (Db::Sqlite(_), false) => {
+                ("clients c", "LOWER(c.name) LIKE $2 ESCAPE '\\'".to_owned(), "c.seq DESC", like_pattern(&filter.name), Vec::new())
+            }
+            (Db::Postgres(_), _) => {
+                let patterns = self.name_index_patterns(tenant, &filter.name).await?;
+                let mut matches = "strpos(LOWER(c.name), LOWER($2)) > 0".to_owned();
+                for i in 0..patterns.len() {
+                    matches.push_str(&format!(" AND LOWER(c.name) LIKE ${} ESCAPE '\\'", i + 6));
+                }
+                ("clients c", matches, "c.seq + 0 DESC", filter.name.clone(), patterns)
+            }
         };
         let cond = format!("{matches} AND c.tenant_id = $1 AND c.deleted_at IS NULL{status_cond}");
         let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-        let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {cond}");
+        // `$4` and `$5` are bound in both statements so that `$6…` mean the same in each.
+        let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {cond} AND $4 = $4 AND $5 = $5");
         let rows_sql = format!("SELECT {columns} FROM {from} WHERE {cond} ORDER BY {order} LIMIT $4 OFFSET $5");
         let (rows, total): (Vec<ClientRow>, i64) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let total = sqlx::query_scalar(&count_sql).bind(tenant.as_str()).bind(&pattern).bind(status).fetch_one(&mut *tx).await?;
-            let rows = sqlx::query_as(&rows_sql)
-                .bind(tenant.as_str()).bind(&pattern).bind(status).bind(limit).bind(offset).fetch_all(&mut *tx).await?;
+            let mut count = sqlx::query_scalar(&count_sql).bind(tenant.as_str()).bind(&pattern).bind(status).bind(limit).bind(offset);
+            let mut select = sqlx::query_as(&rows_sql).bind(tenant.as_str()).bind(&pattern).bind(status).bind(limit).bind(offset);
+            for p in &index_patterns {
+                count = count.bind(p);
+                select = select.bind(p);
+            }
+            let total = count.fetch_one(&mut *tx).await?;
+            let rows = select.fetch_all(&mut *tx).await?;
             tx.commit().await?;
             (rows, total)
         });
         Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
+    }
+
+    /// PostgreSQL: the `LIKE` patterns the trigram index is asked for when searching `text`:
+    /// a few rare windows of it in a large tenant, else the whole text.
+    async fn name_index_patterns(&self, tenant: &TenantId, text: &str) -> Result<Vec<String>> {
+        use crate::name_search::*;
+        let whole = vec![like_pattern(text)];
+        let Db::Postgres(pool) = &self.db else { return Ok(whole) };
+        let live: i64 = sqlx::query_scalar("SELECT active + suspended FROM client_counts WHERE tenant_id = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(0);
+        if live < self.name_sample_from {
+            return Ok(whole);
+        }
+        let sample = match cached(&self.name_samples, tenant, live) {
+            Some(s) => s,
+            None => {
+                let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(SEQ_RANGE_SQL).bind(tenant.as_str()).fetch_one(pool).await?;
+                let starts = sample_starts(min.unwrap_or(0), max.unwrap_or(0));
+                let names: Vec<String> =
+                    sqlx::query_scalar(SAMPLE_SQL).bind(tenant.as_str()).bind(&starts).bind(SAMPLE_RUN_LEN).fetch_all(pool).await?;
+                let s = std::sync::Arc::new(NameSample::new(names, live));
+                self.name_samples.insert(tenant.clone(), s.clone());
+                s
+            }
+        };
+        let windows = rare_windows(&text.to_lowercase(), &sample);
+        Ok(if windows.is_empty() { whole } else { windows })
     }
 
     /// Hydra's list: live clients after `after` (an `id`, exclusive) in id order, at most

@@ -37,6 +37,10 @@ pub struct Store {
     pub(crate) page_run: i64,
     /// SQLite's writer of the hot writes (see `group_commit`).
     pub(crate) group: Option<crate::group_commit::GroupCommit>,
+    /// PostgreSQL: samples of large tenants' names, and the size from which a tenant gets one
+    /// (see `name_search`).
+    pub(crate) name_samples: crate::name_search::NameSamples,
+    pub(crate) name_sample_from: i64,
 }
 
 impl Store {
@@ -70,7 +74,14 @@ impl Store {
             Db::Sqlite(pool) => Some(crate::group_commit::GroupCommit::start(pool.clone(), write_lock.clone())),
             Db::Postgres(_) => None,
         };
-        Ok(Self { db, write_lock, page_run: crate::client_listing::RUN, group })
+        Ok(Self {
+            db,
+            write_lock,
+            page_run: crate::client_listing::RUN,
+            group,
+            name_samples: crate::name_search::new_cache(),
+            name_sample_from: crate::name_search::SAMPLE_FROM,
+        })
     }
 
     /// Runs of `n` clients instead of `client_listing::RUN`, so that a test can cross many run boundaries with
@@ -78,6 +89,14 @@ impl Store {
     #[doc(hidden)]
     pub fn with_page_run(mut self, n: i64) -> Self {
         self.page_run = n.max(1);
+        self
+    }
+
+    /// Samples names for the PostgreSQL name search from `n` live clients instead of
+    /// `name_search::SAMPLE_FROM`, so that a test reaches that path with few clients.
+    #[doc(hidden)]
+    pub fn with_name_sample_from(mut self, n: i64) -> Self {
+        self.name_sample_from = n.max(1);
         self
     }
 

@@ -16,6 +16,7 @@ mod group_commit;
 mod hydra_db;
 mod keys;
 mod logouts;
+mod name_search;
 mod secrets;
 mod tenants;
 mod trusted_issuers;
