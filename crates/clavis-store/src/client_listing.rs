@@ -158,7 +158,7 @@ fn like_pattern(s: &str) -> String {
 
 /// Skips whole runs (or blocks of runs), newest first, until the page starts in one: returns
 /// its first `seq`, with `upper` the oldest one skipped and `skip` the rows left to skip.
-fn walk(rows: Vec<(i64, i64)>, upper: &mut i64, skip: &mut i64) -> Option<i64> {
+fn walk(rows: impl IntoIterator<Item = (i64, i64)>, upper: &mut i64, skip: &mut i64) -> Option<i64> {
     rows.into_iter().find_map(|(first, live)| {
         if *skip < live {
             return Some(first);
@@ -207,6 +207,7 @@ impl Store {
              ORDER BY seq DESC LIMIT $3"
         );
         let status = status.unwrap_or("");
+        let sqlite = self.backend() == "sqlite";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let total: i64 = sqlx::query_scalar(&total_sql).bind(tenant.as_str()).fetch_optional(&mut *tx).await?.unwrap_or(0);
@@ -216,13 +217,29 @@ impl Store {
             // `upper`: the oldest run skipped so far (the page starts below it); `skip`: the
             // rows still to skip below it.
             let (mut upper, mut skip) = (i64::MAX, offset);
-            let newest = sqlx::query_as(&newest_sql).bind(tenant.as_str()).bind(self.page_block / self.page_run).fetch_all(&mut *tx).await?;
-            if walk(newest, &mut upper, &mut skip).is_none() {
-                let blocks = sqlx::query_as(&blocks_sql)
+            // PostgreSQL walks every run in this one query: a row costs it less than a round
+            // trip, and the blocks would take two more. SQLite's driver hands each row across
+            // threads, so there the blocks save more than the two queries cost (at 1M clients,
+            // last page / page 1: SQLite 2.0x walking every run, 1.3x by blocks; PostgreSQL
+            // 1.3x walking every run, 1.8x by blocks).
+            let newest_runs = if sqlite { self.page_block / self.page_run } else { i64::MAX };
+            let mut found = false;
+            {
+                use futures_util::TryStreamExt;
+                let mut runs = sqlx::query_as::<_, (i64, i64)>(&newest_sql).bind(tenant.as_str()).bind(newest_runs).fetch(&mut *tx);
+                while let Some(run) = runs.try_next().await? {
+                    if walk([run], &mut upper, &mut skip).is_some() {
+                        found = true;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                let blocks: Vec<(i64, i64)> = sqlx::query_as(&blocks_sql)
                     .bind(tenant.as_str()).bind(upper).bind(self.page_block).fetch_all(&mut *tx).await?;
                 let Some(block) = walk(blocks, &mut upper, &mut skip) else { return Ok((Vec::new(), total)) };
                 // The block's runs, newest first from `upper` (`walk` stopped before skipping it).
-                let runs = sqlx::query_as(&runs_sql).bind(tenant.as_str()).bind(block).bind(upper).fetch_all(&mut *tx).await?;
+                let runs: Vec<(i64, i64)> = sqlx::query_as(&runs_sql).bind(tenant.as_str()).bind(block).bind(upper).fetch_all(&mut *tx).await?;
                 walk(runs, &mut upper, &mut skip);
             }
             let start: Option<i64> = sqlx::query_scalar(&start_sql)
