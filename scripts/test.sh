@@ -8,13 +8,27 @@
 #   4. a short run of every fuzz target (cargo-fuzz, installed if missing).
 # PostgreSQL: uses $CLAVIS_PG_URL (a server URL whose user may CREATE DATABASE) if set,
 # otherwise starts a throwaway local cluster and removes it afterwards.
+# MySQL (the import from a MySQL Hydra database): uses $CLAVIS_TEST_MYSQL_URL if set, otherwise
+# starts a throwaway MariaDB (installing Debian's mariadb-server if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cleanup() {
+  if [ -n "${CLAVIS_PG_DIR:-}" ]; then scripts/pg-throwaway.sh stop "$CLAVIS_PG_DIR"; fi
+  if [ -n "${CLAVIS_MYSQL_DIR:-}" ]; then scripts/mysql-throwaway.sh stop "$CLAVIS_MYSQL_DIR"; fi
+}
+trap cleanup EXIT
+# (Assigned first: `eval "$(…)"` would hide the script's failure from `set -e`.)
 if [ -z "${CLAVIS_PG_URL:-}" ]; then
-  eval "$(scripts/pg-throwaway.sh)"
-  trap 'scripts/pg-throwaway.sh stop "$CLAVIS_PG_DIR"' EXIT
+  started=$(scripts/pg-throwaway.sh)
+  eval "$started"
 fi
+if [ -z "${CLAVIS_TEST_MYSQL_URL:-}" ]; then
+  started=$(scripts/mysql-throwaway.sh)
+  eval "$started"
+fi
+# The MySQL import test fails, instead of skipping, without a server.
+export CLAVIS_REQUIRE_MYSQL=1
 
 if cargo nextest --version >/dev/null 2>&1; then
   run_tests() { cargo nextest run --workspace --no-fail-fast "$@"; }
