@@ -151,7 +151,7 @@ macro_rules! apply_listing {
 pub(crate) use apply_listing;
 
 /// A `LIKE` pattern for a substring, lower-cased, with `\` escaping.
-fn like_pattern(s: &str) -> String {
+pub(crate) fn like_pattern(s: &str) -> String {
     let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
@@ -222,7 +222,7 @@ impl Store {
             // threads, so there the blocks save more than the two queries cost (at 1M clients,
             // last page / page 1: SQLite 2.0x walking every run, 1.3x by blocks; PostgreSQL
             // 1.3x walking every run, 1.8x by blocks).
-            let newest_runs = if sqlite { self.page_block / self.page_run } else { i64::MAX };
+            let newest_runs = if sqlite { self.runs_per_block } else { i64::MAX };
             let mut found = false;
             {
                 use futures_util::TryStreamExt;
@@ -236,7 +236,7 @@ impl Store {
             }
             if !found {
                 let blocks: Vec<(i64, i64)> = sqlx::query_as(&blocks_sql)
-                    .bind(tenant.as_str()).bind(upper).bind(self.page_block).fetch_all(&mut *tx).await?;
+                    .bind(tenant.as_str()).bind(upper).bind(self.page_run * self.runs_per_block).fetch_all(&mut *tx).await?;
                 let Some(block) = walk(blocks, &mut upper, &mut skip) else { return Ok((Vec::new(), total)) };
                 // The block's runs, newest first from `upper` (`walk` stopped before skipping it).
                 let runs: Vec<(i64, i64)> = sqlx::query_as(&runs_sql).bind(tenant.as_str()).bind(block).bind(upper).fetch_all(&mut *tx).await?;
@@ -301,36 +301,6 @@ impl Store {
             (rows, total)
         });
         Ok((rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total))
-    }
-
-    /// PostgreSQL: the `LIKE` patterns the trigram index is asked for when searching `text`:
-    /// a few rare windows of it in a large tenant, else the whole text.
-    async fn name_index_patterns(&self, tenant: &TenantId, text: &str) -> Result<Vec<String>> {
-        use crate::name_search::*;
-        let whole = vec![like_pattern(text)];
-        let Db::Postgres(pool) = &self.db else { return Ok(whole) };
-        let live: i64 = sqlx::query_scalar("SELECT active + suspended FROM client_counts WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(pool)
-            .await?
-            .unwrap_or(0);
-        if live < self.name_sample_from {
-            return Ok(whole);
-        }
-        let sample = match cached(&self.name_samples, tenant, live) {
-            Some(s) => s,
-            None => {
-                let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(SEQ_RANGE_SQL).bind(tenant.as_str()).fetch_one(pool).await?;
-                let starts = sample_starts(min.unwrap_or(0), max.unwrap_or(0));
-                let names: Vec<String> =
-                    sqlx::query_scalar(SAMPLE_SQL).bind(tenant.as_str()).bind(&starts).bind(SAMPLE_RUN_LEN).fetch_all(pool).await?;
-                let s = std::sync::Arc::new(NameSample::new(names, live));
-                self.name_samples.insert(tenant.clone(), s.clone());
-                s
-            }
-        };
-        let windows = rare_windows(&text.to_lowercase(), &sample);
-        Ok(if windows.is_empty() { whole } else { windows })
     }
 
     /// Hydra's list: live clients after `after` (an `id`, exclusive) in id order, at most

@@ -35,8 +35,9 @@ pub struct Store {
     write_lock: Arc<Mutex<()>>,
     /// How many `seq`s a run of `client_pages` takes (see `client_listing`).
     pub(crate) page_run: i64,
-    /// How many `seq`s a block of runs spans: a deep page walks blocks, then one block's runs.
-    pub(crate) page_block: i64,
+    /// How many runs' `seq`s a block spans: SQLite walks a deep page by blocks, then one
+    /// block's runs.
+    pub(crate) runs_per_block: i64,
     /// SQLite's writer of the hot writes (see `group_commit`).
     pub(crate) group: Option<crate::group_commit::GroupCommit>,
     /// PostgreSQL: samples of large tenants' names, and the size from which a tenant gets one
@@ -80,19 +81,20 @@ impl Store {
             db,
             write_lock,
             page_run: crate::client_listing::RUN,
-            page_block: crate::client_listing::RUN * crate::client_listing::RUNS_PER_BLOCK,
+            runs_per_block: crate::client_listing::RUNS_PER_BLOCK,
             group,
             name_samples: crate::name_search::new_cache(),
             name_sample_from: crate::name_search::SAMPLE_FROM,
         })
     }
 
-    /// Runs of `n` clients instead of `client_listing::RUN`, so that a test can cross many run boundaries with
-    /// few clients. Safe at any time: a run's length only decides when the next one starts.
+    /// Runs of `n` clients instead of `client_listing::RUN`, and blocks of two runs, so that a
+    /// test can cross many run and block boundaries with few clients. Safe at any time: a run's
+    /// length only decides when the next one starts.
     #[doc(hidden)]
     pub fn with_page_run(mut self, n: i64) -> Self {
         self.page_run = n.max(1);
-        self.page_block = 2 * self.page_run;
+        self.runs_per_block = 2;
         self
     }
 

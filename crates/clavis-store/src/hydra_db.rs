@@ -36,8 +36,8 @@ pub struct HydraDb {
     db: Source,
     /// Hydra 2's network id to read (`nid`); `None` on Hydra 1, which has none.
     network: Option<String>,
-    /// The query of one page: `(id, row as JSON)` after `$1`, at most `$2` (on MySQL, whose
-    /// placeholders are `?` in order, the network, the id and the limit).
+    /// The query of one page, `(id, row as JSON)`: its placeholders are the network (if any),
+    /// the id to start after and the most rows, in that order.
     page_sql: String,
 }
 
@@ -66,7 +66,7 @@ fn mysql_url(url: &str) -> String {
 }
 
 impl HydraDb {
-    /// Opens the database at `url` (`postgres://…` or `sqlite://…`) and picks the network:
+    /// Opens the database at `url` (`postgres://…`, `mysql://…` or `sqlite://…`) and picks the network:
     /// `network` if given, else the only one the table holds.
     pub async fn open(url: &str, network: Option<&str>) -> Result<Self> {
         let refused = |why: String| StoreError::Unusable(why);
@@ -134,42 +134,29 @@ impl HydraDb {
                 }
             }
         };
-        let page_sql = match (mysql, network.is_some()) {
-            (false, true) => format!("SELECT c.id, {row} FROM hydra_client c WHERE {nid} = $3 AND c.id > $1 ORDER BY c.id LIMIT $2"),
-            (false, false) => format!("SELECT c.id, {row} FROM hydra_client c WHERE c.id > $1 ORDER BY c.id LIMIT $2"),
-            (true, true) => format!("SELECT CAST(c.id AS CHAR), {row} FROM hydra_client c WHERE {nid} = ? AND c.id > ? ORDER BY c.id LIMIT ?"),
-            (true, false) => format!("SELECT CAST(c.id AS CHAR), {row} FROM hydra_client c WHERE c.id > ? ORDER BY c.id LIMIT ?"),
+        // Placeholders are numbered in the order they are bound (network, id, limit), which is
+        // all MySQL's `?` can say.
+        let param = |n: usize| if mysql { "?".to_owned() } else { format!("${n}") };
+        let (filter, next) = match network {
+            Some(_) => (format!("{nid} = {} AND ", param(1)), 2),
+            None => (String::new(), 1),
         };
+        let id = if mysql { "CAST(c.id AS CHAR)" } else { "c.id" };
+        let (after, limit) = (param(next), param(next + 1));
+        let page_sql = format!("SELECT {id}, {row} FROM hydra_client c WHERE {filter}c.id > {after} ORDER BY c.id LIMIT {limit}");
         Ok(Self { db, network, page_sql })
     }
 
     /// Up to `limit` rows after the client id `after` (`""` to start), as `(id, JSON)`.
     pub async fn rows_after(&self, after: &str, limit: i64) -> Result<Vec<(String, String)>> {
-        let network = self.network.as_deref();
-        // PostgreSQL and SQLite number their placeholders (the network is `$3`).
-        macro_rules! numbered {
-            ($pool:expr) => {{
-                let q = sqlx::query_as::<_, (String, String)>(&self.page_sql).bind(after).bind(limit);
-                match network {
-                    Some(n) => q.bind(n),
-                    None => q,
-                }
-                .fetch_all($pool)
-                .await?
-            }};
-        }
-        Ok(match &self.db {
-            Source::Sqlite(pool) => numbered!(pool),
-            Source::Postgres(pool) => numbered!(pool),
-            Source::MySql(pool) => {
-                let q = sqlx::query_as::<_, (String, String)>(&self.page_sql);
-                let q = match network {
-                    Some(n) => q.bind(n),
-                    None => q,
-                };
-                q.bind(after).bind(limit).fetch_all(pool).await?
-            }
-        })
+        Ok(on_source!(&self.db, pool => {
+            let q = sqlx::query_as::<_, (String, String)>(&self.page_sql);
+            let q = match &self.network {
+                Some(n) => q.bind(n.as_str()),
+                None => q,
+            };
+            q.bind(after).bind(limit).fetch_all(pool).await?
+        }))
     }
 }
 

@@ -18,11 +18,14 @@ use std::time::Duration;
 
 use clavis_core::TenantId;
 
+use crate::db::Db;
+use crate::{Result, Store};
+
 /// Tenants with fewer live clients search with the whole pattern: their posting lists are short.
 pub(crate) const SAMPLE_FROM: i64 = 10_000;
 /// The sample: this many evenly spaced starting `seq`s, this many names from each.
 const SAMPLE_RUNS: i64 = 250;
-pub(crate) const SAMPLE_RUN_LEN: i64 = 4;
+const SAMPLE_RUN_LEN: i64 = 4;
 /// A sample is taken again after this long, or when the tenant has doubled or halved since.
 const SAMPLE_TTL: Duration = Duration::from_secs(600);
 /// Tenants whose samples are kept (each about 20 KiB).
@@ -49,13 +52,13 @@ pub(crate) fn new_cache() -> NameSamples {
 }
 
 /// The statement that takes a sample: `$2` holds the starting `seq`s.
-pub(crate) const SAMPLE_SQL: &str = "SELECT s.name FROM UNNEST($2::BIGINT[]) AS r (start) CROSS JOIN LATERAL \
+const SAMPLE_SQL: &str = "SELECT s.name FROM UNNEST($2::BIGINT[]) AS r (start) CROSS JOIN LATERAL \
      (SELECT LOWER(name) AS name FROM clients WHERE tenant_id = $1 AND deleted_at IS NULL AND seq >= r.start \
       ORDER BY seq LIMIT $3) AS s";
-pub(crate) const SEQ_RANGE_SQL: &str = "SELECT MIN(seq), MAX(seq) FROM clients WHERE tenant_id = $1 AND deleted_at IS NULL";
+const SEQ_RANGE_SQL: &str = "SELECT MIN(seq), MAX(seq) FROM clients WHERE tenant_id = $1 AND deleted_at IS NULL";
 
 /// `SAMPLE_RUNS` starting points spread evenly over `[min, max]`.
-pub(crate) fn sample_starts(min: i64, max: i64) -> Vec<i64> {
+fn sample_starts(min: i64, max: i64) -> Vec<i64> {
     let span = (max - min).max(0) as i128;
     (0..SAMPLE_RUNS).map(|i| min + (span * i as i128 / SAMPLE_RUNS as i128) as i64).collect()
 }
@@ -75,7 +78,7 @@ impl NameSample {
 /// whole pattern". Only windows of three ASCII letters or digits: pg_trgm makes exactly that
 /// one trigram of `%abc%`, whereas a space or punctuation splits the pattern into words and
 /// pads them, and how it treats other letters depends on the database's locale.
-pub(crate) fn rare_windows(text: &str, sample: &NameSample) -> Vec<String> {
+fn rare_windows(text: &str, sample: &NameSample) -> Vec<String> {
     let n = sample.names.len();
     if n == 0 {
         return Vec::new();
@@ -149,8 +152,39 @@ fn disjoint_rarest<'a>(windows: &[(usize, f64, &'a str)], live: f64) -> Option<V
 }
 
 /// The sample of `tenant` if one is at hand and still speaks for `live` clients.
-pub(crate) fn cached(cache: &NameSamples, tenant: &TenantId, live: i64) -> Option<Arc<NameSample>> {
+fn cached(cache: &NameSamples, tenant: &TenantId, live: i64) -> Option<Arc<NameSample>> {
     cache.get(tenant).filter(|s| !s.outdated(live))
+}
+
+impl Store {
+    /// PostgreSQL: the `LIKE` patterns the trigram index is asked for when searching `text`:
+    /// a few rare windows of it in a large tenant, else the whole text.
+    pub(crate) async fn name_index_patterns(&self, tenant: &TenantId, text: &str) -> Result<Vec<String>> {
+        let whole = vec![crate::client_listing::like_pattern(text)];
+        let Db::Postgres(pool) = &self.db else { return Ok(whole) };
+        let live: i64 = sqlx::query_scalar("SELECT active + suspended FROM client_counts WHERE tenant_id = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(0);
+        if live < self.name_sample_from {
+            return Ok(whole);
+        }
+        let sample = match cached(&self.name_samples, tenant, live) {
+            Some(s) => s,
+            None => {
+                let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(SEQ_RANGE_SQL).bind(tenant.as_str()).fetch_one(pool).await?;
+                let starts = sample_starts(min.unwrap_or(0), max.unwrap_or(0));
+                let names: Vec<String> =
+                    sqlx::query_scalar(SAMPLE_SQL).bind(tenant.as_str()).bind(&starts).bind(SAMPLE_RUN_LEN).fetch_all(pool).await?;
+                let s = Arc::new(NameSample::new(names, live));
+                self.name_samples.insert(tenant.clone(), s.clone());
+                s
+            }
+        };
+        let windows = rare_windows(&text.to_lowercase(), &sample);
+        Ok(if windows.is_empty() { whole } else { windows })
+    }
 }
 
 #[cfg(test)]
