@@ -73,6 +73,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         error_url: config.error_url.clone(),
         refresh_token_ttl_secs: config.refresh_token_ttl_secs,
         refresh_family_ttl_secs: config.refresh_family_ttl_secs,
+        auth_code_ttl_secs: config.auth_code_ttl_secs,
+        id_token_ttl_secs: config.id_token_ttl_secs,
+        flow_ttl_secs: config.flow_ttl_secs,
+        par_ttl_secs: config.par_ttl_secs,
+        rotation_grace_secs: config.rotation_grace_secs,
         secret_sealing_key: config.secret_encryption_key,
         dcr_enabled: config.dcr_enabled,
         dpop_require_nonce: config.dpop_require_nonce,
@@ -80,7 +85,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         outbound_allow: config.outbound_allow.clone(),
         mtls_url: mtls.as_ref().map(|(_, url, _)| url.clone()),
         mtls_client_cas: config.mtls_client_cas.clone(),
-        ..Settings::default()
     };
     let services = Services::new(settings, store);
     // Measured now, on an idle machine, rather than at the first failure under load.

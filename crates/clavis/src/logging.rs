@@ -21,7 +21,9 @@ use crate::Config;
 /// Installs the global subscriber, as `config` says (`log`, `log_json`).
 pub fn init(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a file or a log collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if config.log_json {
         builder.json().fmt_fields(JsonSpanFields).init();
     } else {

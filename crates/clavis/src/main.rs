@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Show, check or print a sample of the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Manage a tenant's signing keys.
     Keys {
         #[command(subcommand)]
@@ -63,6 +68,20 @@ enum KeysCommand {
         #[arg(long)]
         kid: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Each setting's effective value (secrets masked) and where it came from.
+    Show {
+        /// `table` or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Check the file, environment and flags without starting; exits 0 if valid, 2 if not.
+    Check,
+    /// Print a commented clavis.toml with every setting at its default.
+    Sample,
 }
 
 #[derive(Subcommand)]
@@ -140,14 +159,58 @@ fn tune_allocator() {
     }
 }
 
+/// `clavis config …`: the configuration errors exit 2, as clap's usage errors do.
+fn config_command(flags: &ConfigArgs, command: &ConfigCommand) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok();
+    let fail = |e: anyhow::Error| -> ! {
+        eprintln!("clavis: configuration: {e:#}");
+        std::process::exit(2)
+    };
+    match command {
+        ConfigCommand::Sample => print!("{}", clavis::config::sample()),
+        ConfigCommand::Check => {
+            Config::resolve(flags).unwrap_or_else(|e| fail(e));
+            println!("configuration ok");
+        }
+        ConfigCommand::Show { format } => {
+            let rows = Config::show(flags, &env).unwrap_or_else(|e| fail(e));
+            match format.as_str() {
+                "json" => {
+                    let rows: Vec<_> = rows.iter().map(|(k, v, from)| serde_json::json!({"key": k, "value": v, "source": from})).collect();
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+                "table" => {
+                    let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+                    let vwidth = rows.iter().map(|(_, v, _)| v.len()).max().unwrap_or(0).min(48);
+                    for (key, value, from) in rows {
+                        println!("{key:width$}  {value:vwidth$}  {from}");
+                    }
+                }
+                other => bail!("--format must be table or json, not {other:?}"),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tune_allocator();
     let cli = Cli::parse();
-    let config = Config::resolve(&cli.config)?;
+    if let Command::Config { command } = &cli.command {
+        return config_command(&cli.config, command);
+    }
+    let config = match Config::resolve(&cli.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("clavis: configuration: {e:#}");
+            std::process::exit(2);
+        }
+    };
     clavis::logging::init(&config);
     match cli.command {
         Command::Serve => clavis::start(config).await?.run_until_signal().await,
+        Command::Config { .. } => unreachable!("handled before the configuration is resolved"),
         Command::Openapi => print!("{}", clavis_http::openapi_json()),
         Command::Migrate => {
             clavis::open_store(&config).await?;

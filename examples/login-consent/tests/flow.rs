@@ -58,20 +58,24 @@ impl Env {
         // An explicit empty config file, so a ./clavis.toml cannot leak in.
         let config_file = dir.join("clavis.toml");
         std::fs::write(&config_file, "").unwrap();
-        let config = Config::resolve(&ConfigArgs {
-            config: Some(config_file),
-            public_addr: Some("127.0.0.1:0".into()),
-            admin_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.clone()),
-            bootstrap_client_id: Some(ADMIN_ID.into()),
-            bootstrap_client_secret: Some(ADMIN_SECRET.into()),
-            login_url: Some(format!("{app}/login")),
-            consent_url: Some(format!("{app}/consent")),
-            logout_url: Some(format!("{app}/logout")),
-            device_verification_url: Some(format!("{app}/device")),
-            ..Default::default()
-        })
-        .unwrap();
+        let config = Config::layered(
+            &ConfigArgs {
+                config: Some(config_file),
+                public_addr: Some("127.0.0.1:0".into()),
+                admin_addr: Some("127.0.0.1:0".into()),
+                data_dir: Some(dir.clone()),
+                bootstrap_client_id: Some(ADMIN_ID.into()),
+                bootstrap_client_secret: Some(ADMIN_SECRET.into()),
+                login_url: Some(format!("{app}/login")),
+                consent_url: Some(format!("{app}/consent")),
+                logout_url: Some(format!("{app}/logout")),
+                device_verification_url: Some(format!("{app}/device")),
+                ..Default::default()
+            },
+            &|_| None,
+        )
+        .unwrap()
+        .0;
         let server = clavis::start(config).await.expect("clavis starts");
         let public = format!("http://{}", server.public_addr);
         let admin = format!("http://{}", server.admin_addr);

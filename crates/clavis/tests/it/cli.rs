@@ -116,3 +116,48 @@ async fn json_log_lines_carry_the_request_span() {
     assert_eq!(line["span"]["client"], id, "{line}");
     drop(server);
 }
+
+/// Settings are flags of every subcommand (after it, and listed in its `--help`), booleans
+/// take 1/0/yes/no, `config check` exits 2 on a bad configuration, and `config show` says
+/// where each value came from.
+#[tokio::test]
+async fn settings_follow_the_subcommand_and_config_commands_report_them() {
+    let ws = Workspace::new().await;
+    let out = ws.clavis(&["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--config", "--public-addr", "--dcr-enabled", "--auth-code-ttl", "--par-ttl", "--database-url-file", "CLAVIS_FLOW_TTL"] {
+        assert!(help.contains(flag), "serve --help lists {flag}:\n{help}");
+    }
+    std::fs::write(ws.dir.join("clavis.toml"), "log = \"debug\"\ndcr_enabled = true\n").unwrap();
+    let out = ws
+        .clavis(&["config", "show", "--format", "json", "--admin-addr", "127.0.0.1:9"])
+        .env("CLAVIS_DCR_ENABLED", "0")
+        .env("CLAVIS_ID_TOKEN_TTL", "15m")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |k: &str| rows.iter().find(|r| r["key"] == k).cloned().unwrap();
+    assert_eq!((row("admin_addr")["value"].clone(), row("admin_addr")["source"].clone()), ("127.0.0.1:9".into(), "flag --admin-addr".into()));
+    assert_eq!(row("dcr_enabled")["value"], "false", "CLAVIS_DCR_ENABLED=0 over the file's true");
+    assert_eq!(row("log")["source"], "file clavis.toml (log)");
+    assert_eq!(row("id_token_ttl")["value"], "15m");
+    let out = ws.clavis(&["config", "check", "--dcr-enabled", "yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(ws.dir.join("clavis.toml"), "log = \"debug\"\nlogin_uri = \"https://login.example\"\n").unwrap();
+    for args in [&["config", "check"][..], &["serve"][..], &["migrate"][..]] {
+        let out = ws.clavis(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("login_uri"), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A text log written to a file or a pipe has no colour codes.
+#[tokio::test]
+async fn text_logs_off_a_terminal_have_no_colours() {
+    let ws = Workspace::new().await;
+    let out = ws.clavis(&["migrate", "--log", "debug", "--log-format", "text"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.is_empty() && !log.contains('\u{1b}'), "{log:?}");
+}

@@ -119,7 +119,8 @@ impl TestApp {
             ..Default::default()
         };
         tweak(&mut args);
-        let config = Config::resolve(&args).unwrap().with_database_url(fresh_database(&dir).await);
+        // The settings of this test only, whatever CLAVIS_* the test process has.
+        let config = Config::layered(&args, &|_| None).unwrap().0.with_database_url(fresh_database(&dir).await);
         let server = clavis::start(config.clone()).await.expect("server starts");
         // With TLS the harness's own calls skip certificate checks: the tests that
         // configure TLS check the certificates with clients of their own.
